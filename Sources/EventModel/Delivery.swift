@@ -1,0 +1,63 @@
+import Foundation
+
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
+    /// Waiting for its first or next attempt.
+    case pending
+    /// The sink accepted it.
+    case delivered
+    /// Given up: a permanent error or too many attempts. Kept, listed, and retryable by hand.
+    case failed
+}
+
+/// One event owed to one subscription: a row of the outbox.
+public struct Delivery: Sendable, Hashable {
+    public var id: String
+    public var eventKey: String
+    public var subscriptionID: String
+    /// The rule (or `subscription:<id>`) that matched the event to the subscription.
+    public var matchedBy: String
+    public var status: DeliveryStatus
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var deliveredAt: Date?
+    public var lastStatusCode: Int?
+    public var lastError: String?
+
+    public init(
+        id: String, eventKey: String, subscriptionID: String, matchedBy: String, status: DeliveryStatus = .pending,
+        attempts: Int = 0, nextAttemptAt: Date, createdAt: Date, updatedAt: Date, deliveredAt: Date? = nil,
+        lastStatusCode: Int? = nil, lastError: String? = nil
+    ) {
+        self.id = id
+        self.eventKey = eventKey
+        self.subscriptionID = subscriptionID
+        self.matchedBy = matchedBy
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deliveredAt = deliveredAt
+        self.lastStatusCode = lastStatusCode
+        self.lastError = lastError
+    }
+}
+
+/// Identifiers: a type prefix, then 12 hex digits of milliseconds (so ids sort by creation
+/// time) and 16 random hex digits.
+public enum Identifier {
+    public static func make(prefix: String, now: Date = Date()) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return make(prefix: prefix, now: now, using: &generator)
+    }
+
+    public static func make(prefix: String, now: Date, using generator: inout some RandomNumberGenerator) -> String {
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let time = String(millis, radix: 16)
+        let random = String(generator.next() as UInt64, radix: 16)
+        return prefix + "_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
+            + String(repeating: "0", count: max(0, 16 - random.count)) + random
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// A JSON document kept as data: the source's raw event travels through the relay unchanged,
+/// whatever fields or types it holds (unknown ones included).
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+
+    /// Follows a dotted path (`type_data.status`) through nested objects.
+    public func value(atPath path: some StringProtocol) -> JSONValue? {
+        var current: JSONValue? = self
+        for component in path.split(separator: ".", omittingEmptySubsequences: false) {
+            current = current?[String(component)]
+            if current == nil { return nil }
+        }
+        return current
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case .integer(let value): return value
+        case .number(let value) where value.rounded() == value && abs(value) < 9e15: return Int64(value)
+        case .string(let value): return Int64(value)
+        default: return nil
+        }
+    }
+
+    public var isNull: Bool { self == .null }
+
+    /// The scalar rendered as text, for matching and display (`true`, `40`, `build-error`).
+    public var scalarText: String? {
+        switch self {
+        case .string(let value): return value
+        case .integer(let value): return String(value)
+        case .number(let value): return String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .null, .array, .object: return nil
+        }
+    }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension JSONValue {
+    /// Parses a complete JSON document. Throws `JSONParseError` with a readable reason.
+    public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw JSONParseError(reason: JSONParseError.describe(error))
+        }
+    }
+
+    /// Compact JSON with sorted keys: the same value always gives the same bytes.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail: every case maps to a JSON primitive or container.
+        // NaN/infinity cannot arrive through the decoder; guard anyway and fall back to null.
+        guard let data = try? encoder.encode(self) else { return Array("null".utf8) }
+        return Array(data)
+    }
+}
+
+public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let context):
+            if let underlying = context.underlyingError as NSError?,
+               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
+                return detail
+            }
+            return context.debugDescription
+        default:
+            return "not valid JSON"
+        }
+    }
+}

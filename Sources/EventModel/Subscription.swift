@@ -1,0 +1,228 @@
+import Foundation
+
+/// The kinds of sink a subscription can name. `Sinks/NotifierFactory.swift` is the one place
+/// that maps a kind to its notifier.
+public enum SubscriptionKind: String, Sendable, Codable, CaseIterable {
+    case webhook
+    case slack
+}
+
+/// Where a subscription was defined: created over the admin API (stored, editable) or declared
+/// in a rules file (read-only at runtime; edit the file).
+public enum SubscriptionOrigin: String, Sendable, Codable {
+    case api
+    case rules
+}
+
+/// Which events a subscription or rule wants. Within one list any pattern may match; across
+/// lists all must match; an empty list accepts anything. Patterns are globs where `*` stands for
+/// any run of characters. An event that lacks a field (no app, say) is accepted only by an empty list.
+public struct EventFilter: Sendable, Codable, Hashable {
+    public var types: [String]
+    public var apps: [String]
+    public var projects: [String]
+    public var environments: [String]
+    public var sources: [String]
+    /// Dotted paths into the source's raw event (`type_data.status`) and the globs their value must match.
+    public var fields: [String: [String]]
+
+    public init(
+        types: [String] = [], apps: [String] = [], projects: [String] = [],
+        environments: [String] = [], sources: [String] = [], fields: [String: [String]] = [:]
+    ) {
+        self.types = types
+        self.apps = apps
+        self.projects = projects
+        self.environments = environments
+        self.sources = sources
+        self.fields = fields
+    }
+
+    public static let any = EventFilter()
+
+    public static let listKeys = ["types", "apps", "projects", "environments", "sources"]
+    public static let allKeys = listKeys + ["fields"]
+
+    public func list(_ key: String) -> [String] {
+        switch key {
+        case "types": return types
+        case "apps": return apps
+        case "projects": return projects
+        case "environments": return environments
+        case "sources": return sources
+        default: return []
+        }
+    }
+
+    public mutating func setList(_ key: String, _ value: [String]) {
+        switch key {
+        case "types": types = value
+        case "apps": apps = value
+        case "projects": projects = value
+        case "environments": environments = value
+        case "sources": sources = value
+        default: break
+        }
+    }
+}
+
+/// A destination for events, modelled on EscapeKit's Subscription object:
+/// `{id, type, url, slack_icon, slack_username}` plus the filter that selects its events.
+public struct Subscription: Sendable, Hashable {
+    public var id: String
+    public var kind: SubscriptionKind
+    /// A secret: a Slack webhook URL lets anyone post. Shown only through `Redact.url`.
+    public var url: String
+    /// Standard Webhooks signing secret (`whsec_…`), for webhook subscriptions. Never shown whole.
+    public var signingSecret: String?
+    public var slackIcon: String?
+    public var slackUsername: String?
+    public var filter: EventFilter
+    public var origin: SubscriptionOrigin
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, kind: SubscriptionKind, url: String, signingSecret: String? = nil,
+        slackIcon: String? = nil, slackUsername: String? = nil, filter: EventFilter = .any,
+        origin: SubscriptionOrigin = .api, createdAt: Date = Date(timeIntervalSince1970: 0),
+        updatedAt: Date = Date(timeIntervalSince1970: 0)
+    ) {
+        self.id = id
+        self.kind = kind
+        self.url = url
+        self.signingSecret = signingSecret
+        self.slackIcon = slackIcon
+        self.slackUsername = slackUsername
+        self.filter = filter
+        self.origin = origin
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A problem with one field of a subscription or filter; `field` is the JSON/YAML name.
+public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(field): \(message)" }
+}
+
+extension Subscription {
+    public static let maxPatterns = 100
+    public static let maxPatternLength = 256
+
+    /// Checks every rule a stored or declared subscription must follow. Returns the first problem.
+    public func validate() -> FieldError? {
+        if let problem = Subscription.validateID(id) { return problem }
+        if let problem = Subscription.validateURL(url, field: "url") { return problem }
+        switch kind {
+        case .slack:
+            if signingSecret != nil {
+                return FieldError(field: "secret", message: "only webhook subscriptions are signed; remove it for type slack")
+            }
+            if let icon = slackIcon, let problem = Subscription.validateSlackIcon(icon) { return problem }
+            if let name = slackUsername {
+                if name.isEmpty || name.count > 80 {
+                    return FieldError(field: "slack_username", message: "must be 1 to 80 characters")
+                }
+            }
+        case .webhook:
+            if slackIcon != nil {
+                return FieldError(field: "slack_icon", message: "only applies to type slack")
+            }
+            if slackUsername != nil {
+                return FieldError(field: "slack_username", message: "only applies to type slack")
+            }
+            guard let secret = signingSecret else {
+                return FieldError(
+                    field: "secret",
+                    message: "webhook subscriptions are signed (Standard Webhooks): give a secret such as "
+                        + "\"whsec_\" followed by base64 of 24 to 64 random bytes (echo whsec_$(openssl rand -base64 32))")
+            }
+            if let problem = Subscription.validateSigningSecret(secret) { return problem }
+        }
+        return Subscription.validateFilter(filter, field: "filter")
+    }
+
+    public static func validateID(_ id: String) -> FieldError? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard let first = id.first, first.isLetter || first.isNumber, id.count <= 64,
+              id.allSatisfy({ allowed.contains($0) })
+        else {
+            return FieldError(
+                field: "id", message: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        return nil
+    }
+
+    public static func validateURL(_ text: String, field: String) -> FieldError? {
+        guard !text.isEmpty else { return FieldError(field: field, message: "must not be empty") }
+        guard text.count <= 2048 else { return FieldError(field: field, message: "is longer than 2048 characters") }
+        guard !text.contains(where: { $0.isWhitespace || $0.isNewline }),
+              let components = URLComponents(string: text), let scheme = components.scheme?.lowercased()
+        else {
+            return FieldError(field: field, message: "is not a valid URL")
+        }
+        guard scheme == "http" || scheme == "https" else {
+            return FieldError(field: field, message: "must be an http or https URL, not \(scheme)")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            return FieldError(field: field, message: "has no host")
+        }
+        return nil
+    }
+
+    public static func validateSlackIcon(_ icon: String) -> FieldError? {
+        if icon.hasPrefix(":") {
+            let name = icon.dropFirst().dropLast()
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_+-'")
+            if icon.count >= 3, icon.hasSuffix(":"), name.allSatisfy({ allowed.contains($0) }) { return nil }
+            return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+        }
+        if validateURL(icon, field: "slack_icon") == nil { return nil }
+        return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+    }
+
+    /// Standard Webhooks secrets: `whsec_` + base64 of 24 to 64 bytes (the HMAC key is the decoded bytes).
+    public static func validateSigningSecret(_ secret: String) -> FieldError? {
+        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))),
+              (24...64).contains(key.count)
+        else {
+            return FieldError(field: "secret", message: "must be \"whsec_\" followed by base64 of 24 to 64 random bytes")
+        }
+        return nil
+    }
+
+    public static func validateFilter(_ filter: EventFilter, field: String) -> FieldError? {
+        for key in EventFilter.listKeys {
+            if let problem = validatePatterns(filter.list(key), field: "\(field).\(key)") { return problem }
+        }
+        if filter.fields.count > maxPatterns {
+            return FieldError(field: "\(field).fields", message: "has more than \(maxPatterns) paths")
+        }
+        for (path, patterns) in filter.fields.sorted(by: { $0.key < $1.key }) {
+            if path.isEmpty || path.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+                return FieldError(field: "\(field).fields", message: "path \"\(path)\" must be dot-separated field names")
+            }
+            if let problem = validatePatterns(patterns, field: "\(field).fields.\(path)") { return problem }
+        }
+        return nil
+    }
+
+    static func validatePatterns(_ patterns: [String], field: String) -> FieldError? {
+        if patterns.count > maxPatterns {
+            return FieldError(field: field, message: "has more than \(maxPatterns) patterns")
+        }
+        for pattern in patterns where pattern.isEmpty || pattern.count > maxPatternLength {
+            return FieldError(field: field, message: "patterns must be 1 to \(maxPatternLength) characters")
+        }
+        return nil
+    }
+}

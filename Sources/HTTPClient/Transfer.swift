@@ -1,0 +1,156 @@
+import CCurl
+import Foundation
+
+/// One request in flight: the easy handle lent to it, the buffers libcurl reads and writes,
+/// and the continuation to complete. Everything here outlives the transfer: libcurl does not
+/// copy `CURLOPT_POSTFIELDS`, so `bodyBuffer` is owned here and freed in `deinit`, after the
+/// multi handle has let go of the easy handle.
+final class Transfer {
+    let id: UInt64
+    let easy: EasyHandle
+    private let headerList: HeaderList
+    private let bodyBuffer: UnsafeMutableRawBufferPointer
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let maxResponseBytes: Int
+    private var continuation: CheckedContinuation<HTTPResponse, any Error>?
+
+    private(set) var responseBody: [UInt8] = []
+    private(set) var responseHeaders: [(name: String, value: String)] = []
+    private(set) var exceededLimit = false
+
+    init(
+        id: UInt64, request: HTTPRequest, easy: EasyHandle, configuration: HTTPClientConfiguration,
+        continuation: CheckedContinuation<HTTPResponse, any Error>
+    ) throws(HTTPClientError) {
+        self.id = id
+        self.easy = easy
+        self.maxResponseBytes = configuration.maxResponseBytes
+        self.continuation = continuation
+        // "Expect:" switches off 100-continue round trips for larger bodies.
+        headerList = try HeaderList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
+        // At least one byte, so POSTFIELDS is never NULL (NULL makes libcurl read stdin).
+        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, request.body.count), alignment: 1)
+        request.body.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress, bytes.count > 0 { body.baseAddress?.copyMemory(from: base, byteCount: bytes.count) }
+        }
+        bodyBuffer = body
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        try configure(request, configuration)
+    }
+
+    deinit {
+        bodyBuffer.deallocate()
+        errorBuffer.deallocate()
+    }
+
+    private func configure(_ request: HTTPRequest, _ configuration: HTTPClientConfiguration) throws(HTTPClientError) {
+        for (name, value) in request.headers where name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" })
+            || value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            throw HTTPClientError.invalidRequest.with(detail: "header \(name) contains a line break or colon")
+        }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try easy.set(CURLOPT_URL, request.url)
+        try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try easy.set(CURLOPT_FOLLOWLOCATION, 0)
+        try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
+        try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
+        try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
+        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
+        try easy.set(CURLOPT_TIMEOUT_MS, Int((request.timeout ?? configuration.requestTimeout).milliseconds))
+        try easy.set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(configuration.maxResponseBytes))
+        try easy.set(CURLOPT_USERAGENT, configuration.userAgent)
+        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try easy.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
+        try easy.set(CURLOPT_WRITEDATA, pointer: context)
+        try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
+        try easy.set(CURLOPT_HEADERDATA, pointer: context)
+        try easy.set(CURLOPT_HTTPHEADER, list: headerList.raw)
+        switch request.method {
+        case .GET:
+            try easy.set(CURLOPT_HTTPGET, 1)
+        case .HEAD:
+            try easy.set(CURLOPT_NOBODY, 1)
+        case .POST, .PUT, .PATCH, .DELETE:
+            if request.method != .POST { try easy.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue) }
+            if request.method != .DELETE || !request.body.isEmpty {
+                try easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
+                try easy.set(CURLOPT_POSTFIELDS, pointer: bodyBuffer.baseAddress)
+            }
+        }
+    }
+
+    /// Called by libcurl (through `transferWriteCallback`) with each piece of the body.
+    func receive(body bytes: UnsafeRawBufferPointer) -> Int {
+        if responseBody.count + bytes.count > maxResponseBytes {
+            exceededLimit = true
+            return 0  // Makes libcurl stop with CURLE_WRITE_ERROR.
+        }
+        responseBody.append(contentsOf: bytes)
+        return bytes.count
+    }
+
+    /// Called by libcurl with each complete header line, status lines included.
+    func receive(headerLine bytes: UnsafeRawBufferPointer) {
+        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if line.hasPrefix("HTTP/") {
+            responseHeaders.removeAll()  // A new response (after a 1xx) starts a new header block.
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
+            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            responseHeaders.append((name, value))
+        }
+    }
+
+    /// Completes the awaiting task exactly once.
+    func finish(_ result: Result<HTTPResponse, HTTPClientError>) {
+        guard let continuation else { return }
+        self.continuation = nil
+        continuation.resume(with: result.mapError { $0 as any Error })
+    }
+
+    /// Maps libcurl's final code for this transfer to a response or an error.
+    func outcome(_ code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
+        if code == CURLE_OK {
+            return .success(HTTPResponse(status: easy.responseCode(), headers: responseHeaders, body: responseBody))
+        }
+        let message = errorMessage(code)
+        if exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
+            return .failure(HTTPClientError.responseTooLarge.with(detail: "response larger than \(maxResponseBytes) bytes"))
+        }
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            return .failure(HTTPClientError.timedOut.with(detail: message))
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .failure(HTTPClientError.connectFailed.with(detail: message))
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR:
+            return .failure(HTTPClientError.tlsFailed.with(detail: message))
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
+            return .failure(HTTPClientError.invalidRequest.with(detail: message))
+        default:
+            return .failure(HTTPClientError.transport.with(detail: message))
+        }
+    }
+
+    private func errorMessage(_ code: CURLcode) -> String {
+        let buffered = String(cString: errorBuffer)
+        return buffered.isEmpty ? CurlCode.describe(code) : buffered
+    }
+}
+
+// C callbacks: global, non-capturing (a capturing @convention(c) closure crashes the 6.3.1 compiler);
+// the transfer arrives through the user-data pointer set with CURLOPT_WRITEDATA / CURLOPT_HEADERDATA.
+let transferWriteCallback: ercurl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.receive(body: UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+let transferHeaderCallback: ercurl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    transfer.receive(headerLine: UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
