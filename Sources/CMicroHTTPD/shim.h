@@ -50,7 +50,12 @@ static inline uint16_t ermhd_bound_port(struct MHD_Daemon *daemon) {
     return info == NULL ? 0 : info->port;
 }
 
-static inline ermhd_result ermhd_yes(void) { return MHD_YES; }
-static inline ermhd_result ermhd_no(void) { return MHD_NO; }
+// MHD's closed enums import into Swift under names that vary with the header version;
+// these constants keep the Swift side independent of that.
+static const ermhd_result ERMHD_YES = MHD_YES;
+static const ermhd_result ERMHD_NO = MHD_NO;
+static const enum MHD_ValueKind ERMHD_HEADER_KIND = MHD_HEADER_KIND;
+static const enum MHD_ValueKind ERMHD_QUERY_KIND = MHD_GET_ARGUMENT_KIND;
+static const enum MHD_ResponseMemoryMode ERMHD_RESPMEM_MUST_COPY = MHD_RESPMEM_MUST_COPY;
 
 #endif

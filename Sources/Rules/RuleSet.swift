@@ -1,0 +1,239 @@
+import EventModel
+import Foundation
+import YAMLSupport
+
+/// Everything the rules folder declares: subscriptions (their secrets named by environment
+/// variable) and the rules that route events to them. Loaded and validated as a whole: every
+/// problem in every file is reported with its file and line, and nothing is used unless all is well.
+public struct RuleSet: Sendable {
+    public var rules: [Rule]
+    public var subscriptions: [Subscription]
+    public var files: [String]
+
+    public static let empty = RuleSet(rules: [], subscriptions: [], files: [])
+
+    public init(rules: [Rule], subscriptions: [Subscription], files: [String]) {
+        self.rules = rules
+        self.subscriptions = subscriptions
+        self.files = files
+    }
+}
+
+/// The rule files' problems, all of them; `description` prints one per line.
+public struct RuleLoadError: Error, Sendable, CustomStringConvertible {
+    public var problems: [YAMLError]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+public struct RuleLoader: Sendable {
+    /// Resolves `url_env` / `secret_env` names; nil means "do not resolve" (an offline check
+    /// without the deployment's environment), in which case only the names are checked.
+    public var environment: [String: String]?
+
+    public init(environment: [String: String]?) {
+        self.environment = environment
+    }
+
+    static let topKeys = ["subscriptions", "rules"]
+    static let subscriptionKeys = ["id", "type", "url_env", "secret_env", "slack_icon", "slack_username", "description"]
+    static let ruleKeys = ["name", "description", "filter", "subscriptions"]
+
+    /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
+    /// directory is an empty rule set; an unreadable one is an error.
+    public func load(directory: URL) throws(RuleLoadError) -> RuleSet {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fileManager.fileExists(atPath: directory.path, isDirectory: &isDirectory) else { return .empty }
+        guard isDirectory.boolValue else {
+            throw RuleLoadError(problems: [YAMLError(file: directory.path, line: 0, column: 0, path: "", message: "is not a directory")])
+        }
+        let names: [String]
+        do {
+            names = try fileManager.contentsOfDirectory(atPath: directory.path)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+                .filter { !$0.hasPrefix(".") }
+                .sorted()
+        } catch {
+            throw RuleLoadError(problems: [YAMLError(file: directory.path, line: 0, column: 0, path: "", message: "cannot list the folder: \(error.localizedDescription)")])
+        }
+        var documents: [YAMLValue] = []
+        var problems: [YAMLError] = []
+        for name in names {
+            let url = directory.appendingPathComponent(name)
+            do {
+                documents.append(try YAMLValue.load(contentsOf: url, displayName: displayPath(directory, name)))
+            } catch {
+                problems.append(error)
+            }
+        }
+        let set: RuleSet
+        do throws(RuleLoadError) {
+            set = try load(documents: documents)
+        } catch {
+            throw RuleLoadError(problems: problems + error.problems)
+        }
+        if !problems.isEmpty { throw RuleLoadError(problems: problems) }
+        return set
+    }
+
+    private func displayPath(_ directory: URL, _ name: String) -> String {
+        let relative = directory.path.hasPrefix(FileManager.default.currentDirectoryPath + "/")
+            ? String(directory.path.dropFirst(FileManager.default.currentDirectoryPath.count + 1)) : directory.path
+        return relative.isEmpty ? name : "\(relative)/\(name)"
+    }
+
+    /// Validates parsed documents together (ids and names must be unique across files,
+    /// references must resolve across files).
+    public func load(documents: [YAMLValue]) throws(RuleLoadError) -> RuleSet {
+        var problems: [YAMLError] = []
+        var subscriptions: [(Subscription, YAMLValue)] = []
+        var rules: [(Rule, YAMLValue, [YAMLValue])] = []
+
+        for document in documents {
+            do {
+                let top = try document.mapping()
+                try top.allowOnly(Self.topKeys)
+                if let list = top["subscriptions"], !list.isNull {
+                    for entry in try list.sequence() {
+                        do { subscriptions.append((try readSubscription(entry), entry)) } catch { problems.append(error) }
+                    }
+                }
+                if let list = top["rules"], !list.isNull {
+                    for entry in try list.sequence() {
+                        do { rules.append(try readRule(entry)) } catch { problems.append(error) }
+                    }
+                }
+            } catch {
+                problems.append(error)
+            }
+        }
+
+        var subscriptionPlaces: [String: YAMLValue] = [:]
+        for (subscription, place) in subscriptions {
+            if let first = subscriptionPlaces[subscription.id] {
+                problems.append(place.error("subscription \"\(subscription.id)\" is already declared at \(first.file):\(first.line)"))
+            } else {
+                subscriptionPlaces[subscription.id] = place
+            }
+        }
+        var rulePlaces: [String: YAMLValue] = [:]
+        for (rule, place, references) in rules {
+            if let first = rulePlaces[rule.name] {
+                problems.append(place.error("rule \"\(rule.name)\": a rule with this name is already declared at \(first.file):\(first.line)"))
+            } else {
+                rulePlaces[rule.name] = place
+            }
+            for (id, reference) in zip(rule.subscriptionIDs, references) where subscriptionPlaces[id] == nil {
+                let known = subscriptionPlaces.keys.sorted()
+                problems.append(reference.error(
+                    "rule \"\(rule.name)\": no subscription \"\(id)\" is declared in the rules folder"
+                        + (known.isEmpty ? "" : " (declared: \(known.joined(separator: ", ")))")))
+            }
+        }
+        if !problems.isEmpty {
+            throw RuleLoadError(problems: problems.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) })
+        }
+        return RuleSet(rules: rules.map(\.0), subscriptions: subscriptions.map(\.0), files: documents.map(\.file))
+    }
+
+    private func readSubscription(_ value: YAMLValue) throws(YAMLError) -> Subscription {
+        let fields = try value.mapping()
+        if fields["url"] != nil {
+            throw fields["url"]!.error("rule files must not hold secrets: put the URL in an environment variable and name it with url_env")
+        }
+        if fields["secret"] != nil {
+            throw fields["secret"]!.error("rule files must not hold secrets: put the signing secret in an environment variable and name it with secret_env")
+        }
+        try fields.allowOnly(Self.subscriptionKeys)
+        let idValue = try fields.require("id")
+        let id = try idValue.string()
+        if let problem = Subscription.validateID(id) { throw idValue.error(problem.message) }
+        let typeValue = try fields.require("type")
+        guard let kind = SubscriptionKind(rawValue: try typeValue.string()) else {
+            throw typeValue.error("must be one of: \(SubscriptionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let url = try resolve(try fields.require("url_env"))
+        let secret = try fields["secret_env"].map { value throws(YAMLError) in try resolve(value) }
+        var subscription = Subscription(
+            id: id, kind: kind, url: url ?? "https://unresolved.invalid/", signingSecret: secret ?? nil,
+            slackIcon: try fields["slack_icon"]?.string(), slackUsername: try fields["slack_username"]?.string(),
+            origin: .rules)
+        if kind == .webhook, fields["secret_env"] == nil {
+            throw value.error("subscription \"\(id)\": webhook subscriptions are signed; name the signing secret's environment variable with secret_env")
+        }
+        if environment == nil, kind == .webhook {
+            // Offline check: the secret is not at hand; check everything else.
+            subscription.signingSecret = "whsec_" + Data(repeating: 0, count: 32).base64EncodedString()
+        }
+        if let problem = subscription.validate() {
+            let place = fields[problem.field == "url" ? "url_env" : problem.field == "secret" ? "secret_env" : problem.field] ?? value
+            let source = problem.field == "url" ? " (the value of \(try fields.require("url_env").string()))"
+                : problem.field == "secret" ? " (the value of \(try fields["secret_env"]?.string() ?? "secret_env"))" : ""
+            throw place.error("subscription \"\(id)\": \(problem.message)\(source)")
+        }
+        return subscription
+    }
+
+    /// Reads an environment variable's name and, when resolving, its value.
+    private func resolve(_ value: YAMLValue) throws(YAMLError) -> String? {
+        let name = try value.string()
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
+            throw value.error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
+        }
+        guard let environment else { return nil }
+        guard let resolved = environment[name], !resolved.isEmpty else {
+            throw value.error("environment variable \(name) is not set")
+        }
+        return resolved
+    }
+
+    private func readRule(_ value: YAMLValue) throws(YAMLError) -> (Rule, YAMLValue, [YAMLValue]) {
+        let fields = try value.mapping()
+        let nameValue = try fields.require("name")
+        let name = try nameValue.nonEmptyString()
+        do throws(YAMLError) {
+            try fields.allowOnly(Self.ruleKeys)
+            if let problem = Subscription.validateID(name) {
+                throw nameValue.error(problem.message.replacingOccurrences(of: "must be", with: "a rule name must be"))
+            }
+            let filter = try readFilter(fields["filter"])
+            let targets = try fields.require("subscriptions")
+            let references = targets.isNull ? [] : (try? targets.sequence()) ?? [targets]
+            let ids = try targets.stringList()
+            guard !ids.isEmpty else { throw targets.error("must name at least one subscription") }
+            let rule = Rule(
+                name: name, description: try fields["description"]?.string(), filter: filter, subscriptionIDs: ids,
+                location: "\(value.file):\(value.line)")
+            return (rule, value, references)
+        } catch {
+            var located = error
+            located.message = "rule \"\(name)\": \(error.message)"
+            throw located
+        }
+    }
+
+    /// A filter mapping; a missing filter accepts every event.
+    public static func readFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
+        guard let value, !value.isNull else { return .any }
+        let fields = try value.mapping()
+        try fields.allowOnly(EventFilter.allKeys)
+        var filter = EventFilter()
+        for key in EventFilter.listKeys {
+            if let list = fields[key] { filter.setList(key, try list.stringList()) }
+        }
+        if let paths = fields["fields"], !paths.isNull {
+            for entry in try paths.mapping().entries {
+                filter.fields[entry.key] = try entry.value.stringList()
+            }
+        }
+        if let problem = Subscription.validateFilter(filter, field: value.path) {
+            throw value.error(problem.description)
+        }
+        return filter
+    }
+
+    private func readFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
+        try Self.readFilter(value)
+    }
+}
