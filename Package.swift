@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // C libraries, reached only through these two shims.
@@ -61,6 +62,7 @@ let package = Package(
             dependencies: [
                 "EventModel", "HTTPClient", "Store", "Rules",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         // Sinks: one folder per receiver behind the Notifier protocol.
@@ -77,6 +79,7 @@ let package = Package(
             dependencies: [
                 "EventModel", "Store", "Sinks",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         // The admin API: routes, auth, JSON errors; runs on HTTPServer.

@@ -1,0 +1,408 @@
+import EventModel
+import Foundation
+import GRDB
+import Store
+
+/// The embedded default store: one SQLite file in WAL mode (GRDB's DatabasePool: one writer,
+/// concurrent readers), versioned migrations, `synchronous=NORMAL` (durable across process
+/// crashes such as kill -9; WAL keeps committed transactions).
+public final class SQLiteStore: RelayStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try SQLiteStore.migrator.migrate(pool)
+        } catch {
+            throw StoreError.unavailable("cannot open the SQLite store at \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: subscriptions, feed cursors, events, outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE subscriptions (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    signing_secret TEXT,
+                    slack_icon TEXT,
+                    slack_username TEXT,
+                    filter TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE TABLE feed_cursors (
+                    feed TEXT PRIMARY KEY,
+                    horizon INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE TABLE feed_seen (
+                    feed TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    event_time INTEGER NOT NULL,
+                    PRIMARY KEY (feed, event_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX feed_seen_by_time ON feed_seen(feed, event_time);
+                CREATE TABLE events (
+                    key TEXT PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    feed TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    time INTEGER NOT NULL,
+                    body TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE deliveries (
+                    id TEXT PRIMARY KEY,
+                    event_key TEXT NOT NULL REFERENCES events(key),
+                    subscription_id TEXT NOT NULL,
+                    matched_by TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL,
+                    lease_until INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    delivered_at INTEGER,
+                    last_status_code INTEGER,
+                    last_error TEXT
+                );
+                CREATE UNIQUE INDEX deliveries_once ON deliveries(event_key, subscription_id);
+                CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+                CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);
+                CREATE TABLE delivery_attempts (
+                    delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+                    at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    status_code INTEGER,
+                    error TEXT,
+                    duration_ms INTEGER NOT NULL
+                );
+                CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts(delivery_id, at);
+                """)
+        }
+        return migrator
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Subscriptions
+
+    public func listSubscriptions() async throws -> [Subscription] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM subscriptions ORDER BY id").map(Self.subscription(from:))
+        }
+    }
+
+    public func subscription(id: String) async throws -> Subscription? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM subscriptions WHERE id = ?", arguments: [id]).map(Self.subscription(from:))
+        }
+    }
+
+    public func insertSubscription(_ subscription: Subscription) async throws {
+        let filter = try Self.encode(subscription.filter)
+        try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM subscriptions WHERE id = ?", arguments: [subscription.id]) == true {
+                throw StoreError.conflict("a subscription with id \(subscription.id) already exists")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO subscriptions (id, kind, url, signing_secret, slack_icon, slack_username, filter, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    subscription.id, subscription.kind.rawValue, subscription.url, subscription.signingSecret,
+                    subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.createdAt), ms(subscription.updatedAt),
+                ])
+        }
+    }
+
+    public func updateSubscription(_ subscription: Subscription) async throws {
+        let filter = try Self.encode(subscription.filter)
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE subscriptions SET kind = ?, url = ?, signing_secret = ?, slack_icon = ?, slack_username = ?,
+                    filter = ?, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [
+                    subscription.kind.rawValue, subscription.url, subscription.signingSecret, subscription.slackIcon,
+                    subscription.slackUsername, filter, ms(subscription.updatedAt), subscription.id,
+                ])
+            if db.changesCount == 0 { throw StoreError.notFound("no subscription with id \(subscription.id)") }
+        }
+    }
+
+    public func deleteSubscription(id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM subscriptions WHERE id = ?", arguments: [id])
+            guard db.changesCount > 0 else { return false }
+            // Nothing is dropped silently: what was still owed to it stays visible as failed.
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = 'failed', last_error = 'subscription deleted', updated_at = ?, lease_until = NULL
+                    WHERE subscription_id = ? AND status = 'pending'
+                    """,
+                arguments: [ms(now), id])
+            return true
+        }
+    }
+
+    // MARK: Feeds
+
+    public func loadCursor(feed: String) async throws -> FeedCursor? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT horizon FROM feed_cursors WHERE feed = ?", arguments: [feed]) else {
+                return nil
+            }
+            var cursor = FeedCursor(horizon: date(row["horizon"]))
+            let seen = try Row.fetchCursor(db, sql: "SELECT event_id, event_time FROM feed_seen WHERE feed = ?", arguments: [feed])
+            while let seenRow = try seen.next() {
+                cursor.seen[seenRow["event_id"]] = date(seenRow["event_time"])
+            }
+            return cursor
+        }
+    }
+
+    public func commitPoll(_ commit: PollCommit) async throws {
+        let encoder = Event.makeEncoder()
+        let bodies = try commit.events.map { event in (event, String(decoding: try encoder.encode(event), as: UTF8.self)) }
+        try await pool.write { db in
+            let now = ms(commit.now)
+            try db.execute(
+                sql: """
+                    INSERT INTO feed_cursors (feed, horizon, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(feed) DO UPDATE SET horizon = excluded.horizon, updated_at = excluded.updated_at
+                    """,
+                arguments: [commit.feed, ms(commit.horizon), now])
+            let seen = try db.makeStatement(sql: "INSERT OR IGNORE INTO feed_seen (feed, event_id, event_time) VALUES (?, ?, ?)")
+            for (id, time) in commit.newlySeen {
+                try seen.execute(arguments: [commit.feed, id, ms(time)])
+            }
+            try db.execute(
+                sql: "DELETE FROM feed_seen WHERE feed = ? AND event_time < ?", arguments: [commit.feed, ms(commit.horizon)])
+            let event = try db.makeStatement(
+                sql: "INSERT OR IGNORE INTO events (key, source, feed, type, time, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for (item, body) in bodies {
+                try event.execute(arguments: [item.key, item.source, item.feed, item.type, ms(item.time), body, now])
+            }
+            let delivery = try db.makeStatement(
+                sql: """
+                    INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                    """)
+            for item in commit.deliveries {
+                try delivery.execute(arguments: [item.id, item.eventKey, item.subscriptionID, item.matchedBy, now, now, now])
+            }
+        }
+    }
+
+    public func cursorSummaries() async throws -> [CursorSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.feed, c.horizon, c.updated_at, (SELECT COUNT(*) FROM feed_seen s WHERE s.feed = c.feed) AS seen
+                    FROM feed_cursors c ORDER BY c.feed
+                    """
+            ).map { row in
+                CursorSummary(feed: row["feed"], horizon: date(row["horizon"]), seenCount: row["seen"], updatedAt: date(row["updated_at"]))
+            }
+        }
+    }
+
+    // MARK: Outbox
+
+    public func claimDueDeliveries(now: Date, limit: Int, leaseUntil: Date) async throws -> [ClaimedDelivery] {
+        let decoder = Event.makeDecoder()
+        let rows = try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
+                    ORDER BY d.next_attempt_at, d.id LIMIT ?
+                    """,
+                arguments: [ms(now), ms(now), limit])
+            let lease = try db.makeStatement(sql: "UPDATE deliveries SET lease_until = ? WHERE id = ?")
+            for row in rows {
+                try lease.execute(arguments: [ms(leaseUntil), row["id"] as String])
+            }
+            return rows.map { (Self.delivery(from: $0), $0["event_body"] as String) }
+        }
+        return try rows.map { delivery, body in
+            do {
+                return ClaimedDelivery(delivery: delivery, event: try decoder.decode(Event.self, from: Data(body.utf8)))
+            } catch {
+                throw StoreError.corrupt("stored event \(delivery.eventKey) cannot be read: \(error)")
+            }
+        }
+    }
+
+    public func recordAttempts(_ attempts: [AttemptRecord]) async throws {
+        guard !attempts.isEmpty else { return }
+        try await pool.write { db in
+            let log = try db.makeStatement(
+                sql: "INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            let delivered = try db.makeStatement(
+                sql: """
+                    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, lease_until = NULL, updated_at = ?,
+                    delivered_at = ?, last_status_code = ?, last_error = NULL WHERE id = ?
+                    """)
+            let retry = try db.makeStatement(
+                sql: """
+                    UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL, updated_at = ?, next_attempt_at = ?,
+                    last_status_code = ?, last_error = ? WHERE id = ? AND status = 'pending'
+                    """)
+            let failed = try db.makeStatement(
+                sql: """
+                    UPDATE deliveries SET status = 'failed', attempts = attempts + 1, lease_until = NULL, updated_at = ?,
+                    last_status_code = ?, last_error = ? WHERE id = ?
+                    """)
+            let deferred = try db.makeStatement(
+                sql: "UPDATE deliveries SET lease_until = NULL, updated_at = ?, next_attempt_at = ? WHERE id = ? AND status = 'pending'")
+            for attempt in attempts {
+                let at = ms(attempt.at)
+                switch attempt.outcome {
+                case .delivered:
+                    try delivered.execute(arguments: [at, at, attempt.statusCode, attempt.deliveryID])
+                case .retry:
+                    try retry.execute(arguments: [at, ms(attempt.nextAttemptAt ?? attempt.at), attempt.statusCode, attempt.error, attempt.deliveryID])
+                case .failed:
+                    try failed.execute(arguments: [at, attempt.statusCode, attempt.error, attempt.deliveryID])
+                case .deferred:
+                    try deferred.execute(arguments: [at, ms(attempt.nextAttemptAt ?? attempt.at), attempt.deliveryID])
+                    continue  // Not an attempt: nothing was sent.
+                }
+                try log.execute(arguments: [
+                    attempt.deliveryID, at, attempt.outcome.rawValue, attempt.statusCode, attempt.error, attempt.durationMilliseconds,
+                ])
+            }
+        }
+    }
+
+    public func releaseAllLeases() async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+        }
+    }
+
+    public func nextDueTime() async throws -> Date? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'").map(date)
+        }
+    }
+
+    public func deliveries(_ query: DeliveryQuery) async throws -> [Delivery] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let status = query.status {
+                clauses.append("status = ?")
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let subscription = query.subscriptionID {
+                clauses.append("subscription_id = ?")
+                _ = arguments.append(contentsOf: [subscription])
+            }
+            if let before = query.before {
+                clauses.append("id < ?")
+                _ = arguments.append(contentsOf: [before])
+            }
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            _ = arguments.append(contentsOf: [query.limit])
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments
+            ).map(Self.delivery(from:))
+        }
+    }
+
+    public func delivery(id: String) async throws -> Delivery? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [id]).map(Self.delivery(from:))
+        }
+    }
+
+    public func attempts(deliveryID: String) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY at, rowid", arguments: [deliveryID]).map { row in
+                AttemptRecord(
+                    deliveryID: row["delivery_id"], at: date(row["at"]),
+                    outcome: AttemptRecord.Outcome(rawValue: row["outcome"]) ?? .failed, statusCode: row["status_code"],
+                    error: row["error"], durationMilliseconds: row["duration_ms"])
+            }
+        }
+    }
+
+    public func retryDelivery(id: String, now: Date) async throws -> Delivery? {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?, lease_until = NULL
+                    WHERE id = ? AND status = 'failed'
+                    """,
+                arguments: [ms(now), ms(now), id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [id]).map(Self.delivery(from:))
+        }
+    }
+
+    public func deliveryCounts() async throws -> [DeliveryStatus: Int] {
+        try await pool.read { db in
+            var counts: [DeliveryStatus: Int] = [:]
+            for status in DeliveryStatus.allCases { counts[status] = 0 }
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status") {
+                if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    // MARK: Rows
+
+    private static func subscription(from row: Row) throws -> Subscription {
+        let filterText: String = row["filter"]
+        let filter: EventFilter
+        do {
+            filter = try JSONDecoder().decode(EventFilter.self, from: Data(filterText.utf8))
+        } catch {
+            throw StoreError.corrupt("stored filter of subscription \(row["id"] as String) cannot be read: \(error)")
+        }
+        guard let kind = SubscriptionKind(rawValue: row["kind"]) else {
+            throw StoreError.corrupt("stored subscription \(row["id"] as String) has unknown type \(row["kind"] as String)")
+        }
+        return Subscription(
+            id: row["id"], kind: kind, url: row["url"], signingSecret: row["signing_secret"], slackIcon: row["slack_icon"],
+            slackUsername: row["slack_username"], filter: filter, origin: .api, createdAt: date(row["created_at"]),
+            updatedAt: date(row["updated_at"]))
+    }
+
+    private static func delivery(from row: Row) -> Delivery {
+        Delivery(
+            id: row["id"], eventKey: row["event_key"], subscriptionID: row["subscription_id"], matchedBy: row["matched_by"],
+            status: DeliveryStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: date(row["next_attempt_at"]), createdAt: date(row["created_at"]), updatedAt: date(row["updated_at"]),
+            deliveredAt: (row["delivered_at"] as Int64?).map(date), lastStatusCode: row["last_status_code"], lastError: row["last_error"])
+    }
+
+    private static func encode(_ filter: EventFilter) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(filter), as: UTF8.self)
+    }
+}
+
+private func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+private func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }

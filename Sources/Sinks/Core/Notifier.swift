@@ -1,0 +1,61 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// What happened to one attempt to deliver one event.
+public enum SendResult: Sendable, Equatable {
+    /// The sink accepted it.
+    case delivered(status: Int)
+    /// Worth trying again: a 5xx, 408, 429, or a network failure. `retryAfter` is the sink's own
+    /// wish (Retry-After), which the schedule honours.
+    case retry(status: Int?, reason: String, retryAfter: Duration?)
+    /// Trying again cannot help (the sink rejected the message or the address is gone).
+    case failed(status: Int?, reason: String)
+
+    public var statusCode: Int? {
+        switch self {
+        case .delivered(let status): return status
+        case .retry(let status, _, _), .failed(let status, _): return status
+        }
+    }
+}
+
+/// What the dispatcher tells a notifier about the delivery it is making.
+public struct DeliveryContext: Sendable {
+    /// Stable across retries: sent as `webhook-id`, so receivers can drop duplicates.
+    public var deliveryID: String
+    public var subscriptionID: String
+    public var matchedBy: String
+    public var attempt: Int
+    public var now: Date
+
+    public init(deliveryID: String, subscriptionID: String, matchedBy: String, attempt: Int, now: Date) {
+        self.deliveryID = deliveryID
+        self.subscriptionID = subscriptionID
+        self.matchedBy = matchedBy
+        self.attempt = attempt
+        self.now = now
+    }
+}
+
+/// One receiver kind (one folder under Sinks/), e.g. Slack or a signed webhook. A notifier is made
+/// for one subscription by `NotifierFactory` and turns an event into one HTTP exchange.
+public protocol Notifier: Sendable {
+    func notify(_ event: Event, context: DeliveryContext) async -> SendResult
+}
+
+extension Notifier {
+    /// Sends a prepared request and classifies the outcome; transport errors never carry the URL.
+    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date) async -> SendResult {
+        do {
+            let response = try await transport.execute(request)
+            return ResponseClassifier.classify(response, now: now)
+        } catch let error as HTTPClientError {
+            return error.isTransient
+                ? .retry(status: nil, reason: error.description, retryAfter: nil)
+                : .failed(status: nil, reason: error.description)
+        } catch {
+            return .retry(status: nil, reason: "\(error)", retryAfter: nil)
+        }
+    }
+}

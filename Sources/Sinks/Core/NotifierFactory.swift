@@ -1,0 +1,21 @@
+import EventModel
+import HTTPClient
+
+/// The one place that knows every sink kind (Alertmanager's config/receiver/receiver.go).
+/// Adding a kind: a folder under Sinks/, a case in `SubscriptionKind`, a line here.
+public struct NotifierFactory: Sendable {
+    public let transport: any HTTPTransport
+
+    public init(transport: any HTTPTransport) {
+        self.transport = transport
+    }
+
+    public func notifier(for subscription: Subscription) -> any Notifier {
+        switch subscription.kind {
+        case .slack:
+            return SlackNotifier(subscription: subscription, transport: transport)
+        case .webhook:
+            return WebhookNotifier(subscription: subscription, transport: transport)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// Posts to a Slack incoming webhook (also Mattermost, Rocket.Chat, and Discord's `/slack`
+/// endpoint). Slack answers `ok` on success and plain-text error codes otherwise; a 429 carries
+/// Retry-After, which the dispatcher honours for the whole subscription.
+struct SlackNotifier: Notifier {
+    let subscription: Subscription
+    let transport: any HTTPTransport
+
+    func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
+        let message = SlackMessage.render(event, username: subscription.slackUsername, icon: subscription.slackIcon)
+        let request = HTTPRequest(
+            method: .POST, url: subscription.url, headers: [("Content-Type", "application/json; charset=utf-8")],
+            body: message.encoded())
+        return await send(request, over: transport, now: context.now)
+    }
+}

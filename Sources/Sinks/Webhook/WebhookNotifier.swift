@@ -1,0 +1,89 @@
+import Crypto
+import EventModel
+import Foundation
+import HTTPClient
+
+/// Posts the normalized event and the source's raw event as JSON, signed the Standard Webhooks
+/// way: `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp`, and
+/// `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`.
+struct WebhookNotifier: Notifier {
+    let subscription: Subscription
+    let transport: any HTTPTransport
+
+    func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
+        let body = WebhookPayload.body(event, context: context)
+        let timestamp = Int64(context.now.timeIntervalSince1970)
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"),
+            ("webhook-id", context.deliveryID),
+            ("webhook-timestamp", String(timestamp)),
+        ]
+        guard let secret = subscription.signingSecret, let signature = WebhookSignature.sign(
+            secret: secret, id: context.deliveryID, timestamp: timestamp, body: body)
+        else {
+            return .failed(status: nil, reason: "the subscription's signing secret is not usable")
+        }
+        headers.append(("webhook-signature", signature))
+        let request = HTTPRequest(method: .POST, url: subscription.url, headers: headers, body: body)
+        return await send(request, over: transport, now: context.now)
+    }
+}
+
+/// The JSON document a webhook receives.
+public enum WebhookPayload {
+    struct Document: Encodable {
+        var type = "event"
+        var deliveryID: String
+        var subscriptionID: String
+        var matchedBy: String
+        var event: NormalizedEvent
+        var raw: JSONValue
+
+        enum CodingKeys: String, CodingKey {
+            case type, deliveryID = "delivery_id", subscriptionID = "subscription_id", matchedBy = "matched_by", event, raw
+        }
+    }
+
+    /// The normalized fields, without the raw document (which travels beside it).
+    struct NormalizedEvent: Encodable {
+        var source: String
+        var feed: String
+        var id: String
+        var type: String
+        var time: Date
+        var actor: Actor?
+        var app: String?
+        var appID: String?
+        var project: String?
+        var environment: String?
+
+        enum CodingKeys: String, CodingKey {
+            case source, feed, id, type, time, actor, app, appID = "app_id", project, environment
+        }
+    }
+
+    /// Deterministic bytes: the same delivery renders the same body on every attempt.
+    public static func body(_ event: Event, context: DeliveryContext) -> [UInt8] {
+        let document = Document(
+            deliveryID: context.deliveryID, subscriptionID: context.subscriptionID, matchedBy: context.matchedBy,
+            event: NormalizedEvent(
+                source: event.source, feed: event.feed, id: event.id, type: event.type, time: event.time, actor: event.actor,
+                app: event.app, appID: event.appID, project: event.project, environment: event.environment),
+            raw: event.raw)
+        // Encoding these value types cannot fail (no non-finite numbers reach JSONValue).
+        guard let data = try? Event.makeEncoder().encode(document) else { return Array("{}".utf8) }
+        return Array(data)
+    }
+}
+
+/// Standard Webhooks signatures.
+public enum WebhookSignature {
+    /// `v1,<base64>`; nil when the secret is not `whsec_` + base64.
+    public static func sign(secret: String, id: String, timestamp: Int64, body: [UInt8]) -> String? {
+        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))) else { return nil }
+        var signed = Data("\(id).\(timestamp).".utf8)
+        signed.append(contentsOf: body)
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+}
