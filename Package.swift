@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "EventModel", "HTTPServer", "Store", "Rules", "Sinks",
+                "EventModel", "HTTPServer", "Store", "Rules", "Sinks", "Feeds",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -111,9 +111,9 @@ extension JSONValue {
     }
 
     /// Compact JSON with sorted keys: the same value always gives the same bytes.
-    public func encoded() -> [UInt8] {
+    public func encoded(pretty: Bool = false) -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a JSONValue cannot fail: every case maps to a JSON primitive or container.
         // NaN/infinity cannot arrive through the decoder; guard anyway and fall back to null.
         guard let data = try? encoder.encode(self) else { return Array("null".utf8) }

@@ -58,16 +58,47 @@ public struct Router: Sendable {
     }
 }
 
-/// The router in force, swapped whole when subscriptions change; readers never wait on writers for long.
-public final class RoutingTable: Sendable {
-    private let state: LockedValue<Router>
-
-    public init(_ router: Router) {
-        state = LockedValue(router)
+/// The subscriptions in force — declared in rule files, and created over the API — and the
+/// router built from them. Swapped whole when API subscriptions change; readers never see a
+/// half-updated state.
+public final class SubscriptionCatalog: Sendable {
+    private struct Snapshot: Sendable {
+        var router: Router
+        var byID: [String: Subscription]
+        var api: [Subscription]
     }
 
-    public var current: Router { state.value }
+    public let ruleSet: RuleSet
+    private let state: LockedValue<Snapshot>
 
-    public func replace(_ router: Router) { state.value = router }
+    public init(ruleSet: RuleSet, apiSubscriptions: [Subscription] = []) {
+        self.ruleSet = ruleSet
+        state = LockedValue(SubscriptionCatalog.snapshot(ruleSet, apiSubscriptions))
+    }
+
+    private static func snapshot(_ ruleSet: RuleSet, _ api: [Subscription]) -> Snapshot {
+        var byID: [String: Subscription] = [:]
+        for subscription in api { byID[subscription.id] = subscription }
+        // Rule-file subscriptions win a name clash (the API refuses to create one anyway).
+        for subscription in ruleSet.subscriptions { byID[subscription.id] = subscription }
+        return Snapshot(router: Router(rules: ruleSet.rules, subscriptions: api), byID: byID, api: api)
+    }
+
+    /// Replaces the API subscriptions (after a create, update or delete) and rebuilds the router.
+    public func replaceAPISubscriptions(_ subscriptions: [Subscription]) {
+        state.value = SubscriptionCatalog.snapshot(ruleSet, subscriptions)
+    }
+
+    public var router: Router { state.value.router }
+
+    public func subscription(id: String) -> Subscription? { state.value.byID[id] }
+
+    /// Rule-file subscriptions first, then API ones, each sorted by id.
+    public var all: [Subscription] {
+        ruleSet.subscriptions.sorted { $0.id < $1.id } + state.value.api.sorted { $0.id < $1.id }
+    }
+
+    public func isDeclaredInRules(_ id: String) -> Bool {
+        ruleSet.subscriptions.contains { $0.id == id }
+    }
 }
-

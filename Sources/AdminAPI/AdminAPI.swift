@@ -1,0 +1,326 @@
+import EventModel
+import Feeds
+import Foundation
+import HTTPServer
+import Logging
+import Rules
+import Store
+
+/// The admin API, as an HTTP handler: testable in-process (call `handle`) and served live by
+/// `HTTPServer`. Every `/v1` route and `/metrics` need the bearer token; `/healthz` does not.
+public final class AdminAPI: HTTPServerHandler {
+    public struct Dependencies: Sendable {
+        public var store: any RelayStore
+        public var catalog: SubscriptionCatalog
+        public var feeds: @Sendable () -> [FeedStatus]
+        /// Prometheus text exposition.
+        public var metrics: @Sendable () async -> [UInt8]
+        public var clock: WallClock
+
+        public init(
+            store: any RelayStore, catalog: SubscriptionCatalog, feeds: @escaping @Sendable () -> [FeedStatus] = { [] },
+            metrics: @escaping @Sendable () async -> [UInt8] = { [] }, clock: WallClock = .system
+        ) {
+            self.store = store
+            self.catalog = catalog
+            self.feeds = feeds
+            self.metrics = metrics
+            self.clock = clock
+        }
+    }
+
+    private let auth: AdminAuth
+    private let dependencies: Dependencies
+    private let logger: Logger
+    /// Serialises subscription changes so the catalog is rebuilt from a consistent store.
+    private let changes = ChangeQueue()
+
+    public init(token: SecretString, dependencies: Dependencies, logger: Logger = Logger(label: "event-relay.admin")) {
+        auth = AdminAuth(token: token)
+        self.dependencies = dependencies
+        self.logger = logger
+    }
+
+    public func refuse(_ refusal: HTTPServerRefusal) -> HTTPServerResponse {
+        switch refusal {
+        case .bodyTooLarge(let limit):
+            return APIError(status: 413, code: "body_too_large", message: "the request body is larger than \(limit) bytes").response
+        case .shuttingDown:
+            return APIError.unavailable("the relay is shutting down").response
+        }
+    }
+
+    public func handle(_ request: HTTPServerRequest) async -> HTTPServerResponse {
+        do {
+            return try await route(request)
+        } catch let error as APIError {
+            return error.response
+        } catch let error as StoreError {
+            logger.error("store error", metadata: ["error": "\(error)", "path": "\(request.path)"])
+            return APIError.internalError("the store failed: \(error)").response
+        } catch {
+            logger.error("unexpected error", metadata: ["error": "\(error)", "path": "\(request.path)"])
+            return APIError.internalError("unexpected error").response
+        }
+    }
+
+    private func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if parts == ["healthz"] {
+            try allow(request, ["GET", "HEAD"])
+            return await health()
+        }
+        guard parts.first == "v1" || parts == ["metrics"] else {
+            throw APIError.notFound("no such endpoint: \(request.path)")
+        }
+        guard auth.accepts(authorization: request.header("authorization")) else { throw APIError.unauthorized }
+
+        switch Array(parts) {
+        case ["metrics"]:
+            try allow(request, ["GET"])
+            return HTTPServerResponse(
+                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: await dependencies.metrics())
+        case ["v1", "subscriptions"]:
+            switch request.method {
+            case "GET": return JSONResponse.make(200, .object(["subscriptions": .array(dependencies.catalog.all.map(Views.subscription))]))
+            case "POST": return try await createSubscription(request)
+            default: throw APIError.methodNotAllowed(["GET", "POST"])
+            }
+        case let path where path.count == 3 && path[1] == "subscriptions":
+            let id = path[2]
+            switch request.method {
+            case "GET": return JSONResponse.make(200, Views.subscription(try subscription(id)))
+            case "PUT": return try await replaceSubscription(id, request)
+            case "PATCH": return try await patchSubscription(id, request)
+            case "DELETE": return try await deleteSubscription(id)
+            default: throw APIError.methodNotAllowed(["GET", "PUT", "PATCH", "DELETE"])
+            }
+        case ["v1", "rules"]:
+            try allow(request, ["GET"])
+            return JSONResponse.make(200, .object([
+                "rules": .array(dependencies.catalog.ruleSet.rules.map(Views.rule)),
+                "files": Views.strings(dependencies.catalog.ruleSet.files),
+            ]))
+        case ["v1", "feeds"]:
+            try allow(request, ["GET"])
+            let cursors = try await dependencies.store.cursorSummaries()
+            return JSONResponse.make(200, .object(["feeds": .array(dependencies.feeds().map { Views.feed($0, cursors: cursors) })]))
+        case ["v1", "deliveries"]:
+            try allow(request, ["GET"])
+            return try await listDeliveries(request)
+        case let path where path.count == 3 && path[1] == "deliveries":
+            try allow(request, ["GET"])
+            guard let delivery = try await dependencies.store.delivery(id: path[2]) else {
+                throw APIError.notFound("no delivery with id \(path[2])")
+            }
+            var view = Views.delivery(delivery).objectValue ?? [:]
+            view["attempt_log"] = .array(try await dependencies.store.attempts(deliveryID: delivery.id).map(Views.attempt))
+            return JSONResponse.make(200, .object(view))
+        case let path where path.count == 4 && path[1] == "deliveries" && path[3] == "retry":
+            try allow(request, ["POST"])
+            return try await retryDelivery(path[2])
+        default:
+            throw APIError.notFound("no such endpoint: \(request.path)")
+        }
+    }
+
+    private func allow(_ request: HTTPServerRequest, _ methods: [String]) throws(APIError) {
+        guard methods.contains(request.method) else { throw APIError.methodNotAllowed(methods) }
+    }
+
+    private func health() async -> HTTPServerResponse {
+        do {
+            try await dependencies.store.ping()
+        } catch {
+            return JSONResponse.make(503, .object(["status": .string("unavailable"), "store": .string("\(error)")]))
+        }
+        let feeds = dependencies.feeds()
+        let failing = feeds.filter { $0.lastError != nil }.map(\.name)
+        return JSONResponse.make(200, .object([
+            "status": .string("ok"),
+            "store": .string("ok"),
+            "feeds_failing": Views.strings(failing),
+        ]))
+    }
+
+    // MARK: Subscriptions
+
+    private func subscription(_ id: String) throws(APIError) -> Subscription {
+        guard let subscription = dependencies.catalog.subscription(id: id) else {
+            throw APIError.notFound("no subscription with id \(id)")
+        }
+        return subscription
+    }
+
+    private func editable(_ id: String) throws(APIError) -> Subscription {
+        let existing = try subscription(id)
+        guard existing.origin == .api else {
+            throw APIError.conflict("subscription \(id) is declared in the rules folder; change it there")
+        }
+        return existing
+    }
+
+    private func createSubscription(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let object = try SubscriptionInput.object(request.body)
+        let now = dependencies.clock.now
+        let id = try SubscriptionInput.string(object, "id") ?? Identifier.make(prefix: "sub", now: now)
+        let subscription = try SubscriptionInput.checked(Subscription(
+            id: id, kind: try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type")),
+            url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
+            signingSecret: try SubscriptionInput.string(object, "secret"),
+            slackIcon: try SubscriptionInput.string(object, "slack_icon"),
+            slackUsername: try SubscriptionInput.string(object, "slack_username"),
+            filter: try SubscriptionInput.filter(object["filter"], base: .any), origin: .api, createdAt: now, updatedAt: now))
+        if dependencies.catalog.isDeclaredInRules(id) {
+            throw APIError.conflict("subscription \(id) is declared in the rules folder")
+        }
+        try await changes.run {
+            do {
+                try await self.dependencies.store.insertSubscription(subscription)
+            } catch let error as StoreError where error.isConflict {
+                throw APIError.conflict("a subscription with id \(id) already exists")
+            }
+            try await self.reloadCatalog()
+        }
+        logger.info("subscription created", metadata: ["subscription": "\(id)", "type": "\(subscription.kind.rawValue)"])
+        return JSONResponse.make(201, Views.subscription(subscription), headers: [("Location", "/v1/subscriptions/\(id)")])
+    }
+
+    private func replaceSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let object = try SubscriptionInput.object(request.body)
+        let existing = try editable(id)
+        if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
+            throw APIError.invalidField("id", "does not match the id in the path (\(id))")
+        }
+        let kind = try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type"))
+        // The secret is never shown, so a replacement may leave it out to keep the current one.
+        let secret = try SubscriptionInput.string(object, "secret") ?? (kind == .webhook ? existing.signingSecret : nil)
+        let updated = try SubscriptionInput.checked(Subscription(
+            id: id, kind: kind, url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
+            signingSecret: secret, slackIcon: try SubscriptionInput.string(object, "slack_icon"),
+            slackUsername: try SubscriptionInput.string(object, "slack_username"),
+            filter: try SubscriptionInput.filter(object["filter"], base: .any), origin: .api, createdAt: existing.createdAt,
+            updatedAt: dependencies.clock.now))
+        return try await save(updated)
+    }
+
+    /// JSON merge patch (RFC 7386): fields present replace, `null` clears an optional field,
+    /// `filter` merges key by key.
+    private func patchSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let object = try SubscriptionInput.object(request.body)
+        var updated = try editable(id)
+        if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
+            throw APIError.invalidField("id", "cannot be changed")
+        }
+        for key in ["type", "url"] where object[key]?.isNull == true {
+            throw APIError.invalidField(key, "cannot be removed")
+        }
+        if let type = try SubscriptionInput.string(object, "type") { updated.kind = try SubscriptionInput.kind(type) }
+        if let url = try SubscriptionInput.string(object, "url") { updated.url = try SubscriptionInput.url(url) }
+        if object["secret"] != nil { updated.signingSecret = try SubscriptionInput.string(object, "secret") }
+        if object["slack_icon"] != nil { updated.slackIcon = try SubscriptionInput.string(object, "slack_icon") }
+        if object["slack_username"] != nil { updated.slackUsername = try SubscriptionInput.string(object, "slack_username") }
+        if updated.kind == .webhook, object["type"] != nil {
+            // Switching to webhook: Slack-only fields no longer apply.
+            if object["slack_icon"] == nil { updated.slackIcon = nil }
+            if object["slack_username"] == nil { updated.slackUsername = nil }
+        }
+        if updated.kind == .slack, object["type"] != nil, object["secret"] == nil { updated.signingSecret = nil }
+        updated.filter = try SubscriptionInput.filter(object["filter"], base: updated.filter)
+        updated.updatedAt = dependencies.clock.now
+        return try await save(try SubscriptionInput.checked(updated))
+    }
+
+    private func save(_ subscription: Subscription) async throws -> HTTPServerResponse {
+        try await changes.run {
+            do {
+                try await self.dependencies.store.updateSubscription(subscription)
+            } catch let error as StoreError where error.isNotFound {
+                throw APIError.notFound("no subscription with id \(subscription.id)")
+            }
+            try await self.reloadCatalog()
+        }
+        logger.info("subscription updated", metadata: ["subscription": "\(subscription.id)"])
+        return JSONResponse.make(200, Views.subscription(subscription))
+    }
+
+    private func deleteSubscription(_ id: String) async throws -> HTTPServerResponse {
+        _ = try editable(id)
+        try await changes.run {
+            guard try await self.dependencies.store.deleteSubscription(id: id, now: self.dependencies.clock.now) else {
+                throw APIError.notFound("no subscription with id \(id)")
+            }
+            try await self.reloadCatalog()
+        }
+        logger.info("subscription deleted", metadata: ["subscription": "\(id)"])
+        return HTTPServerResponse(status: 204)
+    }
+
+    private func reloadCatalog() async throws {
+        dependencies.catalog.replaceAPISubscriptions(try await dependencies.store.listSubscriptions())
+    }
+
+    // MARK: Deliveries
+
+    private func listDeliveries(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        for key in request.query.keys.sorted() where !["status", "subscription_id", "limit", "before"].contains(key) {
+            throw APIError.invalidParameter(key, "unknown parameter (expected status, subscription_id, limit, before)")
+        }
+        var query = DeliveryQuery(limit: 50)
+        if let status = request.query["status"] {
+            guard let parsed = DeliveryStatus(rawValue: status) else {
+                throw APIError.invalidParameter("status", "must be one of: \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = parsed
+        }
+        query.subscriptionID = request.query["subscription_id"]
+        if let limit = request.query["limit"] {
+            guard let value = Int(limit), (1...500).contains(value) else {
+                throw APIError.invalidParameter("limit", "must be a number from 1 to 500")
+            }
+            query.limit = value
+        }
+        query.before = request.query["before"]
+        let deliveries = try await dependencies.store.deliveries(query)
+        let counts = try await dependencies.store.deliveryCounts()
+        var body: [String: JSONValue] = [
+            "deliveries": .array(deliveries.map(Views.delivery)),
+            "counts": .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, JSONValue.integer(Int64($0.value))) })),
+        ]
+        if deliveries.count == query.limit, let last = deliveries.last { body["next_before"] = .string(last.id) }
+        return JSONResponse.make(200, .object(body))
+    }
+
+    private func retryDelivery(_ id: String) async throws -> HTTPServerResponse {
+        guard let current = try await dependencies.store.delivery(id: id) else { throw APIError.notFound("no delivery with id \(id)") }
+        guard current.status == .failed else {
+            throw APIError.conflict("delivery \(id) is \(current.status.rawValue); only failed deliveries can be retried")
+        }
+        guard dependencies.catalog.subscription(id: current.subscriptionID) != nil else {
+            throw APIError.conflict("subscription \(current.subscriptionID) no longer exists")
+        }
+        guard let retried = try await dependencies.store.retryDelivery(id: id, now: dependencies.clock.now) else {
+            throw APIError.notFound("no delivery with id \(id)")
+        }
+        logger.info("delivery queued for retry by an operator", metadata: ["delivery": "\(id)"])
+        return JSONResponse.make(200, Views.delivery(retried))
+    }
+}
+
+/// Runs async changes one at a time (an actor's methods may interleave at each await; this may not).
+actor ChangeQueue {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        while busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+        defer {
+            busy = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,93 @@
+import EventModel
+import Foundation
+
+/// Reads subscription documents sent to the API: unknown fields and wrong JSON types are
+/// refused with the field's name; values are checked by `Subscription.validate()`.
+enum SubscriptionInput {
+    static let fields = ["id", "type", "url", "secret", "slack_icon", "slack_username", "filter"]
+
+    /// Parses a request body into a JSON object, or explains why it is not one.
+    static func object(_ body: [UInt8]) throws(APIError) -> [String: JSONValue] {
+        guard !body.isEmpty else { throw APIError.invalidJSON("the body is empty; send a JSON object") }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(body)
+        } catch {
+            throw APIError.invalidJSON("\(error)")
+        }
+        guard case .object(let object) = value else { throw APIError.invalidJSON("the body must be a JSON object") }
+        for key in object.keys.sorted() where !fields.contains(key) {
+            throw APIError.unknownField(key, allowed: fields)
+        }
+        return object
+    }
+
+    static func string(_ object: [String: JSONValue], _ key: String) throws(APIError) -> String? {
+        guard let value = object[key], !value.isNull else { return nil }
+        guard let text = value.stringValue else { throw APIError.invalidField(key, "must be a string") }
+        return text
+    }
+
+    static func requiredString(_ object: [String: JSONValue], _ key: String) throws(APIError) -> String {
+        guard let text = try string(object, key) else { throw APIError.invalidField(key, "is required") }
+        return text
+    }
+
+    static func kind(_ text: String) throws(APIError) -> SubscriptionKind {
+        guard let kind = SubscriptionKind(rawValue: text) else {
+            throw APIError.invalidField("type", "must be one of: \(SubscriptionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+
+    static func url(_ text: String) throws(APIError) -> String {
+        if text.contains("…") {
+            throw APIError.invalidField("url", "looks like a masked URL as the API shows it; send the full URL")
+        }
+        return text
+    }
+
+    /// A whole filter (POST/PUT) or the changes to one (PATCH, merged into `base`).
+    static func filter(_ value: JSONValue?, base: EventFilter) throws(APIError) -> EventFilter {
+        guard let value, !value.isNull else { return base }
+        guard case .object(let object) = value else { throw APIError.invalidField("filter", "must be an object") }
+        var filter = base
+        for key in object.keys.sorted() {
+            guard EventFilter.allKeys.contains(key) else {
+                throw APIError.unknownField("filter.\(key)", allowed: EventFilter.allKeys.map { "filter.\($0)" })
+            }
+        }
+        for key in EventFilter.listKeys {
+            if let list = object[key] { filter.setList(key, try strings(list, field: "filter.\(key)")) }
+        }
+        if let fields = object["fields"] {
+            if fields.isNull {
+                filter.fields = [:]
+            } else {
+                guard case .object(let paths) = fields else {
+                    throw APIError.invalidField("filter.fields", "must be an object of field paths to lists of patterns")
+                }
+                var result: [String: [String]] = [:]
+                for (path, patterns) in paths { result[path] = try strings(patterns, field: "filter.fields.\(path)") }
+                filter.fields = result
+            }
+        }
+        return filter
+    }
+
+    private static func strings(_ value: JSONValue, field: String) throws(APIError) -> [String] {
+        if value.isNull { return [] }
+        guard case .array(let items) = value else { throw APIError.invalidField(field, "must be a list of strings") }
+        var result: [String] = []
+        for item in items {
+            guard let text = item.stringValue else { throw APIError.invalidField(field, "must be a list of strings") }
+            result.append(text)
+        }
+        return result
+    }
+
+    static func checked(_ subscription: Subscription) throws(APIError) -> Subscription {
+        if let problem = subscription.validate() { throw APIError.invalidField(problem.field, problem.message) }
+        return subscription
+    }
+}

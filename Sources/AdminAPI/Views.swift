@@ -1,0 +1,105 @@
+import EventModel
+import Feeds
+import Foundation
+import Rules
+import Store
+
+/// How resources look in responses. Secrets are always masked.
+enum Views {
+    static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
+    static func strings(_ list: [String]) -> JSONValue { .array(list.map(JSONValue.string)) }
+    static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+
+    static func filter(_ filter: EventFilter) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        for key in EventFilter.listKeys { object[key] = strings(filter.list(key)) }
+        object["fields"] = .object(filter.fields.mapValues(strings))
+        return .object(object)
+    }
+
+    static func subscription(_ subscription: Subscription) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(subscription.id),
+            "type": .string(subscription.kind.rawValue),
+            "url": .string(Redact.url(subscription.url)),
+            "filter": filter(subscription.filter),
+            "origin": .string(subscription.origin.rawValue),
+        ]
+        if subscription.kind == .slack {
+            object["slack_icon"] = optional(subscription.slackIcon)
+            object["slack_username"] = optional(subscription.slackUsername)
+        }
+        if let secret = subscription.signingSecret { object["secret"] = .string(Redact.secret(secret)) }
+        if subscription.origin == .api {
+            object["created_at"] = time(subscription.createdAt)
+            object["updated_at"] = time(subscription.updatedAt)
+        }
+        return .object(object)
+    }
+
+    static func rule(_ rule: Rule) -> JSONValue {
+        .object([
+            "name": .string(rule.name),
+            "description": optional(rule.description),
+            "filter": filter(rule.filter),
+            "subscriptions": strings(rule.subscriptionIDs),
+            "declared_at": .string(rule.location),
+        ])
+    }
+
+    static func delivery(_ delivery: Delivery) -> JSONValue {
+        .object([
+            "id": .string(delivery.id),
+            "event": .string(delivery.eventKey),
+            "subscription_id": .string(delivery.subscriptionID),
+            "matched_by": .string(delivery.matchedBy),
+            "status": .string(delivery.status.rawValue),
+            "attempts": .integer(Int64(delivery.attempts)),
+            "next_attempt_at": delivery.status == .pending ? time(delivery.nextAttemptAt) : .null,
+            "created_at": time(delivery.createdAt),
+            "updated_at": time(delivery.updatedAt),
+            "delivered_at": time(delivery.deliveredAt),
+            "last_status_code": delivery.lastStatusCode.map { .integer(Int64($0)) } ?? .null,
+            "last_error": optional(delivery.lastError),
+        ])
+    }
+
+    static func attempt(_ attempt: AttemptRecord) -> JSONValue {
+        .object([
+            "at": time(attempt.at),
+            "outcome": .string(attempt.outcome.rawValue),
+            "status_code": attempt.statusCode.map { .integer(Int64($0)) } ?? .null,
+            "error": optional(attempt.error),
+            "duration_ms": .integer(Int64(attempt.durationMilliseconds)),
+        ])
+    }
+
+    static func feed(_ status: FeedStatus, cursors: [CursorSummary]) -> JSONValue {
+        let streams = status.streams.map { stream -> JSONValue in
+            let key = "\(status.name)/\(stream)"
+            let cursor = cursors.first { $0.feed == key }
+            return .object([
+                "name": .string(stream),
+                "started": .bool(cursor != nil),
+                "horizon": time(cursor?.horizon),
+                "seen_ids": .integer(Int64(cursor?.seenCount ?? 0)),
+                "cursor_updated_at": time(cursor?.updatedAt),
+            ])
+        }
+        let healthy = status.lastError == nil
+        return .object([
+            "name": .string(status.name),
+            "source": .string(status.source),
+            "interval_seconds": .number(status.interval.timeInterval),
+            "streams": .array(streams),
+            "healthy": .bool(healthy),
+            "last_poll_at": time(status.lastPollAt),
+            "last_success_at": time(status.lastSuccessAt),
+            "last_error": optional(status.lastError),
+            "consecutive_failures": .integer(Int64(status.consecutiveFailures)),
+            "events_seen": .integer(Int64(status.eventsSeen)),
+            "deliveries_queued": .integer(Int64(status.deliveriesQueued)),
+            "next_poll_at": time(status.nextPollAt),
+        ])
+    }
+}

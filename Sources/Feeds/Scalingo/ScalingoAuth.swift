@@ -1,0 +1,66 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// Exchanges the API token for a bearer (`POST /v1/tokens/exchange`, Basic auth with an empty
+/// user and the token as password). A bearer lasts one hour; it is renewed five minutes before
+/// that, and at once when the API answers 401.
+actor ScalingoAuth {
+    private let authURL: String
+    private let token: SecretString
+    private let transport: any HTTPTransport
+    private var bearer: (value: String, expires: Date)?
+
+    static let lifetime: TimeInterval = 3600
+    static let renewBefore: TimeInterval = 300
+
+    init(authURL: String, token: SecretString, transport: any HTTPTransport) {
+        self.authURL = authURL
+        self.token = token
+        self.transport = transport
+    }
+
+    func currentBearer(now: Date) async throws -> String {
+        if let bearer, now < bearer.expires.addingTimeInterval(-Self.renewBefore) { return bearer.value }
+        return try await exchange(now: now)
+    }
+
+    func invalidate() {
+        bearer = nil
+    }
+
+    private func exchange(now: Date) async throws -> String {
+        let credentials = Data(":\(token.value)".utf8).base64EncodedString()
+        let request = HTTPRequest(
+            method: .POST, url: authURL.trimmingTrailingSlash + "/v1/tokens/exchange",
+            headers: [("Authorization", "Basic \(credentials)"), ("Accept", "application/json")])
+        let response: HTTPResponse
+        do {
+            response = try await transport.execute(request)
+        } catch {
+            throw FeedError.transport("token exchange: \(error)")
+        }
+        switch response.status {
+        case 200, 201:
+            guard let value = try? JSONValue.parse(response.body), let bearer = value["token"]?.stringValue, !bearer.isEmpty else {
+                throw FeedError.badResponse("token exchange answered without a token")
+            }
+            self.bearer = (bearer, now.addingTimeInterval(Self.lifetime))
+            return bearer
+        case 401, 403:
+            throw FeedError.unauthorized("the Scalingo API token was refused by the token exchange (HTTP \(response.status))")
+        case 429:
+            throw FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
+        default:
+            throw FeedError.badStatus(response.status, "token exchange failed")
+        }
+    }
+}
+
+extension String {
+    var trimmingTrailingSlash: String {
+        var text = self
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+}

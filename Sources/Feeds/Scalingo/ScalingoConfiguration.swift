@@ -1,0 +1,53 @@
+import EventModel
+import Foundation
+
+/// One Scalingo feed. The API token itself is never here: only its value, read from the
+/// environment variable the config file names, wrapped so it never prints.
+public struct ScalingoConfiguration: Sendable {
+    public var name: String
+    public var apiURL: String
+    public var authURL: String
+    public var token: SecretString
+    /// Poll the user timeline (`/v1/events`): the only place account events such as `login_lock` appear.
+    public var userEvents: Bool
+    /// Apps whose own timelines (`/v1/apps/{app}/events`) are polled too.
+    public var apps: [String]
+    public var interval: Duration
+    /// On the very first start, deliver the events of the last N hours (the API's `from`, at most 72). 0: none.
+    public var backfillHours: Int
+    /// How far behind the newest event seen late insertions are still caught.
+    public var overlap: Duration
+    /// `per_page`; nil leaves the API's default (30).
+    public var pageSize: Int?
+    /// Pages read per stream and poll at most.
+    public var maxPages: Int
+    /// A label put on every event as its `environment` (Scalingo has no environments of its own).
+    public var environment: String?
+
+    public init(
+        name: String, apiURL: String, authURL: String = ScalingoConfiguration.defaultAuthURL, token: SecretString,
+        userEvents: Bool = true, apps: [String] = [], interval: Duration = .seconds(30), backfillHours: Int = 0,
+        overlap: Duration = .seconds(3600), pageSize: Int? = nil, maxPages: Int = 50, environment: String? = nil
+    ) {
+        self.name = name
+        self.apiURL = apiURL
+        self.authURL = authURL
+        self.token = token
+        self.userEvents = userEvents
+        self.apps = apps
+        self.interval = interval
+        self.backfillHours = backfillHours
+        self.overlap = overlap
+        self.pageSize = pageSize
+        self.maxPages = maxPages
+        self.environment = environment
+    }
+
+    public static let defaultAuthURL = "https://auth.scalingo.com"
+
+    /// The API endpoint of each Scalingo region.
+    public static let regions: [String: String] = [
+        "osc-fr1": "https://api.osc-fr1.scalingo.com",
+        "osc-secnum-fr1": "https://api.osc-secnum-fr1.scalingo.com",
+    ]
+}

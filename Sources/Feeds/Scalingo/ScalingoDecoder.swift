@@ -1,0 +1,61 @@
+import EventModel
+import Foundation
+
+/// Reads Scalingo event pages leniently: unknown types and fields are kept (they travel in
+/// `raw`), numbers may be strings, `previous_page`/`prev_page` both occur. Only a page that is
+/// not an object with an `events` list is refused.
+enum ScalingoDecoder {
+    struct Page {
+        var events: [Event]
+        var pagination: Pagination
+        /// Entries without a usable id.
+        var malformed: Int
+    }
+
+    static func page(_ body: [UInt8], feed: String, environment: String?, fetchedAt: Date) throws -> Page {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(body)
+        } catch {
+            throw FeedError.badResponse("the events page is not JSON (\(error))")
+        }
+        guard let list = document["events"]?.arrayValue else {
+            throw FeedError.badResponse("the events page has no \"events\" list")
+        }
+        var events: [Event] = []
+        var malformed = 0
+        for item in list {
+            if let event = self.event(item, feed: feed, environment: environment, fetchedAt: fetchedAt) {
+                events.append(event)
+            } else {
+                malformed += 1
+            }
+        }
+        return Page(events: events, pagination: pagination(document["meta"]?["pagination"]), malformed: malformed)
+    }
+
+    static func pagination(_ value: JSONValue?) -> Pagination {
+        guard let value else { return Pagination() }
+        return Pagination(
+            currentPage: value["current_page"]?.intValue.map { Int($0) },
+            nextPage: value["next_page"]?.intValue.map { Int($0) },
+            nextPageIsNull: value["next_page"]?.isNull ?? false,
+            totalPages: value["total_pages"]?.intValue.map { Int($0) })
+    }
+
+    static func event(_ value: JSONValue, feed: String, environment: String?, fetchedAt: Date) -> Event? {
+        guard case .object = value, let id = value["id"]?.scalarText, !id.isEmpty else { return nil }
+        let user = value["user"]
+        let actor = user.flatMap { user -> Actor? in
+            guard case .object = user else { return nil }
+            let actor = Actor(id: user["id"]?.scalarText, username: user["username"]?.scalarText, email: user["email"]?.scalarText)
+            return actor.displayName == nil ? nil : actor
+        }
+        let project = value["project_name"]?.scalarText ?? value["type_data"]?["project_name"]?.scalarText
+        return Event(
+            source: "scalingo", feed: feed, id: id, type: value["type"]?.scalarText ?? "unknown",
+            time: value["created_at"]?.stringValue.flatMap(Timestamp.parse) ?? fetchedAt, actor: actor,
+            app: value["app_name"]?.scalarText, appID: value["app_id"]?.scalarText, project: project,
+            environment: environment, raw: value)
+    }
+}

@@ -1,0 +1,115 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// Scalingo's event timelines: the user's (`/v1/events`) and each configured app's
+/// (`/v1/apps/{app}/events`). Each is a stream with its own cursor; an event seen on both is
+/// delivered once (the outbox keeps one delivery per event and subscription).
+public struct ScalingoFeed: EventFeed {
+    public let configuration: ScalingoConfiguration
+    private let transport: any HTTPTransport
+    private let auth: ScalingoAuth
+
+    public init(configuration: ScalingoConfiguration, transport: any HTTPTransport) {
+        self.configuration = configuration
+        self.transport = transport
+        auth = ScalingoAuth(authURL: configuration.authURL, token: configuration.token, transport: transport)
+    }
+
+    public var name: String { configuration.name }
+    public var source: String { "scalingo" }
+    public var interval: Duration { configuration.interval }
+
+    public var streams: [String] {
+        (configuration.userEvents ? ["events"] : []) + configuration.apps.map { "apps/\($0)" }
+    }
+
+    private func path(of stream: String) -> String {
+        if stream == "events" { return "/v1/events" }
+        let app = String(stream.dropFirst("apps/".count))
+        let escaped = app.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? app
+        return "/v1/apps/\(escaped)/events"
+    }
+
+    public func poll(stream: String, cursor: FeedCursor?, now: Date) async throws -> StreamPoll {
+        let path = path(of: stream)
+        guard let cursor else { return try await firstPoll(path: path, now: now) }
+        var working = cursor
+        var newEvents: [Event] = []
+        var newlySeen: [(id: String, time: Date)] = []
+        var malformed = 0
+        var pageNumber = 1
+        while true {
+            let page = try await fetch(path: path, query: pageQuery(pageNumber), now: now)
+            malformed += page.malformed
+            let outcome = PageScan.scan(
+                page: page.events.map { ($0.id, $0.time) }, pageNumber: pageNumber, pagination: page.pagination,
+                cursor: &working, maxPages: configuration.maxPages)
+            for index in outcome.newIndices {
+                newEvents.append(page.events[index])
+                newlySeen.append((page.events[index].id, page.events[index].time))
+            }
+            guard outcome.readNextPage else { break }
+            pageNumber += 1
+        }
+        working.advance(overlap: configuration.overlap)
+        return StreamPoll(
+            cursor: working, newlySeen: newlySeen, events: newEvents.sorted { $0.time < $1.time }, pages: pageNumber,
+            malformed: malformed)
+    }
+
+    /// First start: the newest page becomes the baseline, so nothing old is sent; or, with a
+    /// backfill window, the events of the last N hours are new.
+    private func firstPoll(path: String, now: Date) async throws -> StreamPoll {
+        if configuration.backfillHours > 0 {
+            let page = try await fetch(path: path, query: [("from", String(configuration.backfillHours))], now: now)
+            var cursor = FeedCursor(horizon: now.addingTimeInterval(-Double(configuration.backfillHours) * 3600))
+            var events: [Event] = []
+            for event in page.events where cursor.classify(id: event.id, time: event.time) == .new {
+                cursor.markSeen(id: event.id, time: event.time)
+                events.append(event)
+            }
+            let seen = events.map { (id: $0.id, time: $0.time) }
+            return StreamPoll(cursor: cursor, newlySeen: seen, events: events.sorted { $0.time < $1.time }, pages: 1, malformed: page.malformed)
+        }
+        let page = try await fetch(path: path, query: pageQuery(1), now: now)
+        let items = page.events.map { (id: $0.id, time: $0.time) }
+        let cursor = PageScan.baseline(page: items, now: now, overlap: configuration.overlap)
+        return StreamPoll(cursor: cursor, newlySeen: items, events: [], pages: 1, malformed: page.malformed)
+    }
+
+    private func pageQuery(_ page: Int) -> [(String, String)] {
+        var query = [("page", String(page))]
+        if let size = configuration.pageSize { query.append(("per_page", String(size))) }
+        return query
+    }
+
+    /// One authenticated GET, renewing the bearer once on a 401.
+    private func fetch(path: String, query: [(String, String)], now: Date) async throws -> ScalingoDecoder.Page {
+        let url = configuration.apiURL.trimmingTrailingSlash + path + "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        var renewed = false
+        while true {
+            let bearer = try await auth.currentBearer(now: now)
+            let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer \(bearer)"), ("Accept", "application/json")])
+            let response: HTTPResponse
+            do {
+                response = try await transport.execute(request)
+            } catch {
+                throw FeedError.transport("GET \(path): \(error)")
+            }
+            switch response.status {
+            case 200:
+                return try ScalingoDecoder.page(response.body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
+            case 401 where !renewed:
+                renewed = true
+                await auth.invalidate()
+            case 401, 403:
+                throw FeedError.unauthorized("GET \(path) was refused (HTTP \(response.status)) even with a fresh bearer")
+            case 429:
+                throw FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
+            default:
+                throw FeedError.badStatus(response.status, "GET \(path) failed")
+            }
+        }
+    }
+}
