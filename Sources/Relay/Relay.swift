@@ -1,0 +1,132 @@
+import AdminAPI
+import Delivery
+import EventModel
+import Feeds
+import Foundation
+import HTTPClient
+import HTTPServer
+import Logging
+import Rules
+import SQLiteStore
+import ServiceLifecycle
+import Sinks
+import Store
+import UnixSignals
+
+/// The whole relay, wired: store, rules, feeds, dispatcher and admin API as services of one
+/// group. `main` builds one from the configuration and runs it; tests do the same in-process.
+public final class Relay: Sendable {
+    public let configuration: RelayConfiguration
+    public let adminPort: UInt16
+    public let store: any RelayStore
+    public let catalog: SubscriptionCatalog
+    public let pollers: [FeedPoller]
+    public let dispatcher: DeliveryDispatcher
+
+    private let group: ServiceGroup
+    private let client: CurlHTTPClient
+    private let dataDirectory: DataDirectory
+    private let logger: Logger
+
+    /// Loads rules and opens everything. Throws `RuleLoadError` (a bad rules folder),
+    /// `ConfigurationError`, or `StoreError`; nothing runs until `run()`.
+    public init(
+        configuration: RelayConfiguration, environment: [String: String], handleSignals: Bool = true,
+        logger: Logger = Logger(label: "event-relay")
+    ) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
+        let feedConfigurations = try configuration.resolveFeeds(environment: environment)
+
+        dataDirectory = try DataDirectory(path: configuration.dataDirectory)
+        let store = try SQLiteStore(path: dataDirectory.storePath)
+        self.store = store
+        let (token, generatedAt) = try dataDirectory.adminToken(environmentName: configuration.adminTokenEnv, environment: environment)
+        if let generatedAt {
+            logger.notice("generated an admin token (none was set in \(configuration.adminTokenEnv)); read it from \(generatedAt)")
+        } else if environment[configuration.adminTokenEnv] == nil {
+            logger.info("admin token read from \(dataDirectory.tokenPath)")
+        }
+
+        for subscription in try await store.listSubscriptions() where rules.subscriptions.contains(where: { $0.id == subscription.id }) {
+            throw ConfigurationError(
+                "subscription \(subscription.id) is declared in the rules folder and also exists in the store (created over the API); rename one")
+        }
+        let catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: try await store.listSubscriptions())
+        self.catalog = catalog
+        let client = try CurlHTTPClient(configuration: configuration.httpClient)
+        self.client = client
+
+        let dispatcher = DeliveryDispatcher(
+            store: store, notifiers: NotifierFactory(transport: client), lookup: { catalog.subscription(id: $0) },
+            configuration: configuration.dispatcher, logger: logger.labelled("event-relay.delivery"))
+        self.dispatcher = dispatcher
+        let pollers = feedConfigurations.map { feed in
+            FeedPoller(
+                feed: ScalingoFeed(configuration: feed, transport: client), store: store, catalog: catalog,
+                logger: logger.labelled("event-relay.feed"), onDeliveries: { [dispatcher] in dispatcher.wake() })
+        }
+        self.pollers = pollers
+
+        let api = AdminAPI(
+            token: token,
+            dependencies: AdminAPI.Dependencies(
+                store: store, catalog: catalog, feeds: { pollers.map(\.currentStatus) },
+                metrics: { await RelayMetrics.exposition(store: store) }),
+            logger: logger.labelled("event-relay.admin"))
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(
+                configuration: HTTPServerConfiguration(
+                    host: configuration.adminHost, port: configuration.adminPort, maxBodyBytes: configuration.adminMaxBodyBytes,
+                    connectionTimeout: configuration.adminConnectionTimeout, connectionLimit: configuration.adminConnectionLimit),
+                handler: api)
+        } catch {
+            client.shutdown()
+            throw ConfigurationError("\(error)")
+        }
+        adminPort = server.port
+
+        // Shut down in reverse order: feeds stop polling, then the dispatcher drains, then the admin server closes.
+        let services: [any Service] = [AdminServerService(server: server), DispatcherService(dispatcher: dispatcher)]
+            + pollers.map { FeedService(poller: $0) }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger.labelled("event-relay.lifecycle"))
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        group = ServiceGroup(configuration: groupConfiguration)
+
+        logger.info("event-relay ready", metadata: [
+            "admin": "http://\(configuration.adminHost):\(server.port)", "store": "\(dataDirectory.storePath)",
+            "rules": "\(rules.rules.count) rules, \(rules.subscriptions.count) subscriptions from \(rules.files.count) files",
+            "feeds": "\(pollers.map(\.feed.name).joined(separator: ", "))",
+        ])
+        _ = RelayMetrics.registry
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `shutdown()`), then stops gracefully.
+    public func run() async throws {
+        defer {
+            client.shutdown()
+            dataDirectory.unlock()
+        }
+        try await group.run()
+        logger.info("event-relay stopped")
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+    }
+}
+
+extension Logger {
+    func labelled(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        for (key, value) in handler.metadata { logger[metadataKey: key] = value }
+        return logger
+    }
+}

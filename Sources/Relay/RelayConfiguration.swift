@@ -1,0 +1,244 @@
+import Delivery
+import EventModel
+import Feeds
+import Foundation
+import HTTPClient
+import HTTPServer
+import Logging
+import YAMLSupport
+
+/// Everything `serve` needs, with embedded defaults: store under ./data, admin API on
+/// 127.0.0.1:8080, rules from ./rules. `docs/configuration.md` documents every key.
+public struct RelayConfiguration: Sendable {
+    public var dataDirectory: String = "./data"
+    public var rulesDirectory: String = "./rules"
+    public var logLevel: Logger.Level = .info
+
+    public var adminHost: String = "127.0.0.1"
+    public var adminPort: UInt16 = 8080
+    /// The environment variable holding the admin token. Unset: a generated token in the data directory.
+    public var adminTokenEnv: String = "EVENT_RELAY_ADMIN_TOKEN"
+    public var adminMaxBodyBytes: Int = 64 * 1024
+    public var adminConnectionTimeout: Duration = .seconds(30)
+    public var adminConnectionLimit: Int = 512
+
+    public var httpClient = HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(15), maxResponseBytes: 4 << 20)
+
+    public var dispatcher = DispatcherConfiguration()
+    /// How long SIGTERM waits for in-flight deliveries before abandoning them (they stay pending).
+    public var shutdownGrace: Duration = .seconds(10)
+
+    /// Scalingo feeds, each with its token's variable name (resolved by `resolveFeeds`).
+    public var scalingoFeeds: [ScalingoFeedSettings] = []
+
+    public init() {}
+
+    public struct ScalingoFeedSettings: Sendable {
+        public var name: String = "scalingo"
+        public var apiURL: String = ScalingoConfiguration.regions["osc-fr1"]!
+        public var authURL: String = ScalingoConfiguration.defaultAuthURL
+        public var tokenEnv: String = "SCALINGO_API_TOKEN"
+        public var userEvents = true
+        public var apps: [String] = []
+        public var interval: Duration = .seconds(30)
+        public var backfillHours = 0
+        public var overlap: Duration = .seconds(3600)
+        public var pageSize: Int?
+        public var maxPages = 50
+        public var environment: String?
+        /// Where it was declared, for error messages.
+        public var location = "defaults"
+
+        public init() {}
+    }
+
+    /// The feeds with their secrets read from the environment.
+    public func resolveFeeds(environment: [String: String]) throws(ConfigurationError) -> [ScalingoConfiguration] {
+        try scalingoFeeds.map { settings throws(ConfigurationError) in
+            guard let token = environment[settings.tokenEnv], !token.isEmpty else {
+                throw ConfigurationError("\(settings.location): feed \(settings.name): environment variable \(settings.tokenEnv) (the Scalingo API token) is not set")
+            }
+            return ScalingoConfiguration(
+                name: settings.name, apiURL: settings.apiURL, authURL: settings.authURL, token: SecretString(token),
+                userEvents: settings.userEvents, apps: settings.apps, interval: settings.interval, backfillHours: settings.backfillHours,
+                overlap: settings.overlap, pageSize: settings.pageSize, maxPages: settings.maxPages, environment: settings.environment)
+        }
+    }
+}
+
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads the YAML config file. Unknown keys, wrong types and out-of-range values are errors
+/// naming the file, line and key; nothing starts on a bad file.
+public enum ConfigurationLoader {
+    static let topKeys = ["data_dir", "rules_dir", "log_level", "admin", "http_client", "delivery", "feeds"]
+    static let adminKeys = ["listen", "token_env", "max_body_bytes", "connection_timeout", "connection_limit"]
+    static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
+    static let deliveryKeys = ["concurrency", "lease", "max_attempts", "initial_backoff", "max_backoff", "shutdown_grace"]
+    static let feedKinds = ["scalingo"]
+    static let scalingoKeys = [
+        "name", "region", "api_url", "auth_url", "token_env", "user_events", "apps", "interval", "backfill_hours", "overlap",
+        "page_size", "max_pages", "environment",
+    ]
+
+    /// With no file: the embedded defaults, plus a Scalingo feed when `SCALINGO_API_TOKEN` is set
+    /// (region from `SCALINGO_REGION`, apps from `SCALINGO_APPS`, comma-separated).
+    public static func load(path: String?, environment: [String: String]) throws -> RelayConfiguration {
+        guard let path else { return defaults(environment: environment) }
+        let document = try YAMLValue.load(contentsOf: URL(fileURLWithPath: path), displayName: path)
+        return try parse(document, environment: environment)
+    }
+
+    public static func defaults(environment: [String: String]) -> RelayConfiguration {
+        var configuration = RelayConfiguration()
+        if let token = environment["SCALINGO_API_TOKEN"], !token.isEmpty {
+            var feed = RelayConfiguration.ScalingoFeedSettings()
+            if let region = environment["SCALINGO_REGION"], let url = ScalingoConfiguration.regions[region] { feed.apiURL = url }
+            feed.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            feed.location = "environment (SCALINGO_API_TOKEN)"
+            configuration.scalingoFeeds = [feed]
+        }
+        return configuration
+    }
+
+    public static func parse(_ document: YAMLValue, environment: [String: String]) throws(YAMLError) -> RelayConfiguration {
+        var configuration = RelayConfiguration()
+        let top = try document.mapping()
+        try top.allowOnly(topKeys)
+        if let value = top["data_dir"] { configuration.dataDirectory = try value.nonEmptyString() }
+        if let value = top["rules_dir"] { configuration.rulesDirectory = try value.nonEmptyString() }
+        if let value = top["log_level"] {
+            guard let level = Logger.Level(rawValue: try value.string().lowercased()) else {
+                throw value.error("must be one of: trace, debug, info, notice, warning, error, critical")
+            }
+            configuration.logLevel = level
+        }
+        if let admin = top["admin"], !admin.isNull {
+            let fields = try admin.mapping()
+            try fields.allowOnly(adminKeys)
+            if let listen = fields["listen"] {
+                let (host, port) = try parseListen(listen)
+                configuration.adminHost = host
+                configuration.adminPort = port
+            }
+            if let value = fields["token_env"] { configuration.adminTokenEnv = try environmentName(value) }
+            if let value = fields["max_body_bytes"] { configuration.adminMaxBodyBytes = try value.int(in: 1024...(16 << 20)) }
+            if let value = fields["connection_timeout"] {
+                configuration.adminConnectionTimeout = try value.duration(in: .seconds(1)...(.seconds(3600)))
+            }
+            if let value = fields["connection_limit"] { configuration.adminConnectionLimit = try value.int(in: 1...100_000) }
+        }
+        if let client = top["http_client"], !client.isNull {
+            let fields = try client.mapping()
+            try fields.allowOnly(clientKeys)
+            if let value = fields["connect_timeout"] {
+                configuration.httpClient.connectTimeout = try value.duration(in: .milliseconds(100)...(.seconds(120)))
+            }
+            if let value = fields["request_timeout"] {
+                configuration.httpClient.requestTimeout = try value.duration(in: .milliseconds(100)...(.seconds(600)))
+            }
+            if let value = fields["max_response_bytes"] { configuration.httpClient.maxResponseBytes = try value.int(in: 1024...(256 << 20)) }
+        }
+        if let delivery = top["delivery"], !delivery.isNull {
+            let fields = try delivery.mapping()
+            try fields.allowOnly(deliveryKeys)
+            if let value = fields["concurrency"] { configuration.dispatcher.concurrency = try value.int(in: 1...1024) }
+            if let value = fields["lease"] { configuration.dispatcher.lease = try value.duration(in: .seconds(5)...(.seconds(3600))) }
+            if let value = fields["max_attempts"] { configuration.dispatcher.retry.maxAttempts = try value.int(in: 1...1000) }
+            if let value = fields["initial_backoff"] {
+                configuration.dispatcher.retry.initialBackoff = try value.duration(in: .milliseconds(10)...(.seconds(3600)))
+            }
+            if let value = fields["max_backoff"] {
+                configuration.dispatcher.retry.maxBackoff = try value.duration(in: .milliseconds(10)...(.seconds(86400)))
+            }
+            if let value = fields["shutdown_grace"] { configuration.shutdownGrace = try value.duration(in: .zero...(.seconds(600))) }
+            if configuration.dispatcher.retry.maxBackoff < configuration.dispatcher.retry.initialBackoff {
+                throw (fields["max_backoff"] ?? delivery).error("must not be shorter than initial_backoff")
+            }
+        }
+        if let feeds = top["feeds"], !feeds.isNull {
+            let kinds = try feeds.mapping()
+            try kinds.allowOnly(feedKinds)
+            var names: Set<String> = []
+            if let list = kinds["scalingo"], !list.isNull {
+                for entry in try list.sequence() {
+                    let feed = try scalingoFeed(entry)
+                    guard names.insert(feed.name).inserted else {
+                        throw entry.error("another feed is already named \(feed.name)")
+                    }
+                    configuration.scalingoFeeds.append(feed)
+                }
+            }
+        }
+        return configuration
+    }
+
+    static func scalingoFeed(_ value: YAMLValue) throws(YAMLError) -> RelayConfiguration.ScalingoFeedSettings {
+        let fields = try value.mapping()
+        try fields.allowOnly(scalingoKeys)
+        var feed = RelayConfiguration.ScalingoFeedSettings()
+        feed.location = "\(value.file):\(value.line)"
+        if let name = fields["name"] {
+            feed.name = try name.nonEmptyString()
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+            guard feed.name.allSatisfy({ allowed.contains($0) }), feed.name.count <= 64 else {
+                throw name.error("must be lower-case letters, digits, - and _ (at most 64)")
+            }
+        }
+        if let region = fields["region"] {
+            guard let url = ScalingoConfiguration.regions[try region.string()] else {
+                throw region.error("unknown region (known: \(ScalingoConfiguration.regions.keys.sorted().joined(separator: ", ")); or set api_url)")
+            }
+            feed.apiURL = url
+        }
+        if let url = fields["api_url"] { feed.apiURL = try httpURL(url) }
+        if let url = fields["auth_url"] { feed.authURL = try httpURL(url) }
+        if let env = fields["token_env"] { feed.tokenEnv = try environmentName(env) }
+        if let value = fields["user_events"] { feed.userEvents = try value.bool() }
+        if let value = fields["apps"] {
+            feed.apps = try value.stringList()
+            for app in feed.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
+        }
+        if let value = fields["interval"] { feed.interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
+        if let value = fields["backfill_hours"] { feed.backfillHours = try value.int(in: 0...72) }
+        if let value = fields["overlap"] { feed.overlap = try value.duration(in: .zero...(.seconds(7 * 86400))) }
+        if let value = fields["page_size"] { feed.pageSize = try value.int(in: 1...100) }
+        if let value = fields["max_pages"] { feed.maxPages = try value.int(in: 1...1000) }
+        if let value = fields["environment"] { feed.environment = try value.nonEmptyString() }
+        if !feed.userEvents && feed.apps.isEmpty {
+            throw value.error("feed \(feed.name) polls nothing: enable user_events or list apps")
+        }
+        return feed
+    }
+
+    static func parseListen(_ value: YAMLValue) throws(YAMLError) -> (String, UInt16) {
+        let text = try value.string()
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            throw value.error("must be address:port, like 127.0.0.1:8080")
+        }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard host == "localhost" || host.split(separator: ".").count == 4 || host.contains(":") else {
+            throw value.error("the address must be an IP address (127.0.0.1, 0.0.0.0, ::1) or localhost")
+        }
+        return (host, port)
+    }
+
+    static func httpURL(_ value: YAMLValue) throws(YAMLError) -> String {
+        let text = try value.string()
+        if let problem = Subscription.validateURL(text, field: value.path) { throw value.error(problem.message) }
+        return text
+    }
+
+    static func environmentName(_ value: YAMLValue) throws(YAMLError) -> String {
+        let name = try value.string()
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
+            throw value.error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
+        }
+        return name
+    }
+}
