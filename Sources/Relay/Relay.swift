@@ -36,6 +36,7 @@ public final class Relay: Sendable {
     ) async throws {
         self.configuration = configuration
         self.logger = logger
+        _ = RelayMetrics.registry  // Install the metrics backend before any feed or dispatcher counts.
         let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
         let feedConfigurations = try configuration.resolveFeeds(environment: environment)
 
@@ -103,7 +104,6 @@ public final class Relay: Sendable {
             "rules": "\(rules.rules.count) rules, \(rules.subscriptions.count) subscriptions from \(rules.files.count) files",
             "feeds": "\(pollers.map(\.feed.name).joined(separator: ", "))",
         ])
-        _ = RelayMetrics.registry
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown()`), then stops gracefully.

@@ -88,6 +88,7 @@ public struct RuleLoader: Sendable {
         var problems: [YAMLError] = []
         var subscriptions: [(Subscription, YAMLValue)] = []
         var rules: [(Rule, YAMLValue, [YAMLValue])] = []
+        var invalidIDs: Set<String> = []
 
         for document in documents {
             do {
@@ -95,7 +96,13 @@ public struct RuleLoader: Sendable {
                 try top.allowOnly(Self.topKeys)
                 if let list = top["subscriptions"], !list.isNull {
                     for entry in try list.sequence() {
-                        do { subscriptions.append((try readSubscription(entry), entry)) } catch { problems.append(error) }
+                        do {
+                            subscriptions.append((try readSubscription(entry), entry))
+                        } catch {
+                            problems.append(error)
+                            // Declared, though invalid: rules naming it should not also report it missing.
+                            if let id = try? entry.mapping()["id"]?.string() { invalidIDs.insert(id) }
+                        }
                     }
                 }
                 if let list = top["rules"], !list.isNull {
@@ -123,7 +130,7 @@ public struct RuleLoader: Sendable {
             } else {
                 rulePlaces[rule.name] = place
             }
-            for (id, reference) in zip(rule.subscriptionIDs, references) where subscriptionPlaces[id] == nil {
+            for (id, reference) in zip(rule.subscriptionIDs, references) where subscriptionPlaces[id] == nil && !invalidIDs.contains(id) {
                 let known = subscriptionPlaces.keys.sorted()
                 problems.append(reference.error(
                     "rule \"\(rule.name)\": no subscription \"\(id)\" is declared in the rules folder"

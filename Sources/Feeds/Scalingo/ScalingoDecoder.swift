@@ -59,3 +59,10 @@ enum ScalingoDecoder {
             environment: environment, raw: value)
     }
 }
+
+/// Public entry to Scalingo's event normalization (for offline tools such as `rules test`).
+public enum ScalingoEvents {
+    public static func normalize(_ value: JSONValue, feed: String, environment: String?, fetchedAt: Date) -> Event? {
+        ScalingoDecoder.event(value, feed: feed, environment: environment, fetchedAt: fetchedAt)
+    }
+}

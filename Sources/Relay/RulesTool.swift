@@ -1,0 +1,62 @@
+import EventModel
+import Feeds
+import Foundation
+import Rules
+import YAMLSupport
+
+/// The offline rule tools behind `event-relay rules check` and `rules test`.
+public enum RulesTool {
+    /// Loads and validates a rules folder exactly as `serve` does. With `resolveEnvironment`
+    /// false, environment variables are checked by name only (for CI without secrets).
+    public static func check(directory: String, environment: [String: String], resolveEnvironment: Bool) -> (ok: Bool, report: String) {
+        let url = URL(fileURLWithPath: directory)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return (false, "\(directory): no such folder")
+        }
+        do {
+            let set = try RuleLoader(environment: resolveEnvironment ? environment : nil).load(directory: url)
+            var lines = ["\(directory): \(set.files.count) files, \(set.rules.count) rules, \(set.subscriptions.count) subscriptions: OK"]
+            for rule in set.rules {
+                lines.append("  rule \(rule.name) -> \(rule.subscriptionIDs.joined(separator: ", ")) (\(rule.location))")
+            }
+            return (true, lines.joined(separator: "\n"))
+        } catch {
+            return (false, error.description)
+        }
+    }
+
+    /// Routes one event offline and says which rules and subscriptions would receive it. The
+    /// event is a normalized EventRelay event or a raw Scalingo event.
+    public static func test(eventFile: String, directory: String) -> (ok: Bool, report: String) {
+        let set: RuleSet
+        do {
+            set = try RuleLoader(environment: nil).load(directory: URL(fileURLWithPath: directory))
+        } catch {
+            return (false, error.description)
+        }
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: eventFile))
+        } catch {
+            return (false, "\(eventFile): cannot read: \(error.localizedDescription)")
+        }
+        let event: Event
+        if let normalized = try? Event.makeDecoder().decode(Event.self, from: bytes) {
+            event = normalized
+        } else if let raw = try? JSONValue.parse(Array(bytes)),
+                  let scalingo = ScalingoEvents.normalize(raw, feed: "test", environment: nil, fetchedAt: Date()) {
+            event = scalingo
+        } else {
+            return (false, "\(eventFile): neither a normalized event nor a Scalingo event (it needs at least an id)")
+        }
+        let matches = Router(rules: set.rules, subscriptions: []).route(event)
+        var lines = ["event \(event.source):\(event.id) type=\(event.type) app=\(event.app ?? "-") project=\(event.project ?? "-")"]
+        if matches.isEmpty {
+            lines.append("  matches no rule")
+        } else {
+            for match in matches { lines.append("  -> \(match.subscriptionID) (\(match.matchedBy))") }
+        }
+        return (true, lines.joined(separator: "\n"))
+    }
+}
