@@ -24,6 +24,11 @@ public struct RouteMatch: Sendable, Hashable {
     public var subscriptionID: String
     /// `rule:<name>` for a rule from the rules folder, `subscription:<id>` for a subscription's own filter.
     public var matchedBy: String
+
+    public init(subscriptionID: String, matchedBy: String) {
+        self.subscriptionID = subscriptionID
+        self.matchedBy = matchedBy
+    }
 }
 
 /// Decides where an event goes: the rules from files, plus every API subscription's own filter.

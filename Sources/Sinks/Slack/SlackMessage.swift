@@ -28,7 +28,7 @@ public enum SlackMessage {
         ]))
 
         var message: [String: JSONValue] = [
-            "text": .string(clip(summary.fallback, maxText)),
+            "text": .string(clip(escape(summary.fallback), maxText)),
             "blocks": .array(blocks),
         ]
         if let username { message["username"] = .string(username) }
