@@ -88,13 +88,15 @@ public final class FeedPoller: Sendable {
         logger.info("feed stopped")
     }
 
-    /// Failed polls wait 2^n × 5 s, at most 5 minutes; a rate limit waits as long as asked (at least 60 s without Retry-After).
+    /// Failed polls wait interval × 2^(n-1), at most 5 minutes (or the interval, if longer); a
+    /// rate limit waits as long as asked (at least 60 s when the platform does not say).
     func backoff(failures: Int, error: FeedError?) -> Duration {
         if let error, error.isRateLimit {
             return max(error.retryAfter ?? .seconds(60), feed.interval)
         }
-        let seconds = min(300.0, 5.0 * pow(2.0, Double(min(failures - 1, 10))))
-        return max(feed.interval, .milliseconds(Int64(seconds * 1000)))
+        let cap = max(300, feed.interval.timeInterval)
+        let seconds = min(cap, feed.interval.timeInterval * pow(2.0, Double(min(max(failures - 1, 0), 20))))
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     private func sleep(_ duration: Duration) async {

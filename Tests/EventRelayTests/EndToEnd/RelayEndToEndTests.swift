@@ -1,0 +1,248 @@
+import EventModel
+import Foundation
+import HTTPServer
+import Sinks
+import Testing
+
+/// The whole relay on real parts: a fake Scalingo and recording sinks on loopback (real HTTP),
+/// the relay's own libcurl client, libmicrohttpd admin API and SQLite store.
+@Suite("End to end: Scalingo feed → rules → Slack and webhook")
+struct RelayEndToEndTests {
+    static func rules(slackURL: String, hookURL: String) -> (yaml: String, environment: [String: String]) {
+        let yaml = """
+            subscriptions:
+              - id: ops-slack
+                type: slack
+                url_env: TEST_OPS_SLACK_URL
+                slack_username: EventRelay
+                slack_icon: ":rotating_light:"
+              - id: audit
+                type: webhook
+                url_env: TEST_AUDIT_URL
+                secret_env: TEST_AUDIT_SECRET
+            rules:
+              - name: deployment-failures
+                filter:
+                  types: [deployment]
+                  fields:
+                    type_data.status: ["*-error", aborted]
+                subscriptions: [ops-slack]
+              - name: account-locked
+                filter: {types: [login_lock]}
+                subscriptions: [audit]
+            """
+        return (yaml, ["TEST_OPS_SLACK_URL": slackURL, "TEST_AUDIT_URL": hookURL, "TEST_AUDIT_SECRET": RelayHarness.webhookSecret])
+    }
+
+    @Test func deploymentFailureAndLoginLockEachArriveOnceWithTheRightContent() async throws {
+        let scalingo = try FakeScalingo()
+        let sinks = try RecordingServer()
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        let now = Date()
+        // History from before the relay existed: never sent.
+        scalingo.publish((1...12).map { ScalingoEventFactory.deployment(id: "old\($0)", app: "web", status: "build-error", at: now.addingTimeInterval(-Double(3600 + $0))) })
+
+        try await harness.start(harness.configuration(scalingo: scalingo, apps: ["web"]))
+        #expect(try await harness.waitForFeedsToStart())
+        // A runtime subscription, created over the admin API, for login locks too.
+        let created = try await harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "sec-slack", "type": "slack", "url": "\(sinks.baseURL)/slack-security", "slack_username": "Sec", "filter": {"types": ["login_*"]}}
+            """)
+        #expect(created.status == 201)
+
+        scalingo.publish([
+            ScalingoEventFactory.deployment(id: "d-fail", app: "web", status: "build-error", at: now.addingTimeInterval(1)),
+            ScalingoEventFactory.deployment(id: "d-ok", app: "web", status: "success", at: now.addingTimeInterval(2)),
+            ScalingoEventFactory.loginLock(id: "lock-1", user: "johndoe", ip: "203.0.113.9", at: now.addingTimeInterval(3)),
+        ])
+        #expect(await sinks.waitFor { requests in
+            requests.filter { $0.path == "/slack" }.count >= 1 && requests.filter { $0.path == "/hook" }.count >= 1
+                && requests.filter { $0.path == "/slack-security" }.count >= 1
+        })
+        // Several more polls: still exactly once each (the deployment is on both the user and the app timeline).
+        try await Task.sleep(for: .milliseconds(800))
+        let slack = sinks.requests(path: "/slack")
+        let hook = sinks.requests(path: "/hook")
+        let security = sinks.requests(path: "/slack-security")
+        #expect(slack.count == 1)
+        #expect(hook.count == 1)
+        #expect(security.count == 1)
+
+        let slackMessage = try JSONValue.parse(try #require(slack.first).body)
+        #expect(slackMessage["text"]?.stringValue == "Deployment failed (build-error) on web")
+        #expect(slackMessage["username"]?.stringValue == "EventRelay")
+        #expect(slackMessage["icon_emoji"]?.stringValue == ":rotating_light:")
+        let slackText = String(decoding: slackMessage.encoded(), as: UTF8.self)
+        #expect(slackText.contains("*Pusher*\\nann") && slackText.contains("*Duration*\\n1m 15s") && slackText.contains("`0123456`"))
+
+        let webhook = try #require(hook.first)
+        let document = try JSONValue.parse(webhook.body)
+        #expect(document["event"]?["type"]?.stringValue == "login_lock")
+        #expect(document["event"]?["id"]?.stringValue == "lock-1")
+        #expect(document["event"]?["actor"]?["username"]?.stringValue == "johndoe")
+        #expect(document["raw"]?["type_data"]?["remote_ip"]?.stringValue == "203.0.113.9")
+        let id = try #require(webhook.header("webhook-id"))
+        #expect(id == document["delivery_id"]?.stringValue)
+        let timestamp = try #require(webhook.header("webhook-timestamp").flatMap { Int64($0) })
+        #expect(webhook.header("webhook-signature") == WebhookSignature.sign(secret: RelayHarness.webhookSecret, id: id, timestamp: timestamp, body: webhook.body))
+
+        let securityMessage = try JSONValue.parse(try #require(security.first).body)
+        #expect(securityMessage["text"]?.stringValue == "Account locked: johndoe (remote IP 203.0.113.9)")
+        #expect(securityMessage["username"]?.stringValue == "Sec")
+
+        // Nothing old went out, and the outbox agrees.
+        #expect(!sinks.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("old") })
+        let listed = try await harness.admin(.GET, "/v1/deliveries")
+        #expect(listed.json["counts"]?["delivered"] == .integer(3))
+        #expect(listed.json["counts"]?["pending"] == .integer(0))
+
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+
+    @Test func afterARestartEachMissedEventIsDeliveredOnceAndNothingOldAgain() async throws {
+        let scalingo = try FakeScalingo(pageSize: 3)
+        let sinks = try RecordingServer()
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        let base = Date()
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "before-start", user: "a", ip: "1.1.1.1", at: base.addingTimeInterval(-60))])
+
+        try await harness.start(harness.configuration(scalingo: scalingo))
+        #expect(try await harness.waitForFeedsToStart())
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "first", user: "a", ip: "1.1.1.1", at: base.addingTimeInterval(1))])
+        #expect(await sinks.waitFor { $0.count == 1 })
+        try await harness.stop()
+
+        // While the relay is down: more than a page of events, one of them inserted late (older than another new one).
+        scalingo.publish((2...8).map { ScalingoEventFactory.loginLock(id: "missed-\($0)", user: "a", ip: "1.1.1.\($0)", at: base.addingTimeInterval(Double($0 * 10))) })
+        scalingo.publish([ScalingoEventFactory.generic(id: "noise", type: "restart", app: "web", at: base.addingTimeInterval(85))])
+        try await harness.start(harness.configuration(scalingo: scalingo))
+        #expect(await sinks.waitFor { $0.count >= 8 })
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "late", user: "a", ip: "9.9.9.9", at: base.addingTimeInterval(75))])
+        #expect(await sinks.waitFor { $0.count >= 9 })
+        try await Task.sleep(for: .milliseconds(800))
+
+        let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue ?? "?" }
+        #expect(ids.sorted() == (["first", "late"] + (2...8).map { "missed-\($0)" }).sorted())
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+
+    @Test func failingSinkIsRetriedWithTheSameWebhookIdAndHonoursRetryAfter() async throws {
+        let scalingo = try FakeScalingo()
+        let attempts = LockedCounter()
+        let sinks = try RecordingServer { request in
+            switch attempts.next() {
+            case 1: return HTTPServerResponse(status: 503, body: Array("down".utf8))
+            case 2: return HTTPServerResponse(status: 429, headers: [("Retry-After", "1")], body: Array("slow down".utf8))
+            default: return HTTPServerResponse(status: 204)
+            }
+        }
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        try await harness.start(harness.configuration(scalingo: scalingo))
+        #expect(try await harness.waitForFeedsToStart())
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "lock-r", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
+
+        #expect(await sinks.waitFor { $0.count >= 3 })
+        let requests = sinks.requests
+        #expect(Set(requests.compactMap { $0.header("webhook-id") }).count == 1, "one delivery, one webhook-id on every attempt")
+        let deliveryID = try #require(requests.first?.header("webhook-id"))
+        try await Task.sleep(for: .milliseconds(300))
+        let delivery = try await harness.admin(.GET, "/v1/deliveries/\(deliveryID)")
+        #expect(delivery.json["status"]?.stringValue == "delivered")
+        #expect(delivery.json["attempts"] == .integer(3))
+        let log = delivery.json["attempt_log"]?.arrayValue ?? []
+        #expect(log.map { $0["status_code"] } == [.integer(503), .integer(429), .integer(204)])
+        let times = log.compactMap { $0["at"]?.stringValue.flatMap(Timestamp.parse) }
+        #expect(times.count == 3 && times[2].timeIntervalSince(times[1]) >= 0.95, "Retry-After: 1 was honoured")
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+
+    @Test func feedAnsweringGarbageOr500LosesNothingAndRecovers() async throws {
+        let scalingo = try FakeScalingo()
+        let sinks = try RecordingServer()
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        try await harness.start(harness.configuration(scalingo: scalingo))
+        #expect(try await harness.waitForFeedsToStart())
+
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "during-outage", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
+        scalingo.failNextRequests([
+            (500, [], #"{"error":"boom"}"#), (200, [], "<html>not json</html>"), (200, [], #"{"unexpected": true}"#),
+        ])
+        #expect(try await eventually {
+            let feeds = try await harness.admin(.GET, "/v1/feeds").json["feeds"]?.arrayValue ?? []
+            return feeds.first?["last_error"]?.stringValue != nil
+        })
+        // The relay keeps polling with backoff; once the feed answers properly, the event arrives once.
+        #expect(await sinks.waitFor(timeout: .seconds(30)) { $0.count >= 1 })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(sinks.requests.count == 1)
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+
+    @Test func anExpiredBearerIsRenewedOnceAndTheRefusedTokenIsReported() async throws {
+        let scalingo = try FakeScalingo()
+        let sinks = try RecordingServer()
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        try await harness.start(harness.configuration(scalingo: scalingo))
+        #expect(try await harness.waitForFeedsToStart())
+        let exchangesBefore = scalingo.requests.filter { $0.path == "/v1/tokens/exchange" }.count
+        #expect(exchangesBefore == 1, "one bearer serves many polls")
+
+        scalingo.revokeBearers()
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "after-401", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
+        #expect(await sinks.waitFor { $0.count == 1 })
+        #expect(scalingo.requests.filter { $0.path == "/v1/tokens/exchange" }.count == 2)
+        let logsHaveNoToken = scalingo.requests.allSatisfy { request in
+            request.path != "/v1/events" || request.header("authorization")?.contains(scalingo.apiToken) == false
+        }
+        #expect(logsHaveNoToken, "the API token itself is only sent to the token exchange")
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+
+    @Test func backfillDeliversTheLastHoursOnFirstStart() async throws {
+        let scalingo = try FakeScalingo()
+        let sinks = try RecordingServer()
+        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        let harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+        let now = Date()
+        scalingo.publish([
+            ScalingoEventFactory.loginLock(id: "30-min-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-1800)),
+            ScalingoEventFactory.loginLock(id: "3-hours-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-3 * 3600)),
+        ])
+        try await harness.start(harness.configuration(scalingo: scalingo, backfillHours: 1))
+        #expect(await sinks.waitFor { $0.count >= 1 })
+        try await Task.sleep(for: .milliseconds(600))
+        let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue }
+        #expect(ids == ["30-min-ago"])
+        #expect(scalingo.requests.contains { $0.query["from"] == "1" })
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int { lock.withLock { value += 1; return value } }
+}

@@ -1,0 +1,135 @@
+import EventModel
+import Foundation
+import HTTPServer
+
+/// A loopback stand-in for Scalingo's API and auth service, speaking real HTTP: token exchange
+/// (Basic auth, the token as password), and newest-first paged `/v1/events` and
+/// `/v1/apps/{app}/events` with `meta.pagination` in the real API's shape (including
+/// `previous_page` and a `next_page` clamped to the last page, as seen in production).
+final class FakeScalingo: @unchecked Sendable {
+    let apiToken: String
+    let pageSize: Int
+    private let lock = NSLock()
+    private var userEvents: [JSONValue] = []
+    private var appEvents: [String: [JSONValue]] = [:]
+    private var issued: Set<String> = []
+    private var failNext: [(status: Int, headers: [(String, String)], body: String)] = []
+    private(set) var recorder: RecordingServer!
+
+    init(apiToken: String = "tk-us-test-token", pageSize: Int = 5) throws {
+        self.apiToken = apiToken
+        self.pageSize = pageSize
+        recorder = try RecordingServer { [unowned self] request in self.answer(request) }
+    }
+
+    var baseURL: String { recorder.baseURL }
+    var requests: [HTTPServerRequest] { recorder.requests }
+    func stop() async { await recorder.stop() }
+
+    /// Adds events to the user timeline and, when they have an app, to that app's timeline.
+    func publish(_ events: [JSONValue], userTimeline: Bool = true) {
+        lock.withLock {
+            for event in events {
+                if userTimeline { userEvents.append(event) }
+                if let app = event["app_name"]?.stringValue { appEvents[app, default: []].append(event) }
+            }
+        }
+    }
+
+    /// Makes the next API (not auth) responses fail as given.
+    func failNextRequests(_ failures: [(status: Int, headers: [(String, String)], body: String)]) {
+        lock.withLock { failNext.append(contentsOf: failures) }
+    }
+
+    /// Forgets issued bearers, as if they expired early: the next API call gets a 401.
+    func revokeBearers() { lock.withLock { issued.removeAll() } }
+
+    private func answer(_ request: HTTPServerRequest) -> HTTPServerResponse {
+        if request.path == "/v1/tokens/exchange" {
+            guard request.method == "POST",
+                  request.header("authorization") == "Basic " + Data(":\(apiToken)".utf8).base64EncodedString()
+            else { return json(401, #"{"error":"Invalid credentials"}"#) }
+            let bearer = "bearer-\(UUID().uuidString)"
+            lock.withLock { _ = issued.insert(bearer) }
+            return json(200, #"{"token":"\#(bearer)"}"#)
+        }
+        let authorized = lock.withLock { () -> Bool in
+            guard let header = request.header("authorization"), header.hasPrefix("Bearer ") else { return false }
+            return issued.contains(String(header.dropFirst(7)))
+        }
+        guard authorized else { return json(401, #"{"error":"You are not authorized to do this operation"}"#) }
+        if let failure = lock.withLock({ failNext.isEmpty ? nil : failNext.removeFirst() }) {
+            return json(failure.status, failure.body, headers: failure.headers)
+        }
+        let timeline: [JSONValue]?
+        if request.path == "/v1/events" {
+            timeline = lock.withLock { userEvents }
+        } else if request.path.hasPrefix("/v1/apps/"), request.path.hasSuffix("/events") {
+            let app = String(request.path.dropFirst("/v1/apps/".count).dropLast("/events".count))
+            timeline = lock.withLock { appEvents[app] }
+            if timeline == nil { return json(404, #"{"error":"not found"}"#) }
+        } else {
+            return json(404, #"{"error":"not found"}"#)
+        }
+        let newestFirst = (timeline ?? []).sorted {
+            (Timestamp.parse($0["created_at"]?.stringValue ?? "") ?? .distantPast) > (Timestamp.parse($1["created_at"]?.stringValue ?? "") ?? .distantPast)
+        }
+        if let hours = request.query["from"].flatMap(Double.init) {
+            let since = Date().addingTimeInterval(-hours * 3600)
+            let recent = newestFirst.filter { (Timestamp.parse($0["created_at"]?.stringValue ?? "") ?? .distantPast) >= since }
+            return json(200, String(decoding: JSONValue.object(["events": .array(recent)]).encoded(), as: UTF8.self))
+        }
+        let size = request.query["per_page"].flatMap(Int.init) ?? pageSize
+        let totalPages = max(1, (newestFirst.count + size - 1) / size)
+        let page = max(1, request.query["page"].flatMap(Int.init) ?? 1)
+        let slice = page <= totalPages ? Array(newestFirst.dropFirst((page - 1) * size).prefix(size)) : []
+        let body: JSONValue = .object([
+            "events": .array(slice),
+            "meta": .object([
+                "pagination": .object([
+                    "current_page": .integer(Int64(page)),
+                    "next_page": .integer(Int64(min(page + 1, totalPages))),  // clamped, never null: as seen live
+                    "previous_page": page > 1 ? .integer(Int64(page - 1)) : .null,
+                    "total_pages": .integer(Int64(totalPages)),
+                    "total_count": .integer(Int64(newestFirst.count)),
+                ])
+            ]),
+        ])
+        return json(200, String(decoding: body.encoded(), as: UTF8.self))
+    }
+}
+
+/// Scalingo-shaped events for tests.
+enum ScalingoEventFactory {
+    static func stamp(_ date: Date) -> String { Timestamp.format(date) }
+
+    static func deployment(id: String, app: String, status: String, at date: Date) -> JSONValue {
+        .object([
+            "id": .string(id), "created_at": .string(stamp(date)), "type": .string("deployment"),
+            "app_id": .string("app-\(app)"), "app_name": .string(app),
+            "user": .object(["username": .string("ann"), "email": .string("ann@example.com"), "id": .string("us-ann")]),
+            "type_data": .object([
+                "deployment_id": .string("dep-\(id)"), "pusher": .string("ann"), "git_ref": .string("0123456789abcdef0123"),
+                "git_ref_url": .string("https://github.com/acme/\(app)/commit/0123456"), "status": .string(status),
+                "duration": .integer(75), "stack": .string("scalingo-22"),
+            ]),
+        ])
+    }
+
+    static func loginLock(id: String, user: String, ip: String, at date: Date) -> JSONValue {
+        .object([
+            "id": .string(id), "created_at": .string(stamp(date)), "type": .string("login_lock"),
+            "user": .object(["username": .string(user), "email": .string("\(user)@example.com"), "id": .string("us-\(user)")]),
+            "type_data": .object(["remote_ip": .string(ip)]),
+        ])
+    }
+
+    static func generic(id: String, type: String, app: String?, at date: Date) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "created_at": .string(stamp(date)), "type": .string(type),
+            "user": .object(["username": .string("bob")]), "type_data": .object([:]),
+        ]
+        if let app { object["app_name"] = .string(app) }
+        return .object(object)
+    }
+}
