@@ -1,0 +1,153 @@
+import EventModel
+import Foundation
+import HTTPClient
+import HTTPServer
+import Testing
+
+/// The real executable: exit codes, SIGTERM, and kill -9 in the middle of deliveries.
+@Suite("event-relay as a process", .serialized)
+struct ProcessTests {
+    static let token = "process-test-admin-token-0123456789"
+
+    static func config(data: String, rules: String, scalingo: FakeScalingo) -> String {
+        """
+        data_dir: \(data)
+        rules_dir: \(rules)
+        log_level: info
+        admin:
+          listen: 127.0.0.1:0
+        delivery:
+          concurrency: 4
+          initial_backoff: 100ms
+          max_backoff: 500ms
+          shutdown_grace: 3s
+        http_client:
+          request_timeout: 10s
+        feeds:
+          scalingo:
+            - name: scalingo
+              api_url: \(scalingo.baseURL)
+              auth_url: \(scalingo.baseURL)
+              token_env: TEST_SCALINGO_TOKEN
+              interval: 1s
+        """
+    }
+
+    static let rules = """
+        subscriptions:
+          - {id: audit, type: webhook, url_env: TEST_AUDIT_URL, secret_env: TEST_AUDIT_SECRET}
+        rules:
+          - name: locks
+            filter: {types: [login_lock]}
+            subscriptions: [audit]
+        """
+
+    @Test func killMinus9DuringDeliveryLosesNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let scalingo = try FakeScalingo()
+        let slow = LockedFlag(true)
+        let sink = try RecordingServer { _ in
+            if slow.value { try? await Task.sleep(for: .seconds(3)) }
+            return HTTPServerResponse(status: 204)
+        }
+        try directory.write("rules/audit.yaml", Self.rules)
+        try directory.write("relay.yaml", Self.config(data: directory.path + "/data", rules: directory.path + "/rules", scalingo: scalingo))
+        let environment = [
+            "EVENT_RELAY_ADMIN_TOKEN": Self.token, "TEST_SCALINGO_TOKEN": scalingo.apiToken,
+            "TEST_AUDIT_URL": sink.baseURL + "/audit", "TEST_AUDIT_SECRET": RelayHarness.webhookSecret,
+        ]
+        let arguments = ["serve", "--config", directory.path + "/relay.yaml"]
+
+        let first = try RelayProcess(arguments: arguments, environment: environment, workingDirectory: directory.url)
+        #expect(try await first.waitForAdminPort() != nil, "\(first.log)")
+        #expect(await scalingo.recorder.waitFor { $0.contains { $0.path == "/v1/events" } })
+        try await Task.sleep(for: .milliseconds(300))
+        let ids = (1...6).map { "lock-\($0)" }
+        scalingo.publish(ids.enumerated().map { index, id in
+            ScalingoEventFactory.loginLock(id: id, user: "u\(index)", ip: "10.0.0.\(index)", at: Date().addingTimeInterval(Double(index + 1)))
+        })
+        // Deliveries are in flight (the sink is holding them) when the process is killed.
+        #expect(await sink.waitFor { $0.count >= 2 })
+        first.signal(SIGKILL)
+        #expect(try await first.wait() != nil)
+        let inFlightAtKill = Set(sink.requests.compactMap { $0.header("webhook-id") })
+
+        slow.value = false
+        let second = try RelayProcess(arguments: arguments, environment: environment, workingDirectory: directory.url, logName: "relay2.log")
+        let port = try #require(try await second.waitForAdminPort(), "\(second.log)")
+        let delivered: @Sendable () -> Set<String> = {
+            Set(sink.requests.compactMap { try? JSONValue.parse($0.body)["event"]?["id"]?.stringValue })
+        }
+        #expect(await sink.waitFor(timeout: .seconds(20)) { _ in delivered() == Set(ids) }, "\(second.log)")
+        try await Task.sleep(for: .milliseconds(500))
+        // Every event arrived; only a delivery in flight at the kill may arrive twice, with the same webhook-id.
+        var perID: [String: Int] = [:]
+        for request in sink.requests { perID[request.header("webhook-id") ?? "?", default: 0] += 1 }
+        #expect(perID.count == 6)
+        for (id, count) in perID where count > 1 { #expect(inFlightAtKill.contains(id)) }
+
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let counts = try await client.execute(HTTPRequest(
+            url: "http://127.0.0.1:\(port)/v1/deliveries", headers: [("Authorization", "Bearer \(Self.token)")]))
+        let json = try JSONValue.parse(counts.body)
+        #expect(json["counts"]?["delivered"] == .integer(6))
+        #expect(json["counts"]?["pending"] == .integer(0))
+
+        second.signal(SIGTERM)
+        #expect(try await second.wait() == 0, "SIGTERM exits 0\n\(second.log)")
+        #expect(!first.log.contains(Self.token) && !second.log.contains(Self.token) && !second.log.contains(scalingo.apiToken))
+        #expect(!second.log.contains(RelayHarness.webhookSecret) && !second.log.contains(sink.baseURL + "/audit"))
+        await sink.stop()
+        await scalingo.stop()
+    }
+
+    @Test func badRulesStopServeWithExitCode2NamingFileLineAndRule() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("rules/broken.yaml", "subscriptions:\n  - {id: ops, type: slack, url_env: OPS_URL}\nrules:\n  - name: deploys\n    filter: {typs: [x]}\n    subscriptions: [ops]\n")
+        try directory.write("relay.yaml", "data_dir: \(directory.path)/data\nrules_dir: \(directory.path)/rules\nadmin: {listen: '127.0.0.1:0'}\n")
+        let serve = try await RelayProcess.run(
+            ["serve", "--config", directory.path + "/relay.yaml"], environment: ["OPS_URL": "https://hooks.slack.com/x"], in: directory.url)
+        #expect(serve.status == 2)
+        #expect(serve.output.contains("broken.yaml:5"), "\(serve.output)")
+        #expect(serve.output.contains("rule \"deploys\"") && serve.output.contains("typs"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data/event-relay.sqlite"), "nothing started")
+
+        let check = try await RelayProcess.run(["rules", "check", directory.path + "/rules"], environment: ["OPS_URL": "https://x.test/"], in: directory.url)
+        #expect(check.status == 2 && check.output.contains("broken.yaml:5"))
+        try directory.write("rules/broken.yaml", "subscriptions:\n  - {id: ops, type: slack, url_env: OPS_URL}\n")
+        let fixed = try await RelayProcess.run(["rules", "check", directory.path + "/rules", "--skip-env"], in: directory.url)
+        #expect(fixed.status == 0, "\(fixed.output)")
+    }
+
+    @Test func badConfigurationFileIsRefusedWithItsLine() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("relay.yaml", "data_dir: ./data\nadmin:\n  listen: 127.0.0.1:8080\n  token: abc\n")
+        let result = try await RelayProcess.run(["serve", "--config", directory.path + "/relay.yaml"], in: directory.url)
+        #expect(result.status == 2)
+        #expect(result.output.contains("relay.yaml:4") && result.output.contains("unknown key"), "\(result.output)")
+    }
+
+    @Test func rulesTestRoutesAnEventOffline() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("rules/audit.yaml", Self.rules)
+        try directory.write("event.json", String(decoding: ScalingoEventFactory.loginLock(id: "x", user: "u", ip: "1.2.3.4", at: Date()).encoded(), as: UTF8.self))
+        let result = try await RelayProcess.run(["rules", "test", "--event", directory.path + "/event.json", directory.path + "/rules"], in: directory.url)
+        #expect(result.status == 0)
+        #expect(result.output.contains("-> audit (rule:locks)"), "\(result.output)")
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Bool
+    init(_ value: Bool) { stored = value }
+    var value: Bool {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
