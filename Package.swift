@@ -113,6 +113,13 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Rerunnable measurements (Benchmarks/run.sh builds it in release); figures in docs/benchmarks.md.
+        .executableTarget(
+            name: "EventRelayBench",
+            dependencies: ["EventModel", "Rules", "Store", "SQLiteStore", "Sinks", "Delivery", "HTTPClient", "HTTPServer"],
+            path: "Benchmarks/EventRelayBench",
+            swiftSettings: strict),
+
         .testTarget(
             name: "EventRelayTests",
             dependencies: [

@@ -84,16 +84,23 @@ public final class DeliveryDispatcher: Sendable {
         }
         var waiter = wakeup.makeWaiter()
         await withTaskGroup(of: Void.self) { group in
+            var lastFlush = ContinuousClock.now
             while !Task.isCancelled {
-                let (stopping, inFlight) = state.withValue { ($0.stopping, $0.inFlight) }
-                await flushFinished()
+                let (stopping, inFlight, finished) = state.withValue { ($0.stopping, $0.inFlight, $0.finished.count) }
+                // Record attempts in batches: when many have finished, when nothing is in flight, or every 100 ms.
+                if finished >= 64 || (finished > 0 && (inFlight == 0 || ContinuousClock.now - lastFlush > .milliseconds(100))) {
+                    await flushFinished()
+                    lastFlush = ContinuousClock.now
+                }
                 if stopping && inFlight == 0 { break }
                 var claimedAny = false
-                if !stopping, inFlight < configuration.concurrency {
-                    claimedAny = await claimAndSend(slots: configuration.concurrency - inFlight, group: &group)
+                // Claim in batches too: when a quarter of the slots are free (or all are).
+                let free = configuration.concurrency - inFlight
+                if !stopping, free > 0, inFlight == 0 || free >= max(1, configuration.concurrency / 4) {
+                    claimedAny = await claimAndSend(slots: free, group: &group)
                 }
                 if claimedAny { continue }
-                await waiter.wait(timeout: await idleTimeout())
+                await waiter.wait(timeout: inFlight > 0 ? .milliseconds(100) : await idleTimeout())
             }
             group.cancelAll()
         }

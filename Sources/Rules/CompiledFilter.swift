@@ -8,7 +8,7 @@ public struct CompiledFilter: Sendable {
     private let projects: [Glob]
     private let environments: [Glob]
     private let sources: [Glob]
-    private let fields: [(path: String, globs: [Glob])]
+    private let fields: [(path: [String], globs: [Glob])]
 
     public init(_ filter: EventFilter) {
         self.filter = filter
@@ -17,7 +17,9 @@ public struct CompiledFilter: Sendable {
         projects = filter.projects.map(Glob.init)
         environments = filter.environments.map(Glob.init)
         sources = filter.sources.map(Glob.init)
-        fields = filter.fields.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value.map(Glob.init)) }
+        fields = filter.fields.sorted(by: { $0.key < $1.key }).map {
+            ($0.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), $0.value.map(Glob.init))
+        }
     }
 
     public func matches(_ event: Event) -> Bool {
@@ -26,7 +28,23 @@ public struct CompiledFilter: Sendable {
             && CompiledFilter.accepts(apps, event.app)
             && CompiledFilter.accepts(projects, event.project)
             && CompiledFilter.accepts(environments, event.environment)
-            && fields.allSatisfy { CompiledFilter.accepts($0.globs, event.raw.value(atPath: $0.path)) }
+            && fields.allSatisfy { CompiledFilter.accepts($0.globs, CompiledFilter.lookup($0.path, in: event.raw)) }
+    }
+
+    /// The exact event types this filter can match, or nil when any type may (empty list or a glob).
+    /// Lets the router skip filters by a dictionary lookup.
+    public var exactTypes: Set<String>? {
+        guard !filter.types.isEmpty, !filter.types.contains(where: { $0.contains("*") }) else { return nil }
+        return Set(filter.types)
+    }
+
+    private static func lookup(_ path: [String], in value: JSONValue) -> JSONValue? {
+        var current = value
+        for component in path {
+            guard case .object(let fields) = current, let next = fields[component] else { return nil }
+            current = next
+        }
+        return current
     }
 
     /// An empty list accepts anything, a missing value included; otherwise some glob must match the value.

@@ -40,6 +40,9 @@ public struct Router: Sendable {
         let subscriptionIDs: [String]
     }
     private let routes: [Route]
+    /// Routes that can only match certain exact types, by type; the rest are checked for every event.
+    private let routesByType: [String: [Int]]
+    private let routesForAnyType: [Int]
     public let rules: [Rule]
 
     public init(rules: [Rule], subscriptions: [Subscription]) {
@@ -49,12 +52,36 @@ public struct Router: Sendable {
             routes.append(Route(matchedBy: "subscription:\(subscription.id)", filter: CompiledFilter(subscription.filter), subscriptionIDs: [subscription.id]))
         }
         self.routes = routes
+        var byType: [String: [Int]] = [:]
+        var anyType: [Int] = []
+        for (index, route) in routes.enumerated() {
+            if let types = route.filter.exactTypes {
+                for type in types { byType[type, default: []].append(index) }
+            } else {
+                anyType.append(index)
+            }
+        }
+        routesByType = byType
+        routesForAnyType = anyType
     }
 
     /// Each subscription at most once per event; the first route (rules first, in file order) names the match.
     public func route(_ event: Event) -> [RouteMatch] {
         var matches: [RouteMatch] = []
-        for route in routes where route.filter.matches(event) {
+        // Candidates in declaration order: merge the type's routes with the any-type routes.
+        let typed = routesByType[event.type] ?? []
+        var candidates: [Int] = []
+        candidates.reserveCapacity(typed.count + routesForAnyType.count)
+        var i = 0, j = 0
+        while i < typed.count || j < routesForAnyType.count {
+            if j == routesForAnyType.count || (i < typed.count && typed[i] < routesForAnyType[j]) {
+                candidates.append(typed[i]); i += 1
+            } else {
+                candidates.append(routesForAnyType[j]); j += 1
+            }
+        }
+        for index in candidates where routes[index].filter.matches(event) {
+            let route = routes[index]
             for id in route.subscriptionIDs where !matches.contains(where: { $0.subscriptionID == id }) {
                 matches.append(RouteMatch(subscriptionID: id, matchedBy: route.matchedBy))
             }
