@@ -93,7 +93,10 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
 
     private func wake() {
         let code = curl_multi_wakeup(multi.raw)
-        assert(code == CURLM_OK, "curl_multi_wakeup: \(CurlCode.describe(code))")
+        if code != CURLM_OK {
+            // Not fatal: the loop's curl_multi_poll returns within a second anyway and picks the work up.
+            CurlCode.report("curl_multi_wakeup", CurlCode.describe(code))
+        }
     }
 
     private func recycle(_ easy: EasyHandle) {

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// libcurl must be initialised once per process before any handle exists. A global `let` is
 /// initialised lazily and exactly once, from whichever thread touches it first.
@@ -105,7 +106,7 @@ final class MultiHandle {
 
     deinit {
         let code = curl_multi_cleanup(raw)
-        assert(code == CURLM_OK, "curl_multi_cleanup: \(CurlCode.describe(code))")
+        if code != CURLM_OK { CurlCode.report("curl_multi_cleanup", CurlCode.describe(code)) }
     }
 
     func set(_ option: CURLMoption, _ value: Int) throws(HTTPClientError) {
@@ -117,6 +118,11 @@ final class MultiHandle {
 }
 
 enum CurlCode {
+    /// For failures with no caller to throw to (cleanup, wake-ups): one line on stderr.
+    static func report(_ call: String, _ detail: String) {
+        FileHandle.standardError.write(Data("event-relay: libcurl \(call) failed: \(detail)\n".utf8))
+    }
+
     static func describe(_ code: CURLcode) -> String {
         guard let text = curl_easy_strerror(code) else { return "code \(code.rawValue)" }
         return String(cString: text)

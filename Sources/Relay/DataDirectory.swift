@@ -34,9 +34,13 @@ public final class DataDirectory: @unchecked Sendable {
     /// Releases the directory lock (at shutdown; also done on deinit).
     public func unlock() {
         guard lockDescriptor >= 0 else { return }
-        _ = flock(lockDescriptor, LOCK_UN)
-        close(lockDescriptor)
+        // Closing the descriptor releases the lock even if the explicit unlock failed.
+        let unlocked = flock(lockDescriptor, LOCK_UN)
+        let closed = close(lockDescriptor)
         lockDescriptor = -1
+        if unlocked != 0 || closed != 0 {
+            FileHandle.standardError.write(Data("event-relay: releasing \(path)/event-relay.lock: \(String(cString: strerror(errno)))\n".utf8))
+        }
     }
 
     public var storePath: String { path + "/event-relay.sqlite" }
@@ -61,11 +65,17 @@ public final class DataDirectory: @unchecked Sendable {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let descriptor = open(tokenPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw ConfigurationError("cannot write \(tokenPath): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else { throw ConfigurationError("cannot restrict \(tokenPath): \(String(cString: strerror(errno)))") }
+        guard fchmod(descriptor, 0o600) == 0 else {
+            close(descriptor)
+            throw ConfigurationError("cannot restrict \(tokenPath): \(String(cString: strerror(errno)))")
+        }
         let line = Array((token + "\n").utf8)
         let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == line.count, fsync(descriptor) == 0 else {
+            close(descriptor)
+            throw ConfigurationError("cannot write \(tokenPath): \(String(cString: strerror(errno)))")
+        }
+        guard close(descriptor) == 0 else {
             throw ConfigurationError("cannot write \(tokenPath): \(String(cString: strerror(errno)))")
         }
         return (SecretString(token), tokenPath)

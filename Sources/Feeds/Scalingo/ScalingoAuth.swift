@@ -34,12 +34,7 @@ actor ScalingoAuth {
         let request = HTTPRequest(
             method: .POST, url: authURL.trimmingTrailingSlash + "/v1/tokens/exchange",
             headers: [("Authorization", "Basic \(credentials)"), ("Accept", "application/json")])
-        let response: HTTPResponse
-        do {
-            response = try await transport.execute(request)
-        } catch {
-            throw FeedError.transport("token exchange: \(error)")
-        }
+        let response = try await ScalingoHTTP.execute(request, over: transport, what: "token exchange")
         switch response.status {
         case 200, 201:
             guard let value = try? JSONValue.parse(response.body), let bearer = value["token"]?.stringValue, !bearer.isEmpty else {
@@ -49,10 +44,8 @@ actor ScalingoAuth {
             return bearer
         case 401, 403:
             throw FeedError.unauthorized("the Scalingo API token was refused by the token exchange (HTTP \(response.status))")
-        case 429:
-            throw FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
         default:
-            throw FeedError.badStatus(response.status, "token exchange failed")
+            throw ScalingoHTTP.failure(response, what: "token exchange")
         }
     }
 }
@@ -62,5 +55,24 @@ extension String {
         var text = self
         while text.hasSuffix("/") { text.removeLast() }
         return text
+    }
+}
+
+/// What the auth and API calls share: transport errors and failure statuses as `FeedError`s.
+enum ScalingoHTTP {
+    static func execute(_ request: HTTPRequest, over transport: any HTTPTransport, what: String) async throws -> HTTPResponse {
+        do {
+            return try await transport.execute(request)
+        } catch {
+            throw FeedError.transport("\(what): \(error)")
+        }
+    }
+
+    /// A 429 (with its Retry-After, if any) or any other unexpected status.
+    static func failure(_ response: HTTPResponse, what: String) -> FeedError {
+        if response.status == 429 {
+            return FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
+        }
+        return FeedError.badStatus(response.status, "\(what) failed")
     }
 }

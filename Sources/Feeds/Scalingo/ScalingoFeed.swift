@@ -91,12 +91,7 @@ public struct ScalingoFeed: EventFeed {
         while true {
             let bearer = try await auth.currentBearer(now: now)
             let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer \(bearer)"), ("Accept", "application/json")])
-            let response: HTTPResponse
-            do {
-                response = try await transport.execute(request)
-            } catch {
-                throw FeedError.transport("GET \(path): \(error)")
-            }
+            let response = try await ScalingoHTTP.execute(request, over: transport, what: "GET \(path)")
             switch response.status {
             case 200:
                 return try ScalingoDecoder.page(response.body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
@@ -105,10 +100,8 @@ public struct ScalingoFeed: EventFeed {
                 await auth.invalidate()
             case 401, 403:
                 throw FeedError.unauthorized("GET \(path) was refused (HTTP \(response.status)) even with a fresh bearer")
-            case 429:
-                throw FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
             default:
-                throw FeedError.badStatus(response.status, "GET \(path) failed")
+                throw ScalingoHTTP.failure(response, what: "GET \(path)")
             }
         }
     }

@@ -46,7 +46,7 @@ struct ProcessTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let scalingo = try FakeScalingo()
-        let slow = LockedFlag(true)
+        let slow = LockedValue(true)
         let sink = try RecordingServer { _ in
             if slow.value { try? await Task.sleep(for: .seconds(3)) }
             return HTTPServerResponse(status: 204)
@@ -139,15 +139,5 @@ struct ProcessTests {
         let result = try await RelayProcess.run(["rules", "test", "--event", directory.path + "/event.json", directory.path + "/rules"], in: directory.url)
         #expect(result.status == 0)
         #expect(result.output.contains("-> audit (rule:locks)"), "\(result.output)")
-    }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Bool
-    init(_ value: Bool) { stored = value }
-    var value: Bool {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

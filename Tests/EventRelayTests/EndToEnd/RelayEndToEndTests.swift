@@ -6,6 +6,33 @@ import Testing
 
 /// The whole relay on real parts: a fake Scalingo and recording sinks on loopback (real HTTP),
 /// the relay's own libcurl client, libmicrohttpd admin API and SQLite store.
+/// A fake Scalingo, recording sinks, and a relay whose rules route to them.
+struct Scenario {
+    let scalingo: FakeScalingo
+    let sinks: RecordingServer
+    let harness: RelayHarness
+
+    init(pageSize: Int = 5, sink: @escaping RecordingServer.Responder = { _ in HTTPServerResponse(status: 200, body: Array("ok".utf8)) }) throws {
+        scalingo = try FakeScalingo(pageSize: pageSize)
+        sinks = try RecordingServer(responder: sink)
+        let (yaml, environment) = RelayEndToEndTests.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
+        harness = try RelayHarness(environment: environment)
+        try harness.writeRule("routes.yaml", yaml)
+    }
+
+    /// Starts the relay on the fake and waits until every timeline has its baseline.
+    func start(apps: [String] = [], backfillHours: Int = 0, waitForBaseline: Bool = true) async throws {
+        try await harness.start(harness.configuration(scalingo: scalingo, apps: apps, backfillHours: backfillHours))
+        if waitForBaseline { #expect(try await harness.waitForFeedsToStart()) }
+    }
+
+    func finish() async {
+        await harness.cleanup()
+        await sinks.stop()
+        await scalingo.stop()
+    }
+}
+
 @Suite("End to end: Scalingo feed → rules → Slack and webhook")
 struct RelayEndToEndTests {
     static func rules(slackURL: String, hookURL: String) -> (yaml: String, environment: [String: String]) {
@@ -35,17 +62,13 @@ struct RelayEndToEndTests {
     }
 
     @Test func deploymentFailureAndLoginLockEachArriveOnceWithTheRightContent() async throws {
-        let scalingo = try FakeScalingo()
-        let sinks = try RecordingServer()
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
+        let scenario = try Scenario()
+        let (scalingo, sinks, harness) = (scenario.scalingo, scenario.sinks, scenario.harness)
         let now = Date()
         // History from before the relay existed: never sent.
         scalingo.publish((1...12).map { ScalingoEventFactory.deployment(id: "old\($0)", app: "web", status: "build-error", at: now.addingTimeInterval(-Double(3600 + $0))) })
 
-        try await harness.start(harness.configuration(scalingo: scalingo, apps: ["web"]))
-        #expect(try await harness.waitForFeedsToStart())
+        try await scenario.start(apps: ["web"])
         // A runtime subscription, created over the admin API, for login locks too.
         let created = try await harness.admin(.POST, "/v1/subscriptions", """
             {"id": "sec-slack", "type": "slack", "url": "\(sinks.baseURL)/slack-security", "slack_username": "Sec", "filter": {"types": ["login_*"]}}
@@ -98,22 +121,16 @@ struct RelayEndToEndTests {
         #expect(listed.json["counts"]?["delivered"] == .integer(3))
         #expect(listed.json["counts"]?["pending"] == .integer(0))
 
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 
     @Test func afterARestartEachMissedEventIsDeliveredOnceAndNothingOldAgain() async throws {
-        let scalingo = try FakeScalingo(pageSize: 3)
-        let sinks = try RecordingServer()
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
+        let scenario = try Scenario(pageSize: 3)
+        let (scalingo, sinks, harness) = (scenario.scalingo, scenario.sinks, scenario.harness)
         let base = Date()
         scalingo.publish([ScalingoEventFactory.loginLock(id: "before-start", user: "a", ip: "1.1.1.1", at: base.addingTimeInterval(-60))])
 
-        try await harness.start(harness.configuration(scalingo: scalingo))
-        #expect(try await harness.waitForFeedsToStart())
+        try await scenario.start()
         scalingo.publish([ScalingoEventFactory.loginLock(id: "first", user: "a", ip: "1.1.1.1", at: base.addingTimeInterval(1))])
         #expect(await sinks.waitFor { $0.count == 1 })
         try await harness.stop()
@@ -129,26 +146,20 @@ struct RelayEndToEndTests {
 
         let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue ?? "?" }
         #expect(ids.sorted() == (["first", "late"] + (2...8).map { "missed-\($0)" }).sorted())
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 
     @Test func failingSinkIsRetriedWithTheSameWebhookIdAndHonoursRetryAfter() async throws {
-        let scalingo = try FakeScalingo()
-        let attempts = LockedCounter()
-        let sinks = try RecordingServer { request in
-            switch attempts.next() {
+        let attempts = LockedValue(0)
+        let scenario = try Scenario { _ in
+            switch attempts.withValue({ $0 += 1; return $0 }) {
             case 1: return HTTPServerResponse(status: 503, body: Array("down".utf8))
             case 2: return HTTPServerResponse(status: 429, headers: [("Retry-After", "1")], body: Array("slow down".utf8))
             default: return HTTPServerResponse(status: 204)
             }
         }
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
-        try await harness.start(harness.configuration(scalingo: scalingo))
-        #expect(try await harness.waitForFeedsToStart())
+        let (scalingo, sinks, harness) = (scenario.scalingo, scenario.sinks, scenario.harness)
+        try await scenario.start()
         scalingo.publish([ScalingoEventFactory.loginLock(id: "lock-r", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
 
         #expect(await sinks.waitFor { $0.count >= 3 })
@@ -163,19 +174,13 @@ struct RelayEndToEndTests {
         #expect(log.map { $0["status_code"] } == [.integer(503), .integer(429), .integer(204)])
         let times = log.compactMap { $0["at"]?.stringValue.flatMap(Timestamp.parse) }
         #expect(times.count == 3 && times[2].timeIntervalSince(times[1]) >= 0.95, "Retry-After: 1 was honoured")
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 
     @Test func feedAnsweringGarbageOr500LosesNothingAndRecovers() async throws {
-        let scalingo = try FakeScalingo()
-        let sinks = try RecordingServer()
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
-        try await harness.start(harness.configuration(scalingo: scalingo))
-        #expect(try await harness.waitForFeedsToStart())
+        let scenario = try Scenario()
+        let (scalingo, sinks, harness) = (scenario.scalingo, scenario.sinks, scenario.harness)
+        try await scenario.start()
 
         scalingo.publish([ScalingoEventFactory.loginLock(id: "during-outage", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
         scalingo.failNextRequests([
@@ -189,19 +194,13 @@ struct RelayEndToEndTests {
         #expect(await sinks.waitFor(timeout: .seconds(30)) { $0.count >= 1 })
         try await Task.sleep(for: .milliseconds(500))
         #expect(sinks.requests.count == 1)
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 
     @Test func anExpiredBearerIsRenewedOnceAndTheRefusedTokenIsReported() async throws {
-        let scalingo = try FakeScalingo()
-        let sinks = try RecordingServer()
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
-        try await harness.start(harness.configuration(scalingo: scalingo))
-        #expect(try await harness.waitForFeedsToStart())
+        let scenario = try Scenario()
+        let (scalingo, sinks) = (scenario.scalingo, scenario.sinks)
+        try await scenario.start()
         let exchangesBefore = scalingo.requests.filter { $0.path == "/v1/tokens/exchange" }.count
         #expect(exchangesBefore == 1, "one bearer serves many polls")
 
@@ -213,36 +212,52 @@ struct RelayEndToEndTests {
             request.path != "/v1/events" || request.header("authorization")?.contains(scalingo.apiToken) == false
         }
         #expect(logsHaveNoToken, "the API token itself is only sent to the token exchange")
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 
     @Test func backfillDeliversTheLastHoursOnFirstStart() async throws {
-        let scalingo = try FakeScalingo()
-        let sinks = try RecordingServer()
-        let (yaml, environment) = Self.rules(slackURL: sinks.baseURL + "/slack", hookURL: sinks.baseURL + "/hook")
-        let harness = try RelayHarness(environment: environment)
-        try harness.writeRule("routes.yaml", yaml)
+        let scenario = try Scenario()
+        let (scalingo, sinks) = (scenario.scalingo, scenario.sinks)
         let now = Date()
         scalingo.publish([
             ScalingoEventFactory.loginLock(id: "30-min-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-1800)),
             ScalingoEventFactory.loginLock(id: "3-hours-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-3 * 3600)),
         ])
-        try await harness.start(harness.configuration(scalingo: scalingo, backfillHours: 1))
+        try await scenario.start(backfillHours: 1, waitForBaseline: false)
         #expect(await sinks.waitFor { $0.count >= 1 })
         try await Task.sleep(for: .milliseconds(600))
         let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue }
         #expect(ids == ["30-min-ago"])
         #expect(scalingo.requests.contains { $0.query["from"] == "1" })
-        await harness.cleanup()
-        await sinks.stop()
-        await scalingo.stop()
+        await scenario.finish()
     }
 }
 
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int { lock.withLock { value += 1; return value } }
+
+@Suite("Graceful shutdown")
+struct GracefulShutdownTests {
+    @Test func shutdownLetsAnInFlightDeliveryFinishAndRecordsIt() async throws {
+        let scenario = try Scenario() { _ in
+            try? await Task.sleep(for: .milliseconds(800))
+            return HTTPServerResponse(status: 204)
+        }
+        let (scalingo, sinks, harness) = (scenario.scalingo, scenario.sinks, scenario.harness)
+        let configuration = harness.configuration(scalingo: scalingo)
+        try await harness.start(configuration)
+        #expect(try await harness.waitForFeedsToStart())
+        scalingo.publish([ScalingoEventFactory.loginLock(id: "in-flight", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
+        #expect(await sinks.waitFor { $0.count == 1 })
+        let pollsBefore = scalingo.requests(path: "/v1/events")
+        try await harness.stop()  // The same path as SIGTERM.
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(scalingo.requests(path: "/v1/events") == pollsBefore, "polling stopped")
+
+        try await harness.start(configuration)
+        let listed = try await harness.admin(.GET, "/v1/deliveries")
+        #expect(listed.json["counts"]?["delivered"] == .integer(1), "the in-flight delivery finished and was recorded before exit")
+        #expect(listed.json["counts"]?["pending"] == .integer(0))
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(sinks.requests.count == 1, "and is not sent again after the restart")
+        await scenario.finish()
+    }
 }

@@ -1,0 +1,63 @@
+import EventModel
+import Feeds
+import Foundation
+import HTTPClient
+import Testing
+
+/// The Scalingo feed alone, against the loopback fake API, with time given by the test.
+@Suite("Scalingo feed: bearer lifetime and paging over HTTP")
+struct ScalingoFeedTests {
+    @Test func bearerIsRenewedBeforeItsHourIsUp() async throws {
+        let scalingo = try FakeScalingo()
+        let client = try CurlHTTPClient()
+        let feed = ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
+            transport: client)
+        let start = Date()
+        var cursor = try await feed.poll(stream: "events", cursor: nil, now: start).cursor
+        cursor = try await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(50 * 60)).cursor
+        #expect(scalingo.requests(path: "/v1/tokens/exchange") == 1, "still valid at 50 minutes")
+        _ = try await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(56 * 60))
+        #expect(scalingo.requests(path: "/v1/tokens/exchange") == 2, "renewed 5 minutes before the hour")
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func aRefusedTokenIsAnUnauthorizedErrorWithoutTheToken() async throws {
+        let scalingo = try FakeScalingo()
+        let client = try CurlHTTPClient()
+        let feed = ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString("tk-wrong-secret")),
+            transport: client)
+        let error = try await #require(throws: FeedError.self) { try await feed.poll(stream: "events", cursor: nil, now: Date()) }
+        #expect(error.isUnauthorized)
+        #expect(!error.description.contains("tk-wrong-secret"))
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func walksPagesUntilNothingIsNewEvenWhenNextPageNeverTurnsNull() async throws {
+        let scalingo = try FakeScalingo(pageSize: 4)
+        let client = try CurlHTTPClient()
+        let feed = ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
+            transport: client)
+        let base = Date()
+        scalingo.publish((0..<6).map { ScalingoEventFactory.generic(id: "old\($0)", type: "restart", app: "web", at: base.addingTimeInterval(Double($0))) })
+        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        #expect(first.events.isEmpty && first.pages == 1)
+        scalingo.publish((0..<10).map { ScalingoEventFactory.generic(id: "new\($0)", type: "restart", app: "web", at: base.addingTimeInterval(100 + Double($0))) })
+        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(200))
+        #expect(second.events.map(\.id) == (0..<10).map { "new\($0)" }, "all ten, oldest first")
+        // Page 3 ends the news but holds only seen events besides; page 4 is all history: stop there.
+        #expect(second.pages == 4)
+        let third = try await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(300))
+        #expect(third.events.isEmpty && third.pages == 1)
+        client.shutdown()
+        await scalingo.stop()
+    }
+}
+
+extension FakeScalingo {
+    func requests(path: String) -> Int { requests.filter { $0.path == path }.count }
+}
