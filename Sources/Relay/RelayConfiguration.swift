@@ -79,27 +79,42 @@ public enum ConfigurationLoader {
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = ["concurrency", "lease", "max_attempts", "initial_backoff", "max_backoff", "shutdown_grace"]
     static let feedKinds = ["scalingo"]
+
+    /// Every key the loader accepts (docs/configuration.md must document each).
+    public static var documentedKeys: [String] {
+        topKeys.filter { !["admin", "http_client", "delivery", "feeds"].contains($0) } + adminKeys + clientKeys + deliveryKeys
+            + scalingoKeys
+    }
     static let scalingoKeys = [
         "name", "region", "api_url", "auth_url", "token_env", "user_events", "apps", "interval", "backfill_hours", "overlap",
         "page_size", "max_pages", "environment",
     ]
 
     /// With no file: the embedded defaults, plus a Scalingo feed when `SCALINGO_API_TOKEN` is set
-    /// (region from `SCALINGO_REGION`, apps from `SCALINGO_APPS`, comma-separated).
+    /// (region from `SCALINGO_REGION`, apps from `SCALINGO_APPS`, comma-separated; `SCALINGO_API_URL`
+    /// and `SCALINGO_AUTH_URL` override the endpoints, e.g. for a test double).
     public static func load(path: String?, environment: [String: String]) throws -> RelayConfiguration {
-        guard let path else { return defaults(environment: environment) }
+        guard let path else { return try defaults(environment: environment) }
         let document = try YAMLValue.load(contentsOf: URL(fileURLWithPath: path), displayName: path)
         return try parse(document, environment: environment)
     }
 
-    public static func defaults(environment: [String: String]) -> RelayConfiguration {
+    public static func defaults(environment: [String: String]) throws(ConfigurationError) -> RelayConfiguration {
         var configuration = RelayConfiguration()
         if let token = environment["SCALINGO_API_TOKEN"], !token.isEmpty {
             var feed = RelayConfiguration.ScalingoFeedSettings()
             if let region = environment["SCALINGO_REGION"], let url = ScalingoConfiguration.regions[region] { feed.apiURL = url }
+            if let url = environment["SCALINGO_API_URL"], !url.isEmpty { feed.apiURL = url }
+            if let url = environment["SCALINGO_AUTH_URL"], !url.isEmpty { feed.authURL = url }
             feed.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             feed.location = "environment (SCALINGO_API_TOKEN)"
+            for (name, url) in [("SCALINGO_API_URL", feed.apiURL), ("SCALINGO_AUTH_URL", feed.authURL)] {
+                if let problem = Subscription.validateURL(url, field: name) { throw ConfigurationError("\(problem)") }
+            }
+            if let region = environment["SCALINGO_REGION"], !region.isEmpty, ScalingoConfiguration.regions[region] == nil {
+                throw ConfigurationError("SCALINGO_REGION: unknown region \(region) (known: \(ScalingoConfiguration.regions.keys.sorted().joined(separator: ", ")))")
+            }
             configuration.scalingoFeeds = [feed]
         }
         return configuration

@@ -86,6 +86,7 @@ public struct ScalingoFeed: EventFeed {
 
     /// One authenticated GET, renewing the bearer once on a 401.
     private func fetch(path: String, query: [(String, String)], now: Date) async throws -> ScalingoDecoder.Page {
+        let page = query.first { $0.0 == "page" }.flatMap { Int($0.1) } ?? 1
         let url = configuration.apiURL.trimmingTrailingSlash + path + "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         var renewed = false
         while true {
@@ -95,6 +96,9 @@ public struct ScalingoFeed: EventFeed {
             switch response.status {
             case 200:
                 return try ScalingoDecoder.page(response.body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
+            case 404 where page > 1:
+                // Past the last page some servers answer 404 rather than an empty list: the end, not an error.
+                return ScalingoDecoder.Page(events: [], pagination: Pagination(), malformed: 0)
             case 401 where !renewed:
                 renewed = true
                 await auth.invalidate()

@@ -61,3 +61,23 @@ struct ScalingoFeedTests {
 extension FakeScalingo {
     func requests(path: String) -> Int { requests.filter { $0.path == path }.count }
 }
+
+@Suite("Scalingo feed: servers that answer 404 past the last page")
+struct ScalingoPastLastPageTests {
+    @Test func a404PastThePageCountEndsPagingInsteadOfFailingThePoll() async throws {
+        let scalingo = try FakeScalingo(pageSize: 3)
+        scalingo.notFoundPastLastPage = true
+        let client = try CurlHTTPClient()
+        let feed = ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
+            transport: client)
+        let base = Date()
+        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        // Exactly a page of news, and the page count says 1 but a sloppy server would say otherwise:
+        scalingo.publish((0..<3).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
+        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        #expect(second.events.map(\.id) == ["n0", "n1", "n2"])
+        client.shutdown()
+        await scalingo.stop()
+    }
+}

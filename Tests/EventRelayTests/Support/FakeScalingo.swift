@@ -9,6 +9,8 @@ import HTTPServer
 final class FakeScalingo: @unchecked Sendable {
     let apiToken: String
     let pageSize: Int
+    /// Answer 404 (rather than an empty page) past the last page, as some servers do.
+    var notFoundPastLastPage = false
     private let lock = NSLock()
     private var userEvents: [JSONValue] = []
     private var appEvents: [String: [JSONValue]] = [:]
@@ -82,6 +84,7 @@ final class FakeScalingo: @unchecked Sendable {
         let size = request.query["per_page"].flatMap(Int.init) ?? pageSize
         let totalPages = max(1, (newestFirst.count + size - 1) / size)
         let page = max(1, request.query["page"].flatMap(Int.init) ?? 1)
+        if notFoundPastLastPage && page > totalPages { return json(404, #"{"error":"not found"}"#) }
         let slice = page <= totalPages ? Array(newestFirst.dropFirst((page - 1) * size).prefix(size)) : []
         let body: JSONValue = .object([
             "events": .array(slice),
