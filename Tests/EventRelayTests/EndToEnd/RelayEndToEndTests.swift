@@ -247,8 +247,8 @@ struct GracefulShutdownTests {
         #expect(try await harness.waitForFeedsToStart())
         scalingo.publish([ScalingoEventFactory.loginLock(id: "in-flight", user: "a", ip: "1.1.1.1", at: Date().addingTimeInterval(1))])
         #expect(await sinks.waitFor { $0.count == 1 })
-        let pollsBefore = scalingo.requests(path: "/v1/events")
         try await harness.stop()  // The same path as SIGTERM.
+        let pollsBefore = scalingo.requests(path: "/v1/events")
         try await Task.sleep(for: .milliseconds(400))
         #expect(scalingo.requests(path: "/v1/events") == pollsBefore, "polling stopped")
 

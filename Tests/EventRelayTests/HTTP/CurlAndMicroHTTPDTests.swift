@@ -1,6 +1,7 @@
 import Foundation
 import HTTPClient
 import HTTPServer
+import EventModel
 import Testing
 
 @Suite("libcurl client against a libmicrohttpd server over loopback")
@@ -35,13 +36,16 @@ struct CurlAndMicroHTTPDTests {
     }
 
     @Test func manyConcurrentRequestsShareOneMultiHandle() async throws {
+        // The server counts how many requests it holds at once: concurrency, not speed, is the behaviour.
+        let load = LockedValue((current: 0, peak: 0))
         let peer = try RecordingServer { request in
-            try? await Task.sleep(for: .milliseconds(50))
+            load.withValue { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+            try? await Task.sleep(for: .milliseconds(100))
+            load.withValue { $0.current -= 1 }
             return HTTPServerResponse(status: 200, body: Array(request.path.utf8))
         }
-        let client = try CurlHTTPClient()
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: 16))
         defer { client.shutdown() }
-        let started = ContinuousClock.now
         let paths = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<100 {
                 group.addTask { try await client.execute(HTTPRequest(url: peer.baseURL + "/r\(index)")).bodyText }
@@ -49,8 +53,8 @@ struct CurlAndMicroHTTPDTests {
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
         }
         #expect(paths.count == 100)
-        // 100 requests of 50 ms each cannot finish in 2.5 s unless they run concurrently.
-        #expect(ContinuousClock.now - started < .milliseconds(2500))
+        #expect(load.value.peak > 4, "requests overlapped (peak \(load.value.peak) at once)")
+        #expect(load.value.peak <= 16, "and stayed within the per-host connection limit")
         await peer.stop()
     }
 
@@ -127,10 +131,9 @@ struct CurlAndMicroHTTPDTests {
         defer { client.shutdown() }
         let task = Task { try await client.execute(HTTPRequest(url: peer.baseURL + "/wait")) }
         #expect(await peer.waitFor { $0.count == 1 })
-        let started = ContinuousClock.now
         task.cancel()
+        // Had the transfer not been cancelled, it would have succeeded when the peer answered.
         await #expect(throws: HTTPClientError.cancelled) { _ = try await task.value }
-        #expect(ContinuousClock.now - started < .seconds(2))
         await peer.stop()
     }
 }
