@@ -162,7 +162,7 @@ public final class DeliveryDispatcher: Sendable {
             logger.warning("delivery failed: its subscription no longer exists")
             return AttemptRecord(deliveryID: delivery.id, at: started, outcome: .failed, error: "subscription no longer exists")
         }
-        if let paused = state.value.pausedUntil[subscription.id], paused > started {
+        if let paused = state.withValue({ $0.pausedUntil[subscription.id] }), paused > started {
             return AttemptRecord(deliveryID: delivery.id, at: started, outcome: .deferred, nextAttemptAt: paused)
         }
         let attemptNumber = delivery.attempts + 1

@@ -20,22 +20,3 @@ public struct WallClock: Sendable {
 
     public var now: Date { read() }
 }
-
-/// A clock tests move by hand.
-public final class ManualClock: @unchecked Sendable {
-    private let state: LockedValue<Date>
-
-    public init(_ start: Date) {
-        state = LockedValue(start)
-    }
-
-    public var now: Date { state.value }
-
-    public func advance(by duration: Duration) {
-        state.withValue { $0 = $0.addingTimeInterval(duration.timeInterval) }
-    }
-
-    public func set(_ date: Date) { state.value = date }
-
-    public var wallClock: WallClock { WallClock { [state] in state.value } }
-}

@@ -17,11 +17,16 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// Follows a dotted path (`type_data.status`) through nested objects.
-    public func value(atPath path: some StringProtocol) -> JSONValue? {
-        var current: JSONValue? = self
-        for component in path.split(separator: ".", omittingEmptySubsequences: false) {
-            current = current?[String(component)]
-            if current == nil { return nil }
+    public func value(atPath path: String) -> JSONValue? {
+        value(atPath: path.split(separator: Character("."), omittingEmptySubsequences: false).map { String($0) })
+    }
+
+    /// Follows path components through nested objects (split once, looked up many times).
+    public func value(atPath components: [String]) -> JSONValue? {
+        var current = self
+        for component in components {
+            guard case .object(let fields) = current, let next = fields[component] else { return nil }
+            current = next
         }
         return current
     }

@@ -31,11 +31,8 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
         thread.start()
     }
 
-    deinit {
-        // The loop thread holds `self` until it exits, so reaching deinit means it has stopped.
-    }
-
     /// Fails everything in flight with `.shutdown` and stops the loop thread. Idempotent.
+    /// The loop thread holds the client until then: call this when done with it.
     public func shutdown() {
         let first = lock.withLock { () -> Bool in
             defer { stopping = true }

@@ -193,8 +193,7 @@ private let serverAccessHandler: ermhd_access_handler = {
             method: method.map { String(cString: $0) } ?? "GET",
             path: url.map { String(cString: $0) } ?? "/",
             query: collectValues(connection, kind: ERMHD_QUERY_KIND, lowercaseKeys: false),
-            headers: collectValues(connection, kind: ERMHD_HEADER_KIND, lowercaseKeys: true),
-            remoteAddress: "")
+            headers: collectValues(connection, kind: ERMHD_HEADER_KIND, lowercaseKeys: true))
         let state = RequestState(request: request)
         if let length = request.headers["content-length"].flatMap(Int.init), length > core.maxBodyBytes {
             state.bodyTooLarge = true

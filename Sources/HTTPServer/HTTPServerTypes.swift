@@ -8,19 +8,15 @@ public struct HTTPServerRequest: Sendable {
     /// Header names in lower case.
     public var headers: [String: String]
     public var body: [UInt8]
-    /// The peer's address as text, for logs.
-    public var remoteAddress: String
 
     public init(
-        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
-        body: [UInt8] = [], remoteAddress: String = ""
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []
     ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
-        self.remoteAddress = remoteAddress
     }
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }

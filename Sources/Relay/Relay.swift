@@ -50,11 +50,12 @@ public final class Relay: Sendable {
             logger.info("admin token read from \(dataDirectory.tokenPath)")
         }
 
-        for subscription in try await store.listSubscriptions() where rules.subscriptions.contains(where: { $0.id == subscription.id }) {
+        let stored = try await store.listSubscriptions()
+        for subscription in stored where rules.subscriptions.contains(where: { $0.id == subscription.id }) {
             throw ConfigurationError(
                 "subscription \(subscription.id) is declared in the rules folder and also exists in the store (created over the API); rename one")
         }
-        let catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: try await store.listSubscriptions())
+        let catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored)
         self.catalog = catalog
         let client = try CurlHTTPClient(configuration: configuration.httpClient)
         self.client = client

@@ -33,19 +33,12 @@ public struct RelayConfiguration: Sendable {
 
     public init() {}
 
+    /// A Scalingo feed as configured: everything but the token (with `ScalingoConfiguration`'s
+    /// defaults), and the name of the variable that holds the token.
     public struct ScalingoFeedSettings: Sendable {
-        public var name: String = "scalingo"
-        public var apiURL: String = ScalingoConfiguration.regions["osc-fr1"]!
-        public var authURL: String = ScalingoConfiguration.defaultAuthURL
-        public var tokenEnv: String = "SCALINGO_API_TOKEN"
-        public var userEvents = true
-        public var apps: [String] = []
-        public var interval: Duration = .seconds(30)
-        public var backfillHours = 0
-        public var overlap: Duration = .seconds(3600)
-        public var pageSize: Int?
-        public var maxPages = 50
-        public var environment: String?
+        public var configuration = ScalingoConfiguration(
+            name: "scalingo", apiURL: ScalingoConfiguration.regions["osc-fr1"]!, token: SecretString(""))
+        public var tokenEnv = "SCALINGO_API_TOKEN"
         /// Where it was declared, for error messages.
         public var location = "defaults"
 
@@ -56,12 +49,11 @@ public struct RelayConfiguration: Sendable {
     public func resolveFeeds(environment: [String: String]) throws(ConfigurationError) -> [ScalingoConfiguration] {
         try scalingoFeeds.map { settings throws(ConfigurationError) in
             guard let token = environment[settings.tokenEnv], !token.isEmpty else {
-                throw ConfigurationError("\(settings.location): feed \(settings.name): environment variable \(settings.tokenEnv) (the Scalingo API token) is not set")
+                throw ConfigurationError("\(settings.location): feed \(settings.configuration.name): environment variable \(settings.tokenEnv) (the Scalingo API token) is not set")
             }
-            return ScalingoConfiguration(
-                name: settings.name, apiURL: settings.apiURL, authURL: settings.authURL, token: SecretString(token),
-                userEvents: settings.userEvents, apps: settings.apps, interval: settings.interval, backfillHours: settings.backfillHours,
-                overlap: settings.overlap, pageSize: settings.pageSize, maxPages: settings.maxPages, environment: settings.environment)
+            var resolved = settings.configuration
+            resolved.token = SecretString(token)
+            return resolved
         }
     }
 }
@@ -103,13 +95,13 @@ public enum ConfigurationLoader {
         var configuration = RelayConfiguration()
         if let token = environment["SCALINGO_API_TOKEN"], !token.isEmpty {
             var feed = RelayConfiguration.ScalingoFeedSettings()
-            if let region = environment["SCALINGO_REGION"], let url = ScalingoConfiguration.regions[region] { feed.apiURL = url }
-            if let url = environment["SCALINGO_API_URL"], !url.isEmpty { feed.apiURL = url }
-            if let url = environment["SCALINGO_AUTH_URL"], !url.isEmpty { feed.authURL = url }
-            feed.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let region = environment["SCALINGO_REGION"], let url = ScalingoConfiguration.regions[region] { feed.configuration.apiURL = url }
+            if let url = environment["SCALINGO_API_URL"], !url.isEmpty { feed.configuration.apiURL = url }
+            if let url = environment["SCALINGO_AUTH_URL"], !url.isEmpty { feed.configuration.authURL = url }
+            feed.configuration.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             feed.location = "environment (SCALINGO_API_TOKEN)"
-            for (name, url) in [("SCALINGO_API_URL", feed.apiURL), ("SCALINGO_AUTH_URL", feed.authURL)] {
+            for (name, url) in [("SCALINGO_API_URL", feed.configuration.apiURL), ("SCALINGO_AUTH_URL", feed.configuration.authURL)] {
                 if let problem = Subscription.validateURL(url, field: name) { throw ConfigurationError("\(problem)") }
             }
             if let region = environment["SCALINGO_REGION"], !region.isEmpty, ScalingoConfiguration.regions[region] == nil {
@@ -140,7 +132,7 @@ public enum ConfigurationLoader {
                 configuration.adminHost = host
                 configuration.adminPort = port
             }
-            if let value = fields["token_env"] { configuration.adminTokenEnv = try environmentName(value) }
+            if let value = fields["token_env"] { configuration.adminTokenEnv = try value.environmentVariableName() }
             if let value = fields["max_body_bytes"] { configuration.adminMaxBodyBytes = try value.int(in: 1024...(16 << 20)) }
             if let value = fields["connection_timeout"] {
                 configuration.adminConnectionTimeout = try value.duration(in: .seconds(1)...(.seconds(3600)))
@@ -182,8 +174,8 @@ public enum ConfigurationLoader {
             if let list = kinds["scalingo"], !list.isNull {
                 for entry in try list.sequence() {
                     let feed = try scalingoFeed(entry)
-                    guard names.insert(feed.name).inserted else {
-                        throw entry.error("another feed is already named \(feed.name)")
+                    guard names.insert(feed.configuration.name).inserted else {
+                        throw entry.error("another feed is already named \(feed.configuration.name)")
                     }
                     configuration.scalingoFeeds.append(feed)
                 }
@@ -198,9 +190,9 @@ public enum ConfigurationLoader {
         var feed = RelayConfiguration.ScalingoFeedSettings()
         feed.location = "\(value.file):\(value.line)"
         if let name = fields["name"] {
-            feed.name = try name.nonEmptyString()
+            feed.configuration.name = try name.nonEmptyString()
             let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-            guard feed.name.allSatisfy({ allowed.contains($0) }), feed.name.count <= 64 else {
+            guard feed.configuration.name.allSatisfy({ allowed.contains($0) }), feed.configuration.name.count <= 64 else {
                 throw name.error("must be lower-case letters, digits, - and _ (at most 64)")
             }
         }
@@ -208,24 +200,24 @@ public enum ConfigurationLoader {
             guard let url = ScalingoConfiguration.regions[try region.string()] else {
                 throw region.error("unknown region (known: \(ScalingoConfiguration.regions.keys.sorted().joined(separator: ", ")); or set api_url)")
             }
-            feed.apiURL = url
+            feed.configuration.apiURL = url
         }
-        if let url = fields["api_url"] { feed.apiURL = try httpURL(url) }
-        if let url = fields["auth_url"] { feed.authURL = try httpURL(url) }
-        if let env = fields["token_env"] { feed.tokenEnv = try environmentName(env) }
-        if let value = fields["user_events"] { feed.userEvents = try value.bool() }
+        if let url = fields["api_url"] { feed.configuration.apiURL = try httpURL(url) }
+        if let url = fields["auth_url"] { feed.configuration.authURL = try httpURL(url) }
+        if let env = fields["token_env"] { feed.tokenEnv = try env.environmentVariableName() }
+        if let value = fields["user_events"] { feed.configuration.userEvents = try value.bool() }
         if let value = fields["apps"] {
-            feed.apps = try value.stringList()
-            for app in feed.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
+            feed.configuration.apps = try value.stringList()
+            for app in feed.configuration.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
         }
-        if let value = fields["interval"] { feed.interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
-        if let value = fields["backfill_hours"] { feed.backfillHours = try value.int(in: 0...72) }
-        if let value = fields["overlap"] { feed.overlap = try value.duration(in: .zero...(.seconds(7 * 86400))) }
-        if let value = fields["page_size"] { feed.pageSize = try value.int(in: 1...100) }
-        if let value = fields["max_pages"] { feed.maxPages = try value.int(in: 1...1000) }
-        if let value = fields["environment"] { feed.environment = try value.nonEmptyString() }
-        if !feed.userEvents && feed.apps.isEmpty {
-            throw value.error("feed \(feed.name) polls nothing: enable user_events or list apps")
+        if let value = fields["interval"] { feed.configuration.interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
+        if let value = fields["backfill_hours"] { feed.configuration.backfillHours = try value.int(in: 0...72) }
+        if let value = fields["overlap"] { feed.configuration.overlap = try value.duration(in: .zero...(.seconds(7 * 86400))) }
+        if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
+        if let value = fields["max_pages"] { feed.configuration.maxPages = try value.int(in: 1...1000) }
+        if let value = fields["environment"] { feed.configuration.environment = try value.nonEmptyString() }
+        if !feed.configuration.userEvents && feed.configuration.apps.isEmpty {
+            throw value.error("feed \(feed.configuration.name) polls nothing: enable user_events or list apps")
         }
         return feed
     }
@@ -246,14 +238,5 @@ public enum ConfigurationLoader {
         let text = try value.string()
         if let problem = Subscription.validateURL(text, field: value.path) { throw value.error(problem.message) }
         return text
-    }
-
-    static func environmentName(_ value: YAMLValue) throws(YAMLError) -> String {
-        let name = try value.string()
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
-            throw value.error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
-        }
-        return name
     }
 }

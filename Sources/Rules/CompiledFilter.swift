@@ -28,7 +28,7 @@ public struct CompiledFilter: Sendable {
             && CompiledFilter.accepts(apps, event.app)
             && CompiledFilter.accepts(projects, event.project)
             && CompiledFilter.accepts(environments, event.environment)
-            && fields.allSatisfy { CompiledFilter.accepts($0.globs, CompiledFilter.lookup($0.path, in: event.raw)) }
+            && fields.allSatisfy { CompiledFilter.accepts($0.globs, event.raw.value(atPath: $0.path)) }
     }
 
     /// The exact event types this filter can match, or nil when any type may (empty list or a glob).
@@ -36,15 +36,6 @@ public struct CompiledFilter: Sendable {
     public var exactTypes: Set<String>? {
         guard !filter.types.isEmpty, !filter.types.contains(where: { $0.contains("*") }) else { return nil }
         return Set(filter.types)
-    }
-
-    private static func lookup(_ path: [String], in value: JSONValue) -> JSONValue? {
-        var current = value
-        for component in path {
-            guard case .object(let fields) = current, let next = fields[component] else { return nil }
-            current = next
-        }
-        return current
     }
 
     /// An empty list accepts anything, a missing value included; otherwise some glob must match the value.

@@ -183,11 +183,7 @@ public struct RuleLoader: Sendable {
 
     /// Reads an environment variable's name and, when resolving, its value.
     private func resolve(_ value: YAMLValue) throws(YAMLError) -> String? {
-        let name = try value.string()
-        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
-            throw value.error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
-        }
+        let name = try value.environmentVariableName()
         guard let environment else { return nil }
         guard let resolved = environment[name], !resolved.isEmpty else {
             throw value.error("environment variable \(name) is not set")
@@ -204,7 +200,7 @@ public struct RuleLoader: Sendable {
             if let problem = Subscription.validateID(name) {
                 throw nameValue.error(problem.message.replacingOccurrences(of: "must be", with: "a rule name must be"))
             }
-            let filter = try readFilter(fields["filter"])
+            let filter = try Self.readFilter(fields["filter"])
             let targets = try fields.require("subscriptions")
             let references = targets.isNull ? [] : (try? targets.sequence()) ?? [targets]
             let ids = try targets.stringList()
@@ -238,9 +234,5 @@ public struct RuleLoader: Sendable {
             throw value.error(problem.description)
         }
         return filter
-    }
-
-    private func readFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
-        try Self.readFilter(value)
     }
 }

@@ -127,6 +127,16 @@ public struct YAMLValue {
         }
     }
 
+    /// The name of an environment variable that holds a secret: capital letters, digits and `_`.
+    public func environmentVariableName() throws(YAMLError) -> String {
+        let name = try string()
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
+            throw error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
+        }
+        return name
+    }
+
     public func int(in range: ClosedRange<Int>) throws(YAMLError) -> Int {
         let text = try string()
         guard let value = Int(text) else { throw error("must be a whole number, not \"\(text)\"") }

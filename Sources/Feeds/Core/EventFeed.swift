@@ -27,13 +27,19 @@ public struct StreamPoll: Sendable {
     public var pages: Int
     /// Events the feed could not read (no id): counted and logged, not routable.
     public var malformed: Int
+    /// The walk stopped at the page limit with news still coming: older unseen events were not read.
+    public var truncated: Bool
 
-    public init(cursor: FeedCursor, newlySeen: [(id: String, time: Date)], events: [Event], pages: Int, malformed: Int = 0) {
+    public init(
+        cursor: FeedCursor, newlySeen: [(id: String, time: Date)], events: [Event], pages: Int, malformed: Int = 0,
+        truncated: Bool = false
+    ) {
         self.cursor = cursor
         self.newlySeen = newlySeen
         self.events = events
         self.pages = pages
         self.malformed = malformed
+        self.truncated = truncated
     }
 }
 

@@ -33,8 +33,10 @@ public final class FeedPoller: Sendable {
     private let logger: Logger
     private let status: LockedValue<FeedStatus>
     private let stopping = LockedValue(false)
-    private let stopSignal: AsyncStream<Void>.Continuation
-    private let stopStream: AsyncStream<Void>
+    private let wakeup = Wakeup()
+    /// Each stream's cursor as last committed. This poller is the store's only writer for its
+    /// streams (one relay per data directory), so the store is read once per stream, at start.
+    private let cursors = LockedValue<[String: FeedCursor]>([:])
 
     public init(
         feed: any EventFeed, store: any RelayStore, catalog: SubscriptionCatalog, clock: WallClock = .system,
@@ -51,7 +53,6 @@ public final class FeedPoller: Sendable {
         status = LockedValue(FeedStatus(
             name: feed.name, source: feed.source, streams: feed.streams, interval: feed.interval, consecutiveFailures: 0,
             eventsSeen: 0, deliveriesQueued: 0))
-        (stopStream, stopSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     public var currentStatus: FeedStatus { status.value }
@@ -59,12 +60,13 @@ public final class FeedPoller: Sendable {
     /// Ends the loop after the poll in progress (if any) has committed.
     public func stop() {
         stopping.value = true
-        stopSignal.yield()
+        wakeup.ring()
     }
 
     public func run() async {
         logger.info("feed started", metadata: ["streams": "\(feed.streams.joined(separator: ", "))"])
         var failures = 0
+        var waiter = wakeup.makeWaiter()
         while !stopping.value && !Task.isCancelled {
             var wait = feed.interval
             do {
@@ -83,7 +85,7 @@ public final class FeedPoller: Sendable {
             }
             let next = clock.now.addingTimeInterval(wait.timeInterval)
             status.withValue { $0.nextPollAt = next }
-            await sleep(wait)
+            await waiter.wait(timeout: wait)
         }
         logger.info("feed stopped")
     }
@@ -97,17 +99,6 @@ public final class FeedPoller: Sendable {
         let cap = max(300, feed.interval.timeInterval)
         let seconds = min(cap, feed.interval.timeInterval * pow(2.0, Double(min(max(failures - 1, 0), 20))))
         return .milliseconds(Int64(seconds * 1000))
-    }
-
-    private func sleep(_ duration: Duration) async {
-        let signal = stopSignal
-        let timer = Task {
-            try? await Task.sleep(for: duration)
-            signal.yield()
-        }
-        var iterator = stopStream.makeAsyncIterator()
-        _ = await iterator.next()
-        timer.cancel()
     }
 
     /// Polls every stream once and commits what each found. Throws the first stream's error after
@@ -141,7 +132,8 @@ public final class FeedPoller: Sendable {
     private func poll(stream: String) async throws {
         let key = "\(feed.name)/\(stream)"
         let now = clock.now
-        let cursor = try await store.loadCursor(feed: key)
+        let cached = cursors.value[key]
+        let cursor = cached != nil ? cached : try await store.loadCursor(feed: key)
         let result = try await feed.poll(stream: stream, cursor: cursor, now: now)
         let router = catalog.router
         var deliveries: [NewDelivery] = []
@@ -158,8 +150,14 @@ public final class FeedPoller: Sendable {
         }
         try await store.commitPoll(PollCommit(
             feed: key, horizon: result.cursor.horizon, newlySeen: result.newlySeen, events: routed, deliveries: deliveries, now: now))
+        cursors.withValue { $0[key] = result.cursor }
         Counter(label: "event_relay_feed_events_total", dimensions: [("feed", feed.name)]).increment(by: result.events.count)
         Counter(label: "event_relay_deliveries_queued_total", dimensions: [("feed", feed.name)]).increment(by: deliveries.count)
+        if result.truncated {
+            logger.warning("stopped at the page limit with new events still coming; older ones on this stream will not be read (raise max_pages)", metadata: [
+                "stream": "\(stream)", "pages": "\(result.pages)",
+            ])
+        }
         if result.malformed > 0 {
             logger.warning("skipped events without an id", metadata: ["stream": "\(stream)", "count": "\(result.malformed)"])
         }

@@ -14,10 +14,10 @@ struct ConfigurationTests {
         #expect(configuration.dispatcher.concurrency == 32)
         #expect(configuration.dispatcher.retry.maxBackoff == .seconds(3600))
         let feed = try #require(configuration.scalingoFeeds.first)
-        #expect(feed.apiURL == "https://api.osc-fr1.scalingo.com")
-        #expect(feed.apps == ["my-app-prod"])
-        #expect(feed.interval == .seconds(30))
-        #expect(feed.environment == "production")
+        #expect(feed.configuration.apiURL == "https://api.osc-fr1.scalingo.com")
+        #expect(feed.configuration.apps == ["my-app-prod"])
+        #expect(feed.configuration.interval == .seconds(30))
+        #expect(feed.configuration.environment == "production")
         #expect(throws: ConfigurationError.self) { try configuration.resolveFeeds(environment: [:]) }
         #expect(try configuration.resolveFeeds(environment: ["SCALINGO_API_TOKEN": "tk"]).first?.token.value == "tk")
     }
@@ -37,13 +37,13 @@ struct ConfigurationTests {
         let withToken = try ConfigurationLoader.load(path: nil, environment: [
             "SCALINGO_API_TOKEN": "tk", "SCALINGO_REGION": "osc-secnum-fr1", "SCALINGO_APPS": "a, b",
         ])
-        #expect(withToken.scalingoFeeds.first?.apiURL == "https://api.osc-secnum-fr1.scalingo.com")
-        #expect(withToken.scalingoFeeds.first?.apps == ["a", "b"])
+        #expect(withToken.scalingoFeeds.first?.configuration.apiURL == "https://api.osc-secnum-fr1.scalingo.com")
+        #expect(withToken.scalingoFeeds.first?.configuration.apps == ["a", "b"])
         let pointed = try ConfigurationLoader.load(path: nil, environment: [
             "SCALINGO_API_TOKEN": "tk", "SCALINGO_API_URL": "http://127.0.0.1:9999", "SCALINGO_AUTH_URL": "http://127.0.0.1:9998",
         ])
-        #expect(pointed.scalingoFeeds.first?.apiURL == "http://127.0.0.1:9999")
-        #expect(pointed.scalingoFeeds.first?.authURL == "http://127.0.0.1:9998")
+        #expect(pointed.scalingoFeeds.first?.configuration.apiURL == "http://127.0.0.1:9999")
+        #expect(pointed.scalingoFeeds.first?.configuration.authURL == "http://127.0.0.1:9998")
         #expect(throws: ConfigurationError.self) {
             try ConfigurationLoader.load(path: nil, environment: ["SCALINGO_API_TOKEN": "tk", "SCALINGO_API_URL": "ftp://x"])
         }

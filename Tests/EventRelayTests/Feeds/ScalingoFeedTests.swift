@@ -81,3 +81,59 @@ struct ScalingoPastLastPageTests {
         await scalingo.stop()
     }
 }
+
+@Suite("Scalingo feed: rate limits and the page limit during a walk")
+struct ScalingoCatchUpTests {
+    static func feed(_ scalingo: FakeScalingo, _ client: CurlHTTPClient, maxPages: Int = 50, waits: LockedValue<[Duration]>) -> ScalingoFeed {
+        ScalingoFeed(
+            configuration: ScalingoConfiguration(
+                name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken), maxPages: maxPages),
+            transport: client, sleep: { duration in waits.withValue { $0.append(duration) } })
+    }
+
+    @Test func a429IsWaitedOutAndTheWalkGoesOn() async throws {
+        let scalingo = try FakeScalingo(pageSize: 4)
+        let client = try CurlHTTPClient()
+        let waits = LockedValue<[Duration]>([])
+        let feed = Self.feed(scalingo, client, waits: waits)
+        let base = Date()
+        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        scalingo.publish((0..<10).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
+        scalingo.failNextRequests([(429, [("Retry-After", "7")], "{}"), (429, [], "{}")])
+        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        #expect(second.events.count == 10, "the catch-up completes instead of failing the poll")
+        #expect(waits.value == [.seconds(7), .seconds(20)], "Retry-After honoured; 20 s when the 429 gives none")
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func anUnreasonableRetryAfterStillFailsThePoll() async throws {
+        let scalingo = try FakeScalingo()
+        let client = try CurlHTTPClient()
+        let waits = LockedValue<[Duration]>([])
+        let feed = Self.feed(scalingo, client, waits: waits)
+        let first = try await feed.poll(stream: "events", cursor: nil, now: Date())
+        scalingo.failNextRequests([(429, [("Retry-After", "3600")], "{}")])
+        let error = try await #require(throws: FeedError.self) { try await feed.poll(stream: "events", cursor: first.cursor, now: Date()) }
+        #expect(error.isRateLimit && error.retryAfter == .seconds(3600))
+        #expect(waits.value.isEmpty)
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func stoppingAtThePageLimitIsReported() async throws {
+        let scalingo = try FakeScalingo(pageSize: 3)
+        let client = try CurlHTTPClient()
+        let waits = LockedValue<[Duration]>([])
+        let feed = Self.feed(scalingo, client, maxPages: 2, waits: waits)
+        let base = Date()
+        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        scalingo.publish((0..<9).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
+        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        #expect(second.truncated)
+        #expect(second.events.count == 6)
+        #expect(!(try await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(90))).truncated)
+        client.shutdown()
+        await scalingo.stop()
+    }
+}

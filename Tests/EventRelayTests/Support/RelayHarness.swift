@@ -39,13 +39,13 @@ final class RelayHarness: @unchecked Sendable {
         configuration.httpClient.requestTimeout = .seconds(5)
         if let scalingo {
             var feed = RelayConfiguration.ScalingoFeedSettings()
-            feed.name = "scalingo"
-            feed.apiURL = scalingo.baseURL
-            feed.authURL = scalingo.baseURL
+            feed.configuration.name = "scalingo"
+            feed.configuration.apiURL = scalingo.baseURL
+            feed.configuration.authURL = scalingo.baseURL
             feed.tokenEnv = "TEST_SCALINGO_TOKEN"
-            feed.apps = apps
-            feed.interval = .milliseconds(150)
-            feed.backfillHours = backfillHours
+            feed.configuration.apps = apps
+            feed.configuration.interval = .milliseconds(150)
+            feed.configuration.backfillHours = backfillHours
             configuration.scalingoFeeds = [feed]
             environment["TEST_SCALINGO_TOKEN"] = scalingo.apiToken
         }

@@ -1,30 +1,30 @@
-/// A doorbell for a loop that sleeps until there is work or a deadline passes. Rings are not
+/// A doorbell for a loop (the dispatcher, a feed poller) that sleeps until there is work or a deadline passes. Rings are not
 /// counted: many rings while the loop is busy wake it once.
-final class Wakeup: Sendable {
+public final class Wakeup: Sendable {
     private let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    init() {
+    public init() {
         (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func ring() {
+    public func ring() {
         continuation.yield()
     }
 
-    func finish() {
+    public func finish() {
         continuation.finish()
     }
 
     /// One consumer only: the loop that owns it.
-    func makeWaiter() -> Waiter { Waiter(iterator: stream.makeAsyncIterator(), continuation: continuation) }
+    public func makeWaiter() -> Waiter { Waiter(iterator: stream.makeAsyncIterator(), continuation: continuation) }
 
-    struct Waiter {
+    public struct Waiter {
         var iterator: AsyncStream<Void>.Iterator
         let continuation: AsyncStream<Void>.Continuation
 
         /// Returns on a ring, at the timeout, or when the doorbell is finished or the task cancelled.
-        mutating func wait(timeout: Duration) async {
+        public mutating func wait(timeout: Duration) async {
             let continuation = self.continuation
             let timer = Task {
                 try? await Task.sleep(for: timeout)
