@@ -96,9 +96,9 @@ struct Bench {
                     ["a", "b"].map { NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: $0, matchedBy: "rule:x") }
                 }
                 deliveries += owed.count
-                try await store.commitPoll(PollCommit(
-                    feed: "b/events", horizon: now.addingTimeInterval(-3600), newlySeen: events.map { ($0.id, $0.time) }, events: events,
-                    deliveries: owed, now: now))
+                // A checkpoint the size of the stream's seen ids, as a feed writes it.
+                let checkpoint = FeedCheckpoint(version: 1, data: Array(events.map { "[\"\($0.id)\",1700000000000]" }.joined(separator: ",").utf8))
+                try await store.commitPoll(PollCommit(stream: "b/events", checkpoint: checkpoint, events: events, deliveries: owed, now: now))
             }
         }
         report("outbox: commit polls (10 events, 20 deliveries each)", count: deliveries, unit: "deliveries", elapsed: write)
@@ -134,7 +134,7 @@ struct Bench {
             remaining -= events.count
             poll += 1
             try await store.commitPoll(PollCommit(
-                feed: "b/events", horizon: now.addingTimeInterval(-3600), newlySeen: [], events: events,
+                stream: "b/events", checkpoint: nil, events: events,
                 deliveries: events.map { NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: $0.key, subscriptionID: "hook", matchedBy: "rule:x") },
                 now: now))
         }

@@ -13,17 +13,21 @@ public final class AdminAPI: HTTPServerHandler {
         public var store: any RelayStore
         public var catalog: SubscriptionCatalog
         public var feeds: @Sendable () -> [FeedStatus]
+        /// Makes the named feed poll every stream now; false when there is no such feed.
+        public var pollFeed: @Sendable (String) -> Bool
         /// Prometheus text exposition.
         public var metrics: @Sendable () async -> [UInt8]
         public var clock: WallClock
 
         public init(
             store: any RelayStore, catalog: SubscriptionCatalog, feeds: @escaping @Sendable () -> [FeedStatus] = { [] },
+            pollFeed: @escaping @Sendable (String) -> Bool = { _ in false },
             metrics: @escaping @Sendable () async -> [UInt8] = { [] }, clock: WallClock = .system
         ) {
             self.store = store
             self.catalog = catalog
             self.feeds = feeds
+            self.pollFeed = pollFeed
             self.metrics = metrics
             self.clock = clock
         }
@@ -103,8 +107,18 @@ public final class AdminAPI: HTTPServerHandler {
             ]))
         case ["v1", "feeds"]:
             try allow(request, ["GET"])
-            let cursors = try await dependencies.store.cursorSummaries()
-            return JSONResponse.make(200, .object(["feeds": .array(dependencies.feeds().map { Views.feed($0, cursors: cursors) })]))
+            let now = dependencies.clock.now
+            return JSONResponse.make(200, .object(["feeds": .array(dependencies.feeds().map { Views.feed($0, now: now) })]))
+        case let path where path.count == 3 && path[1] == "feeds":
+            try allow(request, ["GET"])
+            guard let feed = dependencies.feeds().first(where: { $0.name == path[2] }) else {
+                throw APIError.notFound("no feed named \(path[2])")
+            }
+            return JSONResponse.make(200, Views.feed(feed, now: dependencies.clock.now))
+        case let path where path.count == 4 && path[1] == "feeds" && path[3] == "poll":
+            try allow(request, ["POST"])
+            guard dependencies.pollFeed(path[2]) else { throw APIError.notFound("no feed named \(path[2])") }
+            return JSONResponse.make(202, .object(["feed": .string(path[2]), "polling": .bool(true)]))
         case ["v1", "deliveries"]:
             try allow(request, ["GET"])
             return try await listDeliveries(request)
@@ -135,11 +149,16 @@ public final class AdminAPI: HTTPServerHandler {
             return JSONResponse.make(503, .object(["status": .string("unavailable"), "store": .string("\(error)")]))
         }
         let feeds = dependencies.feeds()
-        let failing = feeds.filter { $0.lastError != nil }.map(\.name)
+        let failing = feeds.filter { !$0.failingStreams.isEmpty }.map(\.name)
+        let behind = feeds.flatMap { feed in feed.behindStreams.map { "\(feed.name)/\($0)" } }
         return JSONResponse.make(200, .object([
             "status": .string("ok"),
             "store": .string("ok"),
             "feeds_failing": Views.strings(failing),
+            "streams_failing": Views.strings(feeds.flatMap { feed in feed.failingStreams.map { "\(feed.name)/\($0)" } }),
+            // Streams whose last walk could not read everything new (a burst beyond the page limit,
+            // an error mid-walk): they are catching up and resume where they stopped.
+            "streams_behind": Views.strings(behind),
         ]))
     }
 

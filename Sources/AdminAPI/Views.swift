@@ -74,25 +74,14 @@ enum Views {
         ])
     }
 
-    static func feed(_ status: FeedStatus, cursors: [CursorSummary]) -> JSONValue {
-        let streams = status.streams.map { stream -> JSONValue in
-            let key = "\(status.name)/\(stream)"
-            let cursor = cursors.first { $0.feed == key }
-            return .object([
-                "name": .string(stream),
-                "started": .bool(cursor != nil),
-                "horizon": time(cursor?.horizon),
-                "seen_ids": .integer(Int64(cursor?.seenCount ?? 0)),
-                "cursor_updated_at": time(cursor?.updatedAt),
-            ])
-        }
-        let healthy = status.lastError == nil
-        return .object([
+    static func feed(_ status: FeedStatus, now: Date) -> JSONValue {
+        .object([
             "name": .string(status.name),
             "source": .string(status.source),
             "interval_seconds": .number(status.interval.timeInterval),
-            "streams": .array(streams),
-            "healthy": .bool(healthy),
+            "streams": .array(status.streams.map { stream($0, now: now) }),
+            "healthy": .bool(status.failingStreams.isEmpty),
+            "behind": .bool(!status.behindStreams.isEmpty),
             "last_poll_at": time(status.lastPollAt),
             "last_success_at": time(status.lastSuccessAt),
             "last_error": optional(status.lastError),
@@ -100,6 +89,36 @@ enum Views {
             "events_seen": .integer(Int64(status.eventsSeen)),
             "deliveries_queued": .integer(Int64(status.deliveriesQueued)),
             "next_poll_at": time(status.nextPollAt),
+            "rate_limited_until": time(status.pausedUntil.flatMap { $0 > now ? $0 : nil }),
+        ])
+    }
+
+    /// One stream: its schedule and health, and where its checkpoint stands (lag: how far the
+    /// newest event read is behind now; backlog: a stretch not yet read, resumed on the next polls).
+    static func stream(_ stream: StreamStatus, now: Date) -> JSONValue {
+        let cursor = stream.cursor
+        let backlog: JSONValue = cursor?.backlog.map { backlog in
+            .object([
+                "unread_from": time(backlog.upper),
+                "unread_to": time(backlog.lower),
+                "since": time(backlog.since),
+            ])
+        } ?? .null
+        return .object([
+            "name": .string(stream.name),
+            "started": .bool(cursor != nil),
+            "healthy": .bool(stream.lastError == nil),
+            "last_poll_at": time(stream.lastPollAt),
+            "last_success_at": time(stream.lastSuccessAt),
+            "last_error": optional(stream.lastError),
+            "consecutive_failures": .integer(Int64(stream.consecutiveFailures)),
+            "next_poll_at": time(stream.nextPollAt),
+            "pages_last_poll": .integer(Int64(stream.pagesLastPoll)),
+            "newest_event_at": time(cursor?.newest),
+            "lag_seconds": cursor?.newest.map { .number(max(0, now.timeIntervalSince($0)).rounded()) } ?? .null,
+            "horizon": time(cursor?.horizon),
+            "seen_ids": .integer(Int64(cursor?.seen.count ?? 0)),
+            "backlog": backlog,
         ])
     }
 }

@@ -75,6 +75,11 @@ public final class Relay: Sendable {
             token: token,
             dependencies: AdminAPI.Dependencies(
                 store: store, catalog: catalog, feeds: { pollers.map(\.currentStatus) },
+                pollFeed: { name in
+                    guard let poller = pollers.first(where: { $0.feed.name == name }) else { return false }
+                    poller.pollNow()
+                    return true
+                },
                 metrics: { await RelayMetrics.exposition(store: store) }),
             logger: logger.labelled("event-relay.admin"))
         let server: HTTPServer

@@ -78,7 +78,7 @@ public enum ConfigurationLoader {
             + scalingoKeys
     }
     static let scalingoKeys = [
-        "name", "region", "api_url", "auth_url", "token_env", "user_events", "apps", "interval", "backfill_hours", "overlap",
+        "name", "region", "api_url", "auth_url", "token_env", "user_events", "apps", "interval", "backfill_hours", "lateness",
         "page_size", "max_pages", "environment",
     ]
 
@@ -212,9 +212,9 @@ public enum ConfigurationLoader {
         }
         if let value = fields["interval"] { feed.configuration.interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
         if let value = fields["backfill_hours"] { feed.configuration.backfillHours = try value.int(in: 0...72) }
-        if let value = fields["overlap"] { feed.configuration.overlap = try value.duration(in: .zero...(.seconds(7 * 86400))) }
+        if let value = fields["lateness"] { feed.configuration.lateness = try value.duration(in: .zero...(.seconds(86400))) }
         if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
-        if let value = fields["max_pages"] { feed.configuration.maxPages = try value.int(in: 1...1000) }
+        if let value = fields["max_pages"] { feed.configuration.maxPages = try value.int(in: 2...1000) }
         if let value = fields["environment"] { feed.configuration.environment = try value.nonEmptyString() }
         if !feed.configuration.userEvents && feed.configuration.apps.isEmpty {
             throw value.error("feed \(feed.configuration.name) polls nothing: enable user_events or list apps")

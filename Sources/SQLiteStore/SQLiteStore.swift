@@ -91,6 +91,17 @@ public final class SQLiteStore: RelayStore {
                 CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts(delivery_id, at);
                 """)
         }
+        migrator.registerMigration("v2: opaque, versioned feed checkpoints") { db in
+            // The v1 tables stay until each stream's first commit replaces them (see legacyCursor).
+            try db.execute(sql: """
+                CREATE TABLE feed_checkpoints (
+                    stream TEXT PRIMARY KEY,
+                    version INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -163,18 +174,29 @@ public final class SQLiteStore: RelayStore {
 
     // MARK: Feeds
 
-    public func loadCursor(feed: String) async throws -> FeedCursor? {
+    public func loadCheckpoint(stream: String) async throws -> FeedCheckpoint? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT horizon FROM feed_cursors WHERE feed = ?", arguments: [feed]) else {
-                return nil
+            if let row = try Row.fetchOne(db, sql: "SELECT version, data FROM feed_checkpoints WHERE stream = ?", arguments: [stream]) {
+                let data: Data = row["data"]
+                return FeedCheckpoint(version: row["version"], data: Array(data))
             }
-            var cursor = FeedCursor(horizon: date(row["horizon"]))
-            let seen = try Row.fetchCursor(db, sql: "SELECT event_id, event_time FROM feed_seen WHERE feed = ?", arguments: [feed])
-            while let seenRow = try seen.next() {
-                cursor.seen[seenRow["event_id"]] = date(seenRow["event_time"])
-            }
-            return cursor
+            return try Self.legacyCursor(db, stream: stream)
         }
+    }
+
+    /// A cursor written by schema v1 (a horizon and a table of seen ids), as checkpoint version 0:
+    /// `{"horizon": ms, "seen": [[id, ms], ...]}`. Replaced by the stream's first commit.
+    static func legacyCursor(_ db: Database, stream: String) throws -> FeedCheckpoint? {
+        guard let horizon = try Int64.fetchOne(db, sql: "SELECT horizon FROM feed_cursors WHERE feed = ?", arguments: [stream]) else {
+            return nil
+        }
+        var seen: [JSONValue] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT event_id, event_time FROM feed_seen WHERE feed = ? ORDER BY event_id", arguments: [stream])
+        while let row = try rows.next() {
+            seen.append(.array([.string(row["event_id"]), .integer(row["event_time"])]))
+        }
+        let document = JSONValue.object(["horizon": .integer(horizon), "seen": .array(seen)])
+        return FeedCheckpoint(version: 0, data: document.encoded())
     }
 
     public func commitPoll(_ commit: PollCommit) async throws {
@@ -182,18 +204,16 @@ public final class SQLiteStore: RelayStore {
         let bodies = try commit.events.map { event in (event, String(decoding: try encoder.encode(event), as: UTF8.self)) }
         try await pool.write { db in
             let now = ms(commit.now)
-            try db.execute(
-                sql: """
-                    INSERT INTO feed_cursors (feed, horizon, updated_at) VALUES (?, ?, ?)
-                    ON CONFLICT(feed) DO UPDATE SET horizon = excluded.horizon, updated_at = excluded.updated_at
-                    """,
-                arguments: [commit.feed, ms(commit.horizon), now])
-            let seen = try db.makeStatement(sql: "INSERT OR IGNORE INTO feed_seen (feed, event_id, event_time) VALUES (?, ?, ?)")
-            for (id, time) in commit.newlySeen {
-                try seen.execute(arguments: [commit.feed, id, ms(time)])
+            if let checkpoint = commit.checkpoint {
+                try db.execute(
+                    sql: """
+                        INSERT INTO feed_checkpoints (stream, version, data, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(stream) DO UPDATE SET version = excluded.version, data = excluded.data, updated_at = excluded.updated_at
+                        """,
+                    arguments: [commit.stream, checkpoint.version, Data(checkpoint.data), now])
+                try db.execute(sql: "DELETE FROM feed_cursors WHERE feed = ?", arguments: [commit.stream])
+                try db.execute(sql: "DELETE FROM feed_seen WHERE feed = ?", arguments: [commit.stream])
             }
-            try db.execute(
-                sql: "DELETE FROM feed_seen WHERE feed = ? AND event_time < ?", arguments: [commit.feed, ms(commit.horizon)])
             let event = try db.makeStatement(
                 sql: "INSERT OR IGNORE INTO events (key, source, feed, type, time, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             for (item, body) in bodies {
@@ -206,20 +226,6 @@ public final class SQLiteStore: RelayStore {
                     """)
             for item in commit.deliveries {
                 try delivery.execute(arguments: [item.id, item.eventKey, item.subscriptionID, item.matchedBy, now, now, now])
-            }
-        }
-    }
-
-    public func cursorSummaries() async throws -> [CursorSummary] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT c.feed, c.horizon, c.updated_at, (SELECT COUNT(*) FROM feed_seen s WHERE s.feed = c.feed) AS seen
-                    FROM feed_cursors c ORDER BY c.feed
-                    """
-            ).map { row in
-                CursorSummary(feed: row["feed"], horizon: date(row["horizon"]), seenCount: row["seen"], updatedAt: date(row["updated_at"]))
             }
         }
     }

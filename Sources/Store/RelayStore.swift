@@ -17,11 +17,11 @@ public protocol RelayStore: Sendable {
 
     // MARK: Feeds
 
-    func loadCursor(feed: String) async throws -> FeedCursor?
-    /// Atomically: the cursor's new horizon and seen ids, the new events, and their deliveries.
-    /// An event is marked seen in the same transaction that writes its deliveries.
+    /// A stream's checkpoint as last committed (`<feed>/<stream>`), nil before its first poll.
+    func loadCheckpoint(stream: String) async throws -> FeedCheckpoint?
+    /// Atomically: the stream's new checkpoint, the new events, and their deliveries. An event is
+    /// marked seen (in the checkpoint) in the same transaction that writes its deliveries.
     func commitPoll(_ commit: PollCommit) async throws
-    func cursorSummaries() async throws -> [CursorSummary]
 
     // MARK: Outbox
 
@@ -72,21 +72,32 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { detail }
 }
 
-/// What one poll of a feed settled.
+/// Where a stream stands, as its feed encodes it: opaque to the store, versioned by the feed so
+/// that it can read what an older release wrote (and so that a shared store can compare-and-set it).
+public struct FeedCheckpoint: Sendable, Equatable {
+    public var version: Int
+    public var data: [UInt8]
+
+    public init(version: Int, data: [UInt8]) {
+        self.version = version
+        self.data = data
+    }
+}
+
+/// What one poll of one stream settled.
 public struct PollCommit: Sendable {
-    public var feed: String
-    public var horizon: Date
-    /// Ids first seen by this poll (new events, and on a first start the baseline).
-    public var newlySeen: [(id: String, time: Date)]
+    /// `<feed>/<stream>`.
+    public var stream: String
+    /// The stream's new checkpoint; nil leaves it as it is.
+    public var checkpoint: FeedCheckpoint?
     /// Events that matched at least one subscription.
     public var events: [Event]
     public var deliveries: [NewDelivery]
     public var now: Date
 
-    public init(feed: String, horizon: Date, newlySeen: [(id: String, time: Date)], events: [Event], deliveries: [NewDelivery], now: Date) {
-        self.feed = feed
-        self.horizon = horizon
-        self.newlySeen = newlySeen
+    public init(stream: String, checkpoint: FeedCheckpoint?, events: [Event], deliveries: [NewDelivery], now: Date) {
+        self.stream = stream
+        self.checkpoint = checkpoint
         self.events = events
         self.deliveries = deliveries
         self.now = now
@@ -161,19 +172,5 @@ public struct DeliveryQuery: Sendable {
         self.subscriptionID = subscriptionID
         self.limit = limit
         self.before = before
-    }
-}
-
-public struct CursorSummary: Sendable {
-    public var feed: String
-    public var horizon: Date
-    public var seenCount: Int
-    public var updatedAt: Date
-
-    public init(feed: String, horizon: Date, seenCount: Int, updatedAt: Date) {
-        self.feed = feed
-        self.horizon = horizon
-        self.seenCount = seenCount
-        self.updatedAt = updatedAt
     }
 }

@@ -5,41 +5,78 @@ import Foundation
 /// (Scalingo: the user timeline and each app's events); each stream has its own durable cursor.
 /// The generic `FeedPoller` does the rest: routing, the outbox, the schedule, status.
 public protocol EventFeed: Sendable {
-    /// The configured feed name; cursors are stored as `<name>/<stream>`.
+    /// The configured feed name; checkpoints are stored as `<name>/<stream>`.
     var name: String { get }
     /// The platform: `scalingo`, …
     var source: String { get }
     var streams: [String] { get }
     var interval: Duration { get }
-    /// Reads what is new on `stream` since `cursor` (nil: the feed's first start, which sets a
-    /// baseline). Throws `FeedError`; on error nothing is committed.
-    func poll(stream: String, cursor: FeedCursor?, now: Date) async throws -> StreamPoll
+    /// Reads what is new on `stream` since `cursor` (nil: the stream's first start). Never throws:
+    /// a failure after some pages were read returns them with `failure` set and the rest as the
+    /// cursor's backlog, so the next poll resumes where this one stopped.
+    func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll
 }
 
 /// What one poll of one stream found.
 public struct StreamPoll: Sendable {
-    /// The cursor after this poll (horizon advanced, new ids marked seen).
-    public var cursor: FeedCursor
-    /// Ids this poll marked seen (to persist).
-    public var newlySeen: [(id: String, time: Date)]
+    /// The cursor after this poll; nil when nothing was read (the first page failed).
+    public var cursor: TimelineCursor?
     /// New events to route, oldest first.
     public var events: [Event]
     public var pages: Int
     /// Events the feed could not read (no id): counted and logged, not routable.
     public var malformed: Int
-    /// The walk stopped at the page limit with news still coming: older unseen events were not read.
-    public var truncated: Bool
+    /// Why the poll stopped early, if it did.
+    public var failure: FeedError?
 
-    public init(
-        cursor: FeedCursor, newlySeen: [(id: String, time: Date)], events: [Event], pages: Int, malformed: Int = 0,
-        truncated: Bool = false
-    ) {
+    public init(cursor: TimelineCursor?, events: [Event], pages: Int, malformed: Int = 0, failure: FeedError? = nil) {
         self.cursor = cursor
-        self.newlySeen = newlySeen
         self.events = events
         self.pages = pages
         self.malformed = malformed
-        self.truncated = truncated
+        self.failure = failure
+    }
+}
+
+/// One page as a feed read it: events newest first, the token of the next page (nil: the last).
+public struct TimelinePage: Sendable {
+    public var events: [Event]
+    public var next: String?
+    public var malformed: Int
+
+    public init(events: [Event], next: String?, malformed: Int = 0) {
+        self.events = events
+        self.next = next
+        self.malformed = malformed
+    }
+}
+
+extension TimelineWalk {
+    /// Runs a walk to its end with the feed's page fetcher: the one loop every timeline feed shares.
+    public static func run(
+        cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero,
+        fetch: (Request) async throws(FeedError) -> TimelinePage
+    ) async -> StreamPoll {
+        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill)
+        var events: [Event] = []
+        var malformed = 0
+        var step = walk.firstStep
+        while case .fetch(let request) = step {
+            let page: TimelinePage
+            do {
+                page = try await fetch(request)
+            } catch {
+                walk.interrupted(at: request)
+                return StreamPoll(
+                    cursor: walk.pages == 0 ? nil : walk.cursor, events: events.sorted { $0.time < $1.time }, pages: walk.pages,
+                    malformed: malformed, failure: error)
+            }
+            malformed += page.malformed
+            let (new, next) = walk.receive(page.events.map { ($0.id, $0.time) }, next: page.next)
+            events.append(contentsOf: new.map { page.events[$0] })
+            step = next
+        }
+        return StreamPoll(cursor: walk.cursor, events: events.sorted { $0.time < $1.time }, pages: walk.pages, malformed: malformed)
     }
 }
 

@@ -5,25 +5,54 @@ import Metrics
 import Rules
 import Store
 
-/// How a feed is doing, for the admin API and /metrics.
-public struct FeedStatus: Sendable {
+/// How one stream of a feed is doing.
+public struct StreamStatus: Sendable {
     public var name: String
-    public var source: String
-    public var streams: [String]
-    public var interval: Duration
     public var lastPollAt: Date?
     public var lastSuccessAt: Date?
     public var lastError: String?
-    public var consecutiveFailures: Int
-    public var eventsSeen: Int
-    public var deliveriesQueued: Int
+    public var consecutiveFailures = 0
     public var nextPollAt: Date?
+    /// The cursor as last committed (nil before the stream's first poll).
+    public var cursor: TimelineCursor?
+    public var pagesLastPoll = 0
+
+    public init(name: String) { self.name = name }
+
+    public var isBehind: Bool { cursor?.backlog != nil }
 }
 
-/// Runs one feed: polls each stream on the feed's interval, routes new events through the rules,
-/// and commits — cursor, events and deliveries in one transaction — before the next poll.
-/// Failures back off exponentially (honouring a platform's Retry-After); nothing is committed
-/// from a failed poll, so nothing is lost or skipped.
+/// How a feed is doing, for the admin API, /healthz and /metrics.
+public struct FeedStatus: Sendable {
+    public var name: String
+    public var source: String
+    public var interval: Duration
+    public var streams: [StreamStatus]
+    /// New events read (each counted once per stream that read it).
+    public var eventsSeen = 0
+    public var deliveriesQueued = 0
+    /// A rate limit pauses every stream of the feed (they share one token) until then.
+    public var pausedUntil: Date?
+
+    public var lastPollAt: Date? { streams.compactMap(\.lastPollAt).max() }
+    public var lastSuccessAt: Date? { streams.compactMap(\.lastSuccessAt).max() }
+    public var nextPollAt: Date? { streams.compactMap(\.nextPollAt).min() }
+    public var consecutiveFailures: Int { streams.map(\.consecutiveFailures).max() ?? 0 }
+    /// The first failing stream's error, prefixed with the stream.
+    public var lastError: String? {
+        streams.first { $0.lastError != nil }.map { "\($0.name): \($0.lastError ?? "")" }
+    }
+    public var failingStreams: [String] { streams.filter { $0.lastError != nil }.map(\.name) }
+    public var behindStreams: [String] { streams.filter(\.isBehind).map(\.name) }
+}
+
+/// Runs one feed: polls each stream on its own schedule, routes new events through the rules,
+/// and commits (cursor, events and deliveries in one transaction) before that stream's next poll.
+///
+/// Each stream backs off on its own: an app timeline answering 404 never delays the user
+/// timeline. A rate limit (the platform's, shared by the feed's token) pauses all of them. A poll
+/// that read some pages and then failed commits what it read; its cursor's backlog says where
+/// the next poll resumes. A stream with a backlog is polled again after `catchUpInterval`.
 public final class FeedPoller: Sendable {
     public let feed: any EventFeed
     private let store: any RelayStore
@@ -34,25 +63,27 @@ public final class FeedPoller: Sendable {
     private let status: LockedValue<FeedStatus>
     private let stopping = LockedValue(false)
     private let wakeup = Wakeup()
-    /// Each stream's cursor as last committed. This poller is the store's only writer for its
-    /// streams (one relay per data directory), so the store is read once per stream, at start.
-    private let cursors = LockedValue<[String: FeedCursor]>([:])
+    private let catchUpInterval: Duration
+
+    /// The checkpoint format this poller writes (version 0: the v1 store's horizon and seen ids).
+    static let checkpointVersion = 1
 
     public init(
         feed: any EventFeed, store: any RelayStore, catalog: SubscriptionCatalog, clock: WallClock = .system,
-        logger: Logger = Logger(label: "event-relay.feed"), onDeliveries: @escaping @Sendable () -> Void = {}
+        catchUpInterval: Duration = .seconds(2), logger: Logger = Logger(label: "event-relay.feed"),
+        onDeliveries: @escaping @Sendable () -> Void = {}
     ) {
         self.feed = feed
         self.store = store
         self.catalog = catalog
         self.clock = clock
+        self.catchUpInterval = min(catchUpInterval, feed.interval)
         var logger = logger
         logger[metadataKey: "feed"] = .string(feed.name)
         self.logger = logger
         self.onDeliveries = onDeliveries
         status = LockedValue(FeedStatus(
-            name: feed.name, source: feed.source, streams: feed.streams, interval: feed.interval, consecutiveFailures: 0,
-            eventsSeen: 0, deliveriesQueued: 0))
+            name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:))))
     }
 
     public var currentStatus: FeedStatus { status.value }
@@ -63,31 +94,57 @@ public final class FeedPoller: Sendable {
         wakeup.ring()
     }
 
+    /// Makes every stream due now (`POST /v1/feeds/{id}/poll`), rate-limit pauses aside.
+    public func pollNow() {
+        let now = clock.now
+        status.withValue { status in
+            for index in status.streams.indices { status.streams[index].nextPollAt = now }
+        }
+        wakeup.ring()
+    }
+
     public func run() async {
         logger.info("feed started", metadata: ["streams": "\(feed.streams.joined(separator: ", "))"])
-        var failures = 0
         var waiter = wakeup.makeWaiter()
+        let start = clock.now
+        status.withValue { status in
+            for index in status.streams.indices { status.streams[index].nextPollAt = start }
+        }
         while !stopping.value && !Task.isCancelled {
-            var wait = feed.interval
-            do {
-                try await pollOnce()
-                failures = 0
-            } catch let error as FeedError {
-                failures += 1
-                wait = backoff(failures: failures, error: error)
-                logger.warning("poll failed; retrying later", metadata: [
-                    "error": "\(error)", "retry_in": "\(wait)", "failures": "\(failures)",
-                ])
-            } catch {
-                failures += 1
-                wait = backoff(failures: failures, error: nil)
-                logger.error("poll failed; retrying later", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+            await pollDueStreams()
+            let now = clock.now
+            let next = status.withValue { status -> Date in
+                let earliest = status.nextPollAt ?? now.addingTimeInterval(feed.interval.timeInterval)
+                return max(earliest, status.pausedUntil ?? earliest)
             }
-            let next = clock.now.addingTimeInterval(wait.timeInterval)
-            status.withValue { $0.nextPollAt = next }
-            await waiter.wait(timeout: wait)
+            let wait = next.timeIntervalSince(now)
+            if wait > 0 { await waiter.wait(timeout: .milliseconds(Int64(min(wait, 86400) * 1000))) }
         }
         logger.info("feed stopped")
+    }
+
+    /// Polls, in order, each stream whose time has come. Returns the streams it polled.
+    @discardableResult
+    public func pollDueStreams() async -> [String] {
+        var polled: [String] = []
+        for stream in feed.streams {
+            if stopping.value || Task.isCancelled { break }
+            let now = clock.now
+            let due = status.withValue { status -> Bool in
+                if let paused = status.pausedUntil, paused > now { return false }
+                guard let entry = status.streams.first(where: { $0.name == stream }) else { return false }
+                return (entry.nextPollAt ?? now) <= now
+            }
+            guard due else { continue }
+            await poll(stream: stream)
+            polled.append(stream)
+        }
+        return polled
+    }
+
+    /// Polls every stream once now, whatever their schedule (tests, `rules test`-like tools).
+    public func pollAllStreams() async {
+        for stream in feed.streams { await poll(stream: stream) }
     }
 
     /// Failed polls wait interval × 2^(n-1), at most 5 minutes (or the interval, if longer); a
@@ -101,40 +158,56 @@ public final class FeedPoller: Sendable {
         return .milliseconds(Int64(seconds * 1000))
     }
 
-    /// Polls every stream once and commits what each found. Throws the first stream's error after
-    /// trying them all (one broken app feed does not stop the others).
-    public func pollOnce() async throws {
-        let started = clock.now
-        status.withValue { $0.lastPollAt = started }
-        var firstError: (any Error)?
-        for stream in feed.streams {
-            do {
-                try await poll(stream: stream)
-            } catch {
-                Counter(label: "event_relay_feed_poll_errors_total", dimensions: [("feed", feed.name)]).increment()
-                if firstError == nil { firstError = error }
-            }
-        }
-        if let firstError {
-            status.withValue {
-                $0.lastError = "\(firstError)"
-                $0.consecutiveFailures += 1
-            }
-            throw firstError
-        }
-        status.withValue {
-            $0.lastSuccessAt = started
-            $0.lastError = nil
-            $0.consecutiveFailures = 0
-        }
-    }
-
-    private func poll(stream: String) async throws {
+    private func poll(stream: String) async {
         let key = "\(feed.name)/\(stream)"
         let now = clock.now
-        let cached = cursors.value[key]
-        let cursor = cached != nil ? cached : try await store.loadCursor(feed: key)
-        let result = try await feed.poll(stream: stream, cursor: cursor, now: now)
+        updateStream(stream) { $0.lastPollAt = now }
+        let failure: FeedError?
+        do {
+            failure = try await pollAndCommit(stream: stream, key: key, now: now)
+        } catch {
+            // The store failed: nothing of this poll was committed, and the cached cursor is unchanged.
+            failure = FeedError.transport("the store could not commit the poll: \(error)")
+        }
+        let finished = clock.now
+        guard let failure else {
+            let recovered = updateStream(stream) { entry -> Bool in
+                let recovered = entry.lastError != nil
+                entry.lastSuccessAt = now
+                entry.lastError = nil
+                entry.consecutiveFailures = 0
+                entry.nextPollAt = finished.addingTimeInterval((entry.isBehind ? catchUpInterval : feed.interval).timeInterval)
+                return recovered
+            }
+            if recovered { logger.notice("stream recovered", metadata: ["stream": "\(stream)"]) }
+            return
+        }
+        Counter(label: "event_relay_feed_poll_errors_total", dimensions: [("feed", feed.name)]).increment()
+        let (failures, changed) = updateStream(stream) { entry -> (Int, Bool) in
+            let changed = entry.lastError != failure.message
+            entry.consecutiveFailures += 1
+            entry.lastError = failure.message
+            entry.nextPollAt = finished.addingTimeInterval(backoff(failures: entry.consecutiveFailures, error: failure).timeInterval)
+            return (entry.consecutiveFailures, changed)
+        }
+        let wait = backoff(failures: failures, error: failure)
+        if failure.isRateLimit {
+            status.withValue { $0.pausedUntil = finished.addingTimeInterval(wait.timeInterval) }
+        }
+        // State changes are logged once, not on every failed poll.
+        let metadata: Logger.Metadata = [
+            "stream": "\(stream)", "error": "\(failure)", "retry_in": "\(wait)", "failures": "\(failures)",
+        ]
+        if changed { logger.warning("stream poll failed; retrying later", metadata: metadata) } else { logger.debug("stream poll failed again", metadata: metadata) }
+    }
+
+    /// Reads the stream from its cursor and commits what it found; returns why it stopped early.
+    private func pollAndCommit(stream: String, key: String, now: Date) async throws -> FeedError? {
+        let cached = status.withValue { $0.streams.first { $0.name == stream }?.cursor }
+        var cursor = cached
+        if cursor == nil { cursor = try await loadCursor(key: key) }
+        let result = await feed.poll(stream: stream, cursor: cursor, now: now)
+        guard let newCursor = result.cursor else { return result.failure }
         let router = catalog.router
         var deliveries: [NewDelivery] = []
         var routed: [Event] = []
@@ -148,26 +221,35 @@ public final class FeedPoller: Sendable {
                     matchedBy: match.matchedBy))
             }
         }
+        let encoded = try JSONEncoder().encode(newCursor)
         try await store.commitPoll(PollCommit(
-            feed: key, horizon: result.cursor.horizon, newlySeen: result.newlySeen, events: routed, deliveries: deliveries, now: now))
-        cursors.withValue { $0[key] = result.cursor }
-        Counter(label: "event_relay_feed_events_total", dimensions: [("feed", feed.name)]).increment(by: result.events.count)
-        Counter(label: "event_relay_deliveries_queued_total", dimensions: [("feed", feed.name)]).increment(by: deliveries.count)
-        if result.truncated {
-            logger.warning("stopped at the page limit with new events still coming; older ones on this stream will not be read (raise max_pages)", metadata: [
-                "stream": "\(stream)", "pages": "\(result.pages)",
-            ])
-        }
-        if result.malformed > 0 {
-            logger.warning("skipped events without an id", metadata: ["stream": "\(stream)", "count": "\(result.malformed)"])
+            stream: key, checkpoint: FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded)), events: routed,
+            deliveries: deliveries, now: now))
+        let wasBehind = cursor?.backlog != nil
+        updateStream(stream) {
+            $0.cursor = newCursor
+            $0.pagesLastPoll = result.pages
         }
         status.withValue {
             $0.eventsSeen += result.events.count
             $0.deliveriesQueued += deliveries.count
         }
+        Counter(label: "event_relay_feed_events_total", dimensions: [("feed", feed.name)]).increment(by: result.events.count)
+        Counter(label: "event_relay_deliveries_queued_total", dimensions: [("feed", feed.name)]).increment(by: deliveries.count)
+        if result.malformed > 0 {
+            logger.warning("skipped events without an id", metadata: ["stream": "\(stream)", "count": "\(result.malformed)"])
+        }
+        if let backlog = newCursor.backlog, !wasBehind {
+            logger.warning("stream is behind: the walk stopped before reaching what was already read; the next polls resume there", metadata: [
+                "stream": "\(stream)", "pages": "\(result.pages)", "unread_from": "\(Timestamp.format(backlog.upper))",
+                "unread_to": "\(Timestamp.format(backlog.lower))",
+            ])
+        } else if newCursor.backlog == nil && wasBehind {
+            logger.notice("stream caught up with its backlog", metadata: ["stream": "\(stream)"])
+        }
         if cursor == nil {
-            logger.info("stream baseline set", metadata: [
-                "stream": "\(stream)", "horizon": "\(Timestamp.format(result.cursor.horizon))", "backfilled": "\(result.events.count)",
+            logger.info("stream started", metadata: [
+                "stream": "\(stream)", "horizon": "\(Timestamp.format(newCursor.horizon))", "backfilled": "\(result.events.count)",
             ])
         } else if !result.events.isEmpty {
             logger.info("new events", metadata: [
@@ -175,5 +257,30 @@ public final class FeedPoller: Sendable {
             ])
         }
         if !deliveries.isEmpty { onDeliveries() }
+        return result.failure
+    }
+
+    private func loadCursor(key: String) async throws -> TimelineCursor? {
+        guard let checkpoint = try await store.loadCheckpoint(stream: key) else { return nil }
+        guard checkpoint.version <= Self.checkpointVersion else {
+            throw StoreError.corrupt("\(key): checkpoint version \(checkpoint.version) was written by a newer release")
+        }
+        do {
+            // Version 0 (the v1 store's horizon and seen ids) is a subset of version 1.
+            return try JSONDecoder().decode(TimelineCursor.self, from: Data(checkpoint.data))
+        } catch {
+            throw StoreError.corrupt("\(key): unreadable checkpoint (\(error))")
+        }
+    }
+
+    @discardableResult
+    private func updateStream<T>(_ stream: String, _ change: (inout StreamStatus) -> T) -> T {
+        status.withValue { status in
+            let index = status.streams.firstIndex { $0.name == stream } ?? {
+                status.streams.append(StreamStatus(name: stream))
+                return status.streams.count - 1
+            }()
+            return change(&status.streams[index])
+        }
     }
 }

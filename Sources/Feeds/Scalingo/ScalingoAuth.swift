@@ -20,7 +20,7 @@ actor ScalingoAuth {
         self.transport = transport
     }
 
-    func currentBearer(now: Date) async throws -> String {
+    func currentBearer(now: Date) async throws(FeedError) -> String {
         if let bearer, now < bearer.expires.addingTimeInterval(-Self.renewBefore) { return bearer.value }
         return try await exchange(now: now)
     }
@@ -29,7 +29,7 @@ actor ScalingoAuth {
         bearer = nil
     }
 
-    private func exchange(now: Date) async throws -> String {
+    private func exchange(now: Date) async throws(FeedError) -> String {
         let credentials = Data(":\(token.value)".utf8).base64EncodedString()
         let request = HTTPRequest(
             method: .POST, url: authURL.trimmingTrailingSlash + "/v1/tokens/exchange",
@@ -60,7 +60,7 @@ extension String {
 
 /// What the auth and API calls share: transport errors and failure statuses as `FeedError`s.
 enum ScalingoHTTP {
-    static func execute(_ request: HTTPRequest, over transport: any HTTPTransport, what: String) async throws -> HTTPResponse {
+    static func execute(_ request: HTTPRequest, over transport: any HTTPTransport, what: String) async throws(FeedError) -> HTTPResponse {
         do {
             return try await transport.execute(request)
         } catch {

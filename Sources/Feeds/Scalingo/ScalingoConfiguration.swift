@@ -15,11 +15,12 @@ public struct ScalingoConfiguration: Sendable {
     public var interval: Duration
     /// On the very first start, deliver the events of the last N hours (the API's `from`, at most 72). 0: none.
     public var backfillHours: Int
-    /// How far behind the newest event seen late insertions are still caught.
-    public var overlap: Duration
+    /// How far below the newest event seen a late insertion is still caught: every poll reads the
+    /// timeline down past `newest - lateness`.
+    public var lateness: Duration
     /// `per_page`; nil leaves the API's default (30).
     public var pageSize: Int?
-    /// Pages read per stream and poll at most.
+    /// Pages read per stream and poll at most; a walk cut short resumes on the next poll.
     public var maxPages: Int
     /// A label put on every event as its `environment` (Scalingo has no environments of its own).
     public var environment: String?
@@ -27,7 +28,7 @@ public struct ScalingoConfiguration: Sendable {
     public init(
         name: String, apiURL: String, authURL: String = ScalingoConfiguration.defaultAuthURL, token: SecretString,
         userEvents: Bool = true, apps: [String] = [], interval: Duration = .seconds(30), backfillHours: Int = 0,
-        overlap: Duration = .seconds(3600), pageSize: Int? = nil, maxPages: Int = 50, environment: String? = nil
+        lateness: Duration = .seconds(300), pageSize: Int? = nil, maxPages: Int = 50, environment: String? = nil
     ) {
         self.name = name
         self.apiURL = apiURL
@@ -37,11 +38,14 @@ public struct ScalingoConfiguration: Sendable {
         self.apps = apps
         self.interval = interval
         self.backfillHours = backfillHours
-        self.overlap = overlap
+        self.lateness = lateness
         self.pageSize = pageSize
         self.maxPages = maxPages
         self.environment = environment
     }
+
+    /// Scalingo's page size when `per_page` is not sent.
+    public static let defaultPageSize = 30
 
     public static let defaultAuthURL = "https://auth.scalingo.com"
 

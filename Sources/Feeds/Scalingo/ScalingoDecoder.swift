@@ -12,7 +12,25 @@ enum ScalingoDecoder {
         var malformed: Int
     }
 
-    static func page(_ body: [UInt8], feed: String, environment: String?, fetchedAt: Date) throws -> Page {
+    /// What Scalingo says about paging; every field optional, because it leaves them out, renames
+    /// them, or gets them wrong (`next_page` clamped to the last page instead of null).
+    struct Pagination: Equatable {
+        var currentPage: Int?
+        var nextPage: Int?
+        /// True when the response said `next_page: null` explicitly.
+        var nextPageIsNull = false
+        var totalPages: Int?
+
+        /// Whether `page` (1-based) is the last one, by any of the signs Scalingo gives.
+        func isLast(page: Int) -> Bool {
+            if nextPageIsNull { return true }
+            if let totalPages, page >= totalPages { return true }
+            if let nextPage, nextPage <= page { return true }
+            return false
+        }
+    }
+
+    static func page(_ body: [UInt8], feed: String, environment: String?, fetchedAt: Date) throws(FeedError) -> Page {
         let document: JSONValue
         do {
             document = try JSONValue.parse(body)

@@ -44,53 +44,39 @@ public struct ScalingoFeed: EventFeed {
         return "/v1/apps/\(escaped)/events"
     }
 
-    public func poll(stream: String, cursor: FeedCursor?, now: Date) async throws -> StreamPoll {
+    /// Walks the stream newest first (see `TimelineWalk`): down past the last sweep's start minus
+    /// the lateness window every poll, then on through any backlog an earlier walk could not
+    /// finish. Events that arrive meanwhile only push older ones further down, so resuming at
+    /// the same page number never skips one. A page token is `N` (page N at the server's default
+    /// size) or `N/S` (page N of `per_page=S`); a token written with another page size is
+    /// converted by offset, rounding down (a few events are read again, none skipped).
+    public func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll {
         let path = path(of: stream)
-        guard let cursor else { return try await firstPoll(path: path, now: now) }
-        var working = cursor
-        var newEvents: [Event] = []
-        var newlySeen: [(id: String, time: Date)] = []
-        var malformed = 0
-        var pageNumber = 1
-        var truncated = false
-        while true {
+        return await TimelineWalk.run(
+            cursor: cursor, now: now, lateness: configuration.lateness, maxPages: configuration.maxPages,
+            backfill: .seconds(configuration.backfillHours * 3600)
+        ) { request throws(FeedError) in
+            var pageNumber = 1
+            if case .token(let token) = request { pageNumber = try page(of: token) }
             let page = try await fetch(path: path, query: pageQuery(pageNumber), pageNumber: pageNumber, now: now)
-            malformed += page.malformed
-            let outcome = PageScan.scan(
-                page: page.events.map { ($0.id, $0.time) }, pageNumber: pageNumber, pagination: page.pagination,
-                cursor: &working, maxPages: configuration.maxPages)
-            for index in outcome.newIndices {
-                newEvents.append(page.events[index])
-                newlySeen.append((page.events[index].id, page.events[index].time))
-            }
-            truncated = outcome.hitPageLimit
-            guard outcome.readNextPage else { break }
-            pageNumber += 1
+            let next = page.events.isEmpty || page.pagination.isLast(page: pageNumber) ? nil : token(page: pageNumber + 1)
+            return TimelinePage(events: page.events, next: next, malformed: page.malformed)
         }
-        working.advance(overlap: configuration.overlap)
-        return StreamPoll(
-            cursor: working, newlySeen: newlySeen, events: newEvents.sorted { $0.time < $1.time }, pages: pageNumber,
-            malformed: malformed, truncated: truncated)
     }
 
-    /// First start: the newest page becomes the baseline, so nothing old is sent; or, with a
-    /// backfill window, the events of the last N hours are new.
-    private func firstPoll(path: String, now: Date) async throws -> StreamPoll {
-        if configuration.backfillHours > 0 {
-            let page = try await fetch(path: path, query: [("from", String(configuration.backfillHours))], pageNumber: 1, now: now)
-            var cursor = FeedCursor(horizon: now.addingTimeInterval(-Double(configuration.backfillHours) * 3600))
-            var events: [Event] = []
-            for event in page.events where cursor.classify(id: event.id, time: event.time) == .new {
-                cursor.markSeen(id: event.id, time: event.time)
-                events.append(event)
-            }
-            let seen = events.map { (id: $0.id, time: $0.time) }
-            return StreamPoll(cursor: cursor, newlySeen: seen, events: events.sorted { $0.time < $1.time }, pages: 1, malformed: page.malformed)
+    public func token(page: Int) -> String {
+        configuration.pageSize.map { "\(page)/\($0)" } ?? String(page)
+    }
+
+    public func page(of token: String) throws(FeedError) -> Int {
+        let parts = token.split(separator: "/").map { Int($0) }
+        guard (1...2).contains(parts.count), let page = parts[0], page >= 1, parts.count == 1 || (parts[1] ?? 0) >= 1 else {
+            throw FeedError.badResponse("unreadable resume point \(token)")
         }
-        let page = try await fetch(path: path, query: pageQuery(1), pageNumber: 1, now: now)
-        let items = page.events.map { (id: $0.id, time: $0.time) }
-        let cursor = PageScan.baseline(page: items, now: now, overlap: configuration.overlap)
-        return StreamPoll(cursor: cursor, newlySeen: items, events: [], pages: 1, malformed: page.malformed)
+        let written = parts.count == 2 ? parts[1] : nil
+        guard written != configuration.pageSize else { return page }
+        let offset = (page - 1) * (written ?? ScalingoConfiguration.defaultPageSize)
+        return offset / (configuration.pageSize ?? ScalingoConfiguration.defaultPageSize) + 1
     }
 
     private func pageQuery(_ page: Int) -> [(String, String)] {
@@ -100,7 +86,7 @@ public struct ScalingoFeed: EventFeed {
     }
 
     /// One authenticated GET, renewing the bearer once on a 401 and waiting out rate limits.
-    private func fetch(path: String, query: [(String, String)], pageNumber: Int, now: Date) async throws -> ScalingoDecoder.Page {
+    private func fetch(path: String, query: [(String, String)], pageNumber: Int, now: Date) async throws(FeedError) -> ScalingoDecoder.Page {
         let url = configuration.apiURL.trimmingTrailingSlash + path + "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         var renewed = false
         var waits = 0
@@ -113,7 +99,7 @@ public struct ScalingoFeed: EventFeed {
                 return try ScalingoDecoder.page(response.body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
             case 404 where pageNumber > 1:
                 // Past the last page some servers answer 404 rather than an empty list: the end, not an error.
-                return ScalingoDecoder.Page(events: [], pagination: Pagination(), malformed: 0)
+                return ScalingoDecoder.Page(events: [], pagination: ScalingoDecoder.Pagination(), malformed: 0)
             case 401 where !renewed:
                 renewed = true
                 await auth.invalidate()
@@ -124,7 +110,11 @@ public struct ScalingoFeed: EventFeed {
                 let wait = failure.retryAfter ?? Self.defaultRateLimitWait
                 guard wait <= Self.maxRateLimitWait else { throw failure }
                 waits += 1
-                try await sleep(wait)
+                do {
+                    try await sleep(wait)
+                } catch {
+                    throw FeedError.transport("GET \(path): cancelled while waiting out a rate limit")
+                }
             default:
                 throw ScalingoHTTP.failure(response, what: "GET \(path)")
             }

@@ -215,20 +215,26 @@ struct RelayEndToEndTests {
         await scenario.finish()
     }
 
-    @Test func backfillDeliversTheLastHoursOnFirstStart() async throws {
+    /// `/v1/events` ignores `from`: the window is read by walking pages (5 a page here) until
+    /// they reach below it, so every event of the last hour is sent, on several pages.
+    @Test func backfillDeliversTheLastHoursOnFirstStartFromEveryPage() async throws {
         let scenario = try Scenario()
         let (scalingo, sinks) = (scenario.scalingo, scenario.sinks)
         let now = Date()
-        scalingo.publish([
-            ScalingoEventFactory.loginLock(id: "30-min-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-1800)),
-            ScalingoEventFactory.loginLock(id: "3-hours-ago", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-3 * 3600)),
-        ])
-        try await scenario.start(backfillHours: 1, waitForBaseline: false)
-        #expect(await sinks.waitFor { $0.count >= 1 })
-        try await Task.sleep(for: .milliseconds(600))
-        let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue }
-        #expect(ids == ["30-min-ago"])
-        #expect(scalingo.requests.contains { $0.query["from"] == "1" })
+        let recent = (0..<12).map { "recent-\($0)" }
+        scalingo.publish(recent.enumerated().map { index, id in
+            ScalingoEventFactory.loginLock(id: id, user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-3000 + Double(index) * 60))
+        })
+        scalingo.publish((0..<4).map { ScalingoEventFactory.loginLock(id: "old-\($0)", user: "a", ip: "1.1.1.1", at: now.addingTimeInterval(-3 * 3600 - Double($0))) })
+        try await scenario.start(backfillHours: 1, waitForBaseline: true)
+        // The first poll's deliveries were written in one transaction, before the stream counts as started.
+        #expect(await sinks.waitFor { $0.count >= recent.count })
+        let (status, list) = try await scenario.harness.admin(.GET, "/v1/deliveries?limit=100")
+        #expect(status == 200)
+        #expect(list["deliveries"]?.arrayValue?.count == recent.count)
+        let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue ?? "" }
+        #expect(Set(ids) == Set(recent) && ids.count == recent.count)
+        #expect(scalingo.pageRequests(path: "/v1/events") == 3, "12 events in the window: 3 pages of 5, the third reaching below it")
         await scenario.finish()
     }
 }

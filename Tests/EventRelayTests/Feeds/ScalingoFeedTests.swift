@@ -14,10 +14,10 @@ struct ScalingoFeedTests {
             configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
             transport: client)
         let start = Date()
-        var cursor = try await feed.poll(stream: "events", cursor: nil, now: start).cursor
-        cursor = try await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(50 * 60)).cursor
+        var cursor = await feed.poll(stream: "events", cursor: nil, now: start).cursor
+        cursor = await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(50 * 60)).cursor
         #expect(scalingo.requests(path: "/v1/tokens/exchange") == 1, "still valid at 50 minutes")
-        _ = try await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(56 * 60))
+        _ = await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(56 * 60))
         #expect(scalingo.requests(path: "/v1/tokens/exchange") == 2, "renewed 5 minutes before the hour")
         client.shutdown()
         await scalingo.stop()
@@ -29,7 +29,9 @@ struct ScalingoFeedTests {
         let feed = ScalingoFeed(
             configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString("tk-wrong-secret")),
             transport: client)
-        let error = try await #require(throws: FeedError.self) { try await feed.poll(stream: "events", cursor: nil, now: Date()) }
+        let result = await feed.poll(stream: "events", cursor: nil, now: Date())
+        let error = try #require(result.failure)
+        #expect(result.cursor == nil, "nothing read, nothing to commit")
         #expect(error.isUnauthorized)
         #expect(!error.description.contains("tk-wrong-secret"))
         client.shutdown()
@@ -44,15 +46,17 @@ struct ScalingoFeedTests {
             transport: client)
         let base = Date()
         scalingo.publish((0..<6).map { ScalingoEventFactory.generic(id: "old\($0)", type: "restart", app: "web", at: base.addingTimeInterval(Double($0))) })
-        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
-        #expect(first.events.isEmpty && first.pages == 1)
+        let first = await feed.poll(stream: "events", cursor: nil, now: base)
+        #expect(first.events.isEmpty && first.pages == 2, "the baseline reads the lateness window: both pages")
         scalingo.publish((0..<10).map { ScalingoEventFactory.generic(id: "new\($0)", type: "restart", app: "web", at: base.addingTimeInterval(100 + Double($0))) })
-        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(200))
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(200))
         #expect(second.events.map(\.id) == (0..<10).map { "new\($0)" }, "all ten, oldest first")
-        // Page 3 ends the news but holds only seen events besides; page 4 is all history: stop there.
-        #expect(second.pages == 4)
-        let third = try await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(300))
-        #expect(third.events.isEmpty && third.pages == 1)
+        #expect(second.pages == 4, "down to the last page: every event is inside the lateness window")
+        let third = await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(900))
+        #expect(third.events.isEmpty && third.pages == 4, "still inside the window of the last sweep's start")
+        let fourth = await feed.poll(stream: "events", cursor: third.cursor, now: base.addingTimeInterval(960))
+        #expect(fourth.events.isEmpty && fourth.pages == 1, "once the window has passed, one page is enough")
+        #expect(fourth.failure == nil)
         client.shutdown()
         await scalingo.stop()
     }
@@ -72,11 +76,12 @@ struct ScalingoPastLastPageTests {
             configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
             transport: client)
         let base = Date()
-        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        let first = await feed.poll(stream: "events", cursor: nil, now: base)
         // Exactly a page of news, and the page count says 1 but a sloppy server would say otherwise:
         scalingo.publish((0..<3).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
-        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
         #expect(second.events.map(\.id) == ["n0", "n1", "n2"])
+        #expect(second.failure == nil)
         client.shutdown()
         await scalingo.stop()
     }
@@ -97,10 +102,10 @@ struct ScalingoCatchUpTests {
         let waits = LockedValue<[Duration]>([])
         let feed = Self.feed(scalingo, client, waits: waits)
         let base = Date()
-        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        let first = await feed.poll(stream: "events", cursor: nil, now: base)
         scalingo.publish((0..<10).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
         scalingo.failNextRequests([(429, [("Retry-After", "7")], "{}"), (429, [], "{}")])
-        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
         #expect(second.events.count == 10, "the catch-up completes instead of failing the poll")
         #expect(waits.value == [.seconds(7), .seconds(20)], "Retry-After honoured; 20 s when the 429 gives none")
         client.shutdown()
@@ -112,28 +117,63 @@ struct ScalingoCatchUpTests {
         let client = try CurlHTTPClient()
         let waits = LockedValue<[Duration]>([])
         let feed = Self.feed(scalingo, client, waits: waits)
-        let first = try await feed.poll(stream: "events", cursor: nil, now: Date())
+        let first = await feed.poll(stream: "events", cursor: nil, now: Date())
         scalingo.failNextRequests([(429, [("Retry-After", "3600")], "{}")])
-        let error = try await #require(throws: FeedError.self) { try await feed.poll(stream: "events", cursor: first.cursor, now: Date()) }
+        let error = try #require(await feed.poll(stream: "events", cursor: first.cursor, now: Date()).failure)
         #expect(error.isRateLimit && error.retryAfter == .seconds(3600))
         #expect(waits.value.isEmpty)
         client.shutdown()
         await scalingo.stop()
     }
 
-    @Test func stoppingAtThePageLimitIsReported() async throws {
+    @Test func aWalkCutAtThePageLimitResumesWhereItStopped() async throws {
         let scalingo = try FakeScalingo(pageSize: 3)
         let client = try CurlHTTPClient()
         let waits = LockedValue<[Duration]>([])
         let feed = Self.feed(scalingo, client, maxPages: 2, waits: waits)
         let base = Date()
-        let first = try await feed.poll(stream: "events", cursor: nil, now: base)
+        let first = await feed.poll(stream: "events", cursor: nil, now: base)
         scalingo.publish((0..<9).map { ScalingoEventFactory.generic(id: "n\($0)", type: "restart", app: "web", at: base.addingTimeInterval(10 + Double($0))) })
-        let second = try await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
-        #expect(second.truncated)
-        #expect(second.events.count == 6)
-        #expect(!(try await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(90))).truncated)
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: base.addingTimeInterval(60))
+        #expect(second.cursor?.backlog?.resume == "3", "the first unread page")
+        #expect(second.events.map(\.id) == (3..<9).map { "n\($0)" })
+        let third = await feed.poll(stream: "events", cursor: second.cursor, now: base.addingTimeInterval(90))
+        #expect(third.events.map(\.id) == ["n0", "n1", "n2"])
+        #expect(third.cursor?.backlog == nil)
         client.shutdown()
         await scalingo.stop()
+    }
+}
+
+@Suite("Scalingo feed: page tokens")
+struct ScalingoPageTokenTests {
+    static func feed(pageSize: Int?) -> ScalingoFeed {
+        ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: "http://127.0.0.1:9", token: SecretString("t"), pageSize: pageSize),
+            transport: UnreachableTransport())
+    }
+
+    struct UnreachableTransport: HTTPTransport {
+        func execute(_ request: HTTPRequest) async throws -> HTTPResponse { throw HTTPClientError.connectFailed }
+    }
+
+    @Test func tokensNameThePageAndThePageSize() throws {
+        #expect(Self.feed(pageSize: nil).token(page: 4) == "4")
+        #expect(Self.feed(pageSize: 10).token(page: 4) == "4/10")
+        #expect(try Self.feed(pageSize: 10).page(of: "4/10") == 4)
+        #expect(try Self.feed(pageSize: nil).page(of: "4") == 4)
+    }
+
+    @Test func aTokenWrittenWithAnotherPageSizeIsConvertedWithoutSkipping() throws {
+        // Page 4 of 10 starts at offset 30: page 2 of 20 (offset 20) reads it again, never later.
+        #expect(try Self.feed(pageSize: 20).page(of: "4/10") == 2)
+        #expect(try Self.feed(pageSize: 7).page(of: "4/10") == 5, "offset 30 is on page 5 of 7 (28…34)")
+        #expect(try Self.feed(pageSize: 10).page(of: "2") == 4, "page 2 at the default 30 is offset 30")
+        #expect(try Self.feed(pageSize: nil).page(of: "7/10") == 3, "offset 60 at the default 30")
+    }
+
+    @Test(arguments: ["", "x", "0", "-1", "3/0", "3/x", "1/2/3"])
+    func unreadableTokensAreRefused(token: String) {
+        #expect(throws: FeedError.self) { try Self.feed(pageSize: 10).page(of: token) }
     }
 }

@@ -13,7 +13,7 @@ struct SQLiteStoreTests {
             subscriptions.map { NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: $0, matchedBy: "rule:r") }
         }
         try await store.commitPoll(PollCommit(
-            feed: feed, horizon: now.addingTimeInterval(-3600), newlySeen: events.map { ($0.id, $0.time) }, events: events,
+            stream: feed, checkpoint: FeedCheckpoint(version: 1, data: Array("checkpoint of \(feed)".utf8)), events: events,
             deliveries: deliveries, now: now))
     }
 
@@ -26,9 +26,9 @@ struct SQLiteStoreTests {
             try await commit(store, events: [Fixtures.event(type: "deployment", id: "e1", time: Self.t0)], subscriptions: ["a", "b"])
         }
         let reopened = try SQLiteStore(path: path)
-        let cursor = try #require(try await reopened.loadCursor(feed: "s/events"))
-        #expect(cursor.seen["e1"] == Self.t0)
-        #expect(cursor.horizon == Self.t0.addingTimeInterval(-3600))
+        let checkpoint = try #require(try await reopened.loadCheckpoint(stream: "s/events"))
+        #expect(checkpoint == FeedCheckpoint(version: 1, data: Array("checkpoint of s/events".utf8)))
+        #expect(try await reopened.loadCheckpoint(stream: "s/apps/other") == nil)
         #expect(try await reopened.deliveryCounts()[.pending] == 2)
         let journal = try String(contentsOfFile: path + "-wal", encoding: .isoLatin1)
         #expect(!journal.isEmpty, "WAL mode writes a -wal file")
@@ -105,14 +105,12 @@ struct SQLiteStoreTests {
         #expect(owed.first?.lastError == "subscription deleted")
     }
 
-    @Test func seenIdsOlderThanTheHorizonArePruned() async throws {
+    @Test func aCommitWithoutACheckpointLeavesTheStoredOneAlone() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
-        try await store.commitPoll(PollCommit(
-            feed: "f", horizon: Self.t0, newlySeen: [("old", Self.t0.addingTimeInterval(-10)), ("new", Self.t0.addingTimeInterval(10))],
-            events: [], deliveries: [], now: Self.t0))
-        #expect(Set(try #require(try await store.loadCursor(feed: "f")).seen.keys) == ["new"])
-        #expect(try await store.cursorSummaries().map(\.seenCount) == [1])
+        try await commit(store, feed: "f", events: [], subscriptions: [])
+        try await store.commitPoll(PollCommit(stream: "f", checkpoint: nil, events: [], deliveries: [], now: Self.t0))
+        #expect(try await store.loadCheckpoint(stream: "f")?.data == Array("checkpoint of f".utf8))
     }
 }

@@ -12,8 +12,12 @@ final class FakeScalingo: @unchecked Sendable {
     /// Answer 404 (rather than an empty page) past the last page, as some servers do.
     var notFoundPastLastPage = false
     private let lock = NSLock()
-    private var userEvents: [JSONValue] = []
-    private var appEvents: [String: [JSONValue]] = [:]
+    /// Each timeline newest first, as the real API orders it (by `created_at`, so a late insert
+    /// lands below newer events).
+    private var userEvents: [(time: Date, event: JSONValue)] = []
+    private var appEvents: [String: [(time: Date, event: JSONValue)]] = [:]
+    /// Runs before each events page is answered (path, page): to publish events in the middle of a walk.
+    private var beforePage: (@Sendable (String, Int) -> Void)?
     private var issued: Set<String> = []
     private var failNext: [(status: Int, headers: [(String, String)], body: String)] = []
     private(set) var recorder: RecordingServer!
@@ -32,11 +36,29 @@ final class FakeScalingo: @unchecked Sendable {
     func publish(_ events: [JSONValue], userTimeline: Bool = true) {
         lock.withLock {
             for event in events {
-                if userTimeline { userEvents.append(event) }
-                if let app = event["app_name"]?.stringValue { appEvents[app, default: []].append(event) }
+                let time = Timestamp.parse(event["created_at"]?.stringValue ?? "") ?? .distantPast
+                if userTimeline { Self.insert((time, event), into: &userEvents) }
+                if let app = event["app_name"]?.stringValue { Self.insert((time, event), into: &appEvents[app, default: []]) }
             }
         }
     }
+
+    /// Newest first; an event with the same time as others goes below them (it arrived later).
+    private static func insert(_ entry: (time: Date, event: JSONValue), into timeline: inout [(time: Date, event: JSONValue)]) {
+        var low = 0
+        var high = timeline.count
+        while low < high {
+            let middle = (low + high) / 2
+            if timeline[middle].time >= entry.time { low = middle + 1 } else { high = middle }
+        }
+        timeline.insert(entry, at: low)
+    }
+
+    /// Calls `hook` before answering each events page, with the path and page number.
+    func onPage(_ hook: @escaping @Sendable (String, Int) -> Void) { lock.withLock { beforePage = hook } }
+
+    /// How many events pages were requested, per path.
+    func pageRequests(path: String) -> Int { requests.filter { $0.path == path && $0.method == "GET" }.count }
 
     /// Makes the next API (not auth) responses fail as given.
     func failNextRequests(_ failures: [(status: Int, headers: [(String, String)], body: String)]) {
@@ -63,27 +85,27 @@ final class FakeScalingo: @unchecked Sendable {
         if let failure = lock.withLock({ failNext.isEmpty ? nil : failNext.removeFirst() }) {
             return json(failure.status, failure.body, headers: failure.headers)
         }
-        let timeline: [JSONValue]?
+        let pageNumber = max(1, request.query["page"].flatMap(Int.init) ?? 1)
+        if let hook = lock.withLock({ beforePage }) { hook(request.path, pageNumber) }
+        let newestFirst: [JSONValue]
         if request.path == "/v1/events" {
-            timeline = lock.withLock { userEvents }
+            // The user timeline ignores `from`, as the real one does.
+            newestFirst = lock.withLock { userEvents.map(\.event) }
         } else if request.path.hasPrefix("/v1/apps/"), request.path.hasSuffix("/events") {
             let app = String(request.path.dropFirst("/v1/apps/".count).dropLast("/events".count))
-            timeline = lock.withLock { appEvents[app] }
-            if timeline == nil { return json(404, #"{"error":"not found"}"#) }
+            guard let timeline = lock.withLock({ appEvents[app] }) else { return json(404, #"{"error":"not found"}"#) }
+            var entries = timeline
+            if let hours = request.query["from"].flatMap(Double.init) {
+                let since = Date().addingTimeInterval(-hours * 3600)
+                entries = entries.filter { $0.time >= since }
+            }
+            newestFirst = entries.map(\.event)
         } else {
             return json(404, #"{"error":"not found"}"#)
         }
-        let newestFirst = (timeline ?? []).sorted {
-            (Timestamp.parse($0["created_at"]?.stringValue ?? "") ?? .distantPast) > (Timestamp.parse($1["created_at"]?.stringValue ?? "") ?? .distantPast)
-        }
-        if let hours = request.query["from"].flatMap(Double.init) {
-            let since = Date().addingTimeInterval(-hours * 3600)
-            let recent = newestFirst.filter { (Timestamp.parse($0["created_at"]?.stringValue ?? "") ?? .distantPast) >= since }
-            return json(200, String(decoding: JSONValue.object(["events": .array(recent)]).encoded(), as: UTF8.self))
-        }
         let size = request.query["per_page"].flatMap(Int.init) ?? pageSize
         let totalPages = max(1, (newestFirst.count + size - 1) / size)
-        let page = max(1, request.query["page"].flatMap(Int.init) ?? 1)
+        let page = pageNumber
         if notFoundPastLastPage && page > totalPages { return json(404, #"{"error":"not found"}"#) }
         let slice = page <= totalPages ? Array(newestFirst.dropFirst((page - 1) * size).prefix(size)) : []
         let body: JSONValue = .object([

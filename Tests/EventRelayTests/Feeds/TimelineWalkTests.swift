@@ -1,0 +1,284 @@
+import Feeds
+import Foundation
+import Testing
+
+/// A newest-first timeline in memory with offset pages, as Scalingo serves it: the walk's world,
+/// without I/O. `beforePage` can change the timeline in the middle of a walk.
+struct SimulatedTimeline {
+    var entries: [(id: String, time: Date)] = []
+    var pageSize: Int
+
+    init(pageSize: Int) { self.pageSize = pageSize }
+
+    /// Inserts by time, newest first; a late insert lands below newer events.
+    mutating func insert(id: String, time: Date) {
+        let index = entries.firstIndex { $0.time < time } ?? entries.count
+        entries.insert((id, time), at: index)
+    }
+
+    func page(_ request: TimelineWalk.Request) -> (items: [(id: String, time: Date)], next: String?) {
+        var offset = 0
+        if case .token(let token) = request { offset = Int(token) ?? 0 }
+        let start = (offset / pageSize) * pageSize
+        let items = Array(entries.dropFirst(start).prefix(pageSize))
+        let next = start + pageSize < entries.count ? String(start + pageSize) : nil
+        return (items, next)
+    }
+
+    /// Runs one poll; `beforePage(n)` runs before the n-th page (1-based) is served.
+    mutating func poll(
+        _ cursor: TimelineCursor?, now: Date, lateness: Duration = .seconds(300), maxPages: Int, backfill: Duration = .zero,
+        failAtPage: Int? = nil, beforePage: (inout SimulatedTimeline, Int) -> Void = { _, _ in }
+    ) -> (cursor: TimelineCursor?, new: [String], pages: Int) {
+        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill)
+        var new: [String] = []
+        var step = walk.firstStep
+        var served = 0
+        while case .fetch(let request) = step {
+            served += 1
+            if served == failAtPage {
+                walk.interrupted(at: request)
+                return (walk.pages == 0 ? nil : walk.cursor, new, walk.pages)
+            }
+            beforePage(&self, served)
+            let page = page(request)
+            let (indices, next) = walk.receive(page.items, next: page.next)
+            new += indices.map { page.items[$0].id }
+            step = next
+        }
+        #expect(walk.isFinished)
+        return (walk.cursor, new, walk.pages)
+    }
+}
+
+@Suite("Timeline cursor and walk (pure)")
+struct TimelineWalkTests {
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+    static func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
+
+    @Test func classifiesAgainstTheFloorAndTheBacklog() {
+        var cursor = TimelineCursor(horizon: Self.at(100))
+        cursor.markSeen(id: "a", time: Self.at(150))
+        #expect(cursor.classify(id: "a", time: Self.at(150)) == .seen)
+        #expect(cursor.classify(id: "b", time: Self.at(100)) == .new, "the horizon itself is not history")
+        #expect(cursor.classify(id: "c", time: Self.at(99)) == .history)
+        cursor.backlog = .init(upper: Self.at(80), lower: Self.at(20), resume: "60", since: Self.at(0))
+        #expect(cursor.floor == Self.at(20))
+        #expect(cursor.classify(id: "c", time: Self.at(99)) == .new, "an unread backlog stays deliverable")
+        #expect(cursor.classify(id: "d", time: Self.at(19)) == .history)
+    }
+
+    @Test func checkpointsRoundTripAndReadTheOldFormat() throws {
+        var cursor = TimelineCursor(horizon: Self.at(100), newest: Self.at(400), seen: ["a": Self.at(150), "b": Self.at(399.5)])
+        cursor.backlog = .init(upper: Self.at(80), lower: Self.at(20), resume: "60", since: Self.at(1))
+        let decoded = try JSONDecoder().decode(TimelineCursor.self, from: JSONEncoder().encode(cursor))
+        #expect(decoded.horizon == cursor.horizon && decoded.newest == cursor.newest && decoded.backlog == cursor.backlog)
+        #expect(decoded.seen.keys.sorted() == ["a", "b"])
+        // Version 0: what the v1 store held (a horizon and seen ids).
+        let legacy = #"{"horizon": 1700000100000, "seen": [["x", 1700000200000]]}"#
+        let old = try JSONDecoder().decode(TimelineCursor.self, from: Data(legacy.utf8))
+        #expect(old.horizon == Self.at(100) && old.seen["x"] == Self.at(200) && old.newest == nil && old.backlog == nil)
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(TimelineCursor.self, from: Data(#"{"horizon": 1, "seen": [[1, "x"]]}"#.utf8)) }
+    }
+
+    @Test func aFirstStartMarksTheLatenessWindowSeenAndDeliversNothing() throws {
+        var timeline = SimulatedTimeline(pageSize: 3)
+        for index in 0..<20 { timeline.insert(id: "old\(index)", time: Self.at(Double(index) * 60)) }  // 0 … 1140 s
+        let first = timeline.poll(nil, now: Self.at(1150), maxPages: 10)
+        #expect(first.new.isEmpty)
+        let cursor = try #require(first.cursor)
+        #expect(cursor.newest == Self.at(1140))
+        #expect(cursor.horizon == Self.at(850), "now - lateness")
+        #expect(first.pages == 2, "1140…1020, then 960…840, which reaches below 850")
+        #expect(cursor.seen.count == 5, "the events from 900 s up are remembered")
+        // A late insert after the start, inside the window, is delivered; one far below it is history.
+        timeline.insert(id: "late", time: Self.at(900))
+        timeline.insert(id: "ancient", time: Self.at(100))
+        let second = timeline.poll(cursor, now: Self.at(1180), maxPages: 10)
+        #expect(second.new == ["late"])
+    }
+
+    @Test func anEmptyTimelineStartsFromNowMinusTheLatenessWindow() {
+        var timeline = SimulatedTimeline(pageSize: 3)
+        let first = timeline.poll(nil, now: Self.at(1000), maxPages: 10)
+        #expect(first.cursor?.horizon == Self.at(700) && first.cursor?.newest == nil)
+        timeline.insert(id: "a", time: Self.at(990))
+        #expect(timeline.poll(first.cursor, now: Self.at(1010), maxPages: 10).new == ["a"])
+    }
+
+    @Test func aBurstBeyondThePageLimitIsReadOverSeveralPollsExactlyOnce() throws {
+        var timeline = SimulatedTimeline(pageSize: 5)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = timeline.poll(nil, now: Self.at(1), maxPages: 3).cursor
+        for index in 0..<100 { timeline.insert(id: "b\(index)", time: Self.at(10 + Double(index) * 0.1)) }
+        var delivered: [String] = []
+        var polls = 0
+        repeat {
+            let result = timeline.poll(cursor, now: Self.at(100 + Double(polls)), maxPages: 3)
+            #expect(result.pages <= 3)
+            delivered += result.new
+            cursor = result.cursor
+            polls += 1
+        } while cursor?.backlog != nil && polls < 50
+        #expect(polls == 10, "15 events, then 10 a poll: one page re-reads the top, two continue the sweep")
+        #expect(delivered.count == 100 && Set(delivered).count == 100)
+        #expect(cursor?.backlog == nil)
+    }
+
+    @Test func aBacklogIsVisibleWithItsResumePointAndBounds() throws {
+        var timeline = SimulatedTimeline(pageSize: 5)
+        timeline.insert(id: "base", time: Self.at(0))
+        let cursor = timeline.poll(nil, now: Self.at(1), maxPages: 2).cursor
+        for index in 0..<30 { timeline.insert(id: "b\(index)", time: Self.at(100 + Double(index))) }
+        let result = timeline.poll(cursor, now: Self.at(200), maxPages: 2)
+        let backlog = try #require(result.cursor?.backlog)
+        #expect(backlog.upper == Self.at(129), "where the sweep began: the newest event")
+        #expect(backlog.lower == Self.at(-299), "the line it must pass: the first start - lateness")
+        #expect(backlog.resume == "10" && backlog.since == Self.at(200))
+        #expect(result.new.count == 10)
+    }
+
+    @Test func eventsArrivingDuringTheWalkNeverEndItEarly() throws {
+        var timeline = SimulatedTimeline(pageSize: 4)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = timeline.poll(nil, now: Self.at(1), maxPages: 50).cursor
+        for index in 0..<40 { timeline.insert(id: "a\(index)", time: Self.at(10 + Double(index))) }
+        var counter = 0
+        // Before every page, 2 more events arrive at the top: each page the walk reads starts with
+        // the half page it has just read. A walk that stops on a page holding seen events ends there.
+        let first = timeline.poll(cursor, now: Self.at(100), maxPages: 200) { timeline, page in
+            guard page > 1 else { return }
+            for _ in 0..<2 {
+                timeline.insert(id: "x\(counter)", time: Self.at(60 + Double(counter) * 0.01))
+                counter += 1
+            }
+        }
+        #expect(Set(first.new).isSuperset(of: (0..<40).map { "a\($0)" }), "every event below the shifting pages is read")
+        cursor = first.cursor
+        let second = timeline.poll(cursor, now: Self.at(200), maxPages: 200)
+        #expect(Set(first.new + second.new) == Set((0..<40).map { "a\($0)" } + (0..<counter).map { "x\($0)" }))
+        #expect(first.new.count + second.new.count == 40 + counter, "and none twice")
+    }
+
+    @Test func lateInsertsBelowAFullySeenPageAreCaught() {
+        var timeline = SimulatedTimeline(pageSize: 3)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = timeline.poll(nil, now: Self.at(1), maxPages: 10).cursor
+        for index in 0..<9 { timeline.insert(id: "n\(index)", time: Self.at(1000 + Double(index))) }
+        let first = timeline.poll(cursor, now: Self.at(1010), maxPages: 10)
+        #expect(first.new.count == 9)
+        cursor = first.cursor
+        // Two events inserted late, 60 and 120 s older than events already seen: below three full, seen pages.
+        timeline.insert(id: "late60", time: Self.at(948))
+        timeline.insert(id: "late120", time: Self.at(888))
+        let second = timeline.poll(cursor, now: Self.at(1020), maxPages: 10)
+        #expect(second.new.sorted() == ["late120", "late60"])
+        #expect(timeline.poll(second.cursor, now: Self.at(1030), maxPages: 10).new.isEmpty)
+    }
+
+    @Test func aFailedPageKeepsWhatWasReadAndResumesThere() throws {
+        var timeline = SimulatedTimeline(pageSize: 5)
+        timeline.insert(id: "base", time: Self.at(0))
+        let cursor = timeline.poll(nil, now: Self.at(1), maxPages: 10).cursor
+        for index in 0..<20 { timeline.insert(id: "n\(index)", time: Self.at(10 + Double(index))) }
+        let failed = timeline.poll(cursor, now: Self.at(100), maxPages: 10, failAtPage: 3)
+        #expect(failed.new.count == 10)
+        #expect(failed.cursor?.backlog?.resume == "10", "the page that failed")
+        let retry = timeline.poll(failed.cursor, now: Self.at(130), maxPages: 10)
+        #expect(Set(failed.new + retry.new) == Set((0..<20).map { "n\($0)" }) && retry.new.count == 10)
+        #expect(retry.cursor?.backlog == nil)
+        // A failure on the very first page changes nothing.
+        let none = timeline.poll(retry.cursor, now: Self.at(140), maxPages: 10, failAtPage: 1)
+        #expect(none.cursor == nil && none.new.isEmpty)
+    }
+
+    @Test func backfillReadsEveryPageOfTheWindowOnAFirstStart() {
+        var timeline = SimulatedTimeline(pageSize: 10)
+        for index in 0..<156 { timeline.insert(id: "e\(index)", time: Self.at(Double(index) * 60)) }  // 0 … 9300 s
+        let now = Self.at(9400)
+        let first = timeline.poll(nil, now: now, maxPages: 50, backfill: .seconds(7200))
+        let window = (0..<156).filter { Double($0) * 60 >= 9400 - 7200 }.map { "e\($0)" }
+        #expect(first.new.sorted() == window.sorted())
+        #expect(first.cursor?.backlog == nil)
+        // With a page limit too small for the window, the rest follows on the next polls.
+        var small = SimulatedTimeline(pageSize: 10)
+        small.entries = timeline.entries
+        var cursor: TimelineCursor? = nil
+        var delivered: [String] = []
+        var polls = 0
+        repeat {
+            let result = small.poll(cursor, now: now, maxPages: 2, backfill: .seconds(7200))
+            delivered += result.new
+            cursor = result.cursor
+            polls += 1
+        } while cursor?.backlog != nil && polls < 20
+        #expect(delivered.sorted() == window.sorted())
+    }
+
+    /// Many seeded rounds of bursts, late inserts and events arriving mid-walk, with small page
+    /// sizes and limits: every event published after the first poll is delivered exactly once.
+    @Test(arguments: 0..<200)
+    func randomisedTimelinesDeliverEveryEventExactlyOnce(seed: Int) {
+        var random = SeededRandom(seed: UInt64(seed) &+ 1)
+        var timeline = SimulatedTimeline(pageSize: 2 + random.next(6))
+        let maxPages = 1 + random.next(5)
+        let lateness = Duration.seconds(300)
+        var clock = 10_000.0
+        for index in 0..<random.next(30) { timeline.insert(id: "pre\(index)", time: Self.at(clock - Double(index) * 7)) }
+        var cursor = timeline.poll(nil, now: Self.at(clock), lateness: lateness, maxPages: 50).cursor
+        var published: [String] = []
+        var delivered: [String] = []
+        var serial = 0
+        func publish(_ timeline: inout SimulatedTimeline, count: Int, random: inout SeededRandom) {
+            for _ in 0..<count {
+                // Mostly new, sometimes up to 240 s late (inside the lateness window).
+                let late = random.next(4) == 0 ? Double(random.next(240)) : 0
+                timeline.insert(id: "e\(serial)", time: Self.at(clock - late))
+                published.append("e\(serial)")
+                serial += 1
+                clock += 0.5
+            }
+        }
+        for _ in 0..<30 {
+            publish(&timeline, count: random.next(40), random: &random)
+            let midWalk = random.next(3) == 0 ? random.next(6) : 0
+            let failAt = random.next(6) == 0 ? 1 + random.next(4) : nil
+            var inner = random
+            let result = timeline.poll(cursor, now: Self.at(clock), lateness: lateness, maxPages: maxPages, failAtPage: failAt) { timeline, _ in
+                publish(&timeline, count: midWalk, random: &inner)
+            }
+            random = inner
+            if let next = result.cursor { cursor = next }
+            delivered += result.new
+            clock += 5
+        }
+        // Quiet polls until every backlog is read.
+        for _ in 0..<400 where cursor?.backlog != nil || Set(delivered).count < published.count {
+            let result = timeline.poll(cursor, now: Self.at(clock), lateness: lateness, maxPages: maxPages)
+            cursor = result.cursor ?? cursor
+            delivered += result.new
+            clock += 1
+        }
+        let twice = delivered.count - Set(delivered).count
+        let missing = Set(published).subtracting(delivered).sorted()
+        let early = delivered.filter { $0.hasPrefix("pre") }
+        #expect(twice == 0, "nothing delivered twice")
+        #expect(missing.isEmpty, "nothing lost: \(missing.count) missing, e.g. \(missing.prefix(5)) (\(timeline.entries.filter { missing.prefix(5).contains($0.id) }.map { $0.time.timeIntervalSince(Self.t0) }))")
+        #expect(early.isEmpty, "nothing from before the first start")
+    }
+}
+
+/// SplitMix64: a small deterministic generator, so a failing seed can be replayed.
+struct SeededRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next(_ bound: Int) -> Int {
+        guard bound > 0 else { return 0 }
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
+    }
+}
