@@ -83,7 +83,9 @@ public final class DeliveryDispatcher: Sendable {
             logger.error("could not release delivery leases at start-up", metadata: ["error": "\(error)"])
         }
         var waiter = wakeup.makeWaiter()
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group frees each child task as soon as it finishes: a plain task group keeps
+        // every finished child until it is awaited, which is memory per delivery, for weeks.
+        await withDiscardingTaskGroup { group in
             var lastFlush = ContinuousClock.now
             while !Task.isCancelled {
                 let (stopping, inFlight, finished) = state.withValue { ($0.stopping, $0.inFlight, $0.finished.count) }
@@ -114,7 +116,7 @@ public final class DeliveryDispatcher: Sendable {
         return wait <= 0 ? .milliseconds(20) : min(configuration.idlePoll, .milliseconds(Int64(wait * 1000) + 5))
     }
 
-    private func claimAndSend(slots: Int, group: inout TaskGroup<Void>) async -> Bool {
+    private func claimAndSend(slots: Int, group: inout DiscardingTaskGroup) async -> Bool {
         let now = clock.now
         let claimed: [ClaimedDelivery]
         do {
