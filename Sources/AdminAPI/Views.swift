@@ -97,10 +97,13 @@ enum Views {
     /// newest event read is behind now; backlog: a stretch not yet read, resumed on the next polls).
     static func stream(_ stream: StreamStatus, now: Date) -> JSONValue {
         let cursor = stream.cursor
+        // A sweep that did not fit in one poll: where it stands and where it must reach. While it
+        // is above what was read before (`behind`), events are waiting to be read; below, it is
+        // only looking again for late inserts.
         let backlog: JSONValue = cursor?.backlog.map { backlog in
             .object([
-                "unread_from": time(backlog.upper),
-                "unread_to": time(backlog.lower),
+                "reached": time(backlog.reached),
+                "until": time(backlog.lower),
                 "since": time(backlog.since),
             ])
         } ?? .null
@@ -118,6 +121,7 @@ enum Views {
             "lag_seconds": cursor?.newest.map { .number(max(0, now.timeIntervalSince($0)).rounded()) } ?? .null,
             "horizon": time(cursor?.horizon),
             "seen_ids": .integer(Int64(cursor?.seen.count ?? 0)),
+            "behind": .bool(stream.isBehind),
             "backlog": backlog,
         ])
     }

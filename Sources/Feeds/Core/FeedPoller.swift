@@ -19,7 +19,7 @@ public struct StreamStatus: Sendable {
 
     public init(name: String) { self.name = name }
 
-    public var isBehind: Bool { cursor?.backlog != nil }
+    public var isBehind: Bool { cursor?.isBehind ?? false }
 }
 
 /// How a feed is doing, for the admin API, /healthz and /metrics.
@@ -62,7 +62,8 @@ public final class FeedPoller: Sendable {
     private let logger: Logger
     private let status: LockedValue<FeedStatus>
     private let stopping = LockedValue(false)
-    private let wakeup = Wakeup()
+    /// One doorbell per stream (each stream's loop is its only waiter).
+    private let wakeups: [String: Wakeup]
     private let catchUpInterval: Duration
 
     /// The checkpoint format this poller writes (version 0: the v1 store's horizon and seen ids).
@@ -82,6 +83,7 @@ public final class FeedPoller: Sendable {
         logger[metadataKey: "feed"] = .string(feed.name)
         self.logger = logger
         self.onDeliveries = onDeliveries
+        wakeups = Dictionary(feed.streams.map { ($0, Wakeup()) }, uniquingKeysWith: { first, _ in first })
         status = LockedValue(FeedStatus(
             name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:))))
     }
@@ -91,7 +93,7 @@ public final class FeedPoller: Sendable {
     /// Ends the loop after the poll in progress (if any) has committed.
     public func stop() {
         stopping.value = true
-        wakeup.ring()
+        wakeups.values.forEach { $0.ring() }
     }
 
     /// Makes every stream due now (`POST /v1/feeds/{id}/poll`), rate-limit pauses aside.
@@ -100,30 +102,42 @@ public final class FeedPoller: Sendable {
         status.withValue { status in
             for index in status.streams.indices { status.streams[index].nextPollAt = now }
         }
-        wakeup.ring()
+        wakeups.values.forEach { $0.ring() }
     }
 
+    /// Runs each stream on its own task: a timeline that hangs until its request times out, or
+    /// fails and backs off, never holds up the others.
     public func run() async {
         logger.info("feed started", metadata: ["streams": "\(feed.streams.joined(separator: ", "))"])
-        var waiter = wakeup.makeWaiter()
         let start = clock.now
         status.withValue { status in
             for index in status.streams.indices { status.streams[index].nextPollAt = start }
         }
-        while !stopping.value && !Task.isCancelled {
-            await pollDueStreams()
-            let now = clock.now
-            let next = status.withValue { status -> Date in
-                let earliest = status.nextPollAt ?? now.addingTimeInterval(feed.interval.timeInterval)
-                return max(earliest, status.pausedUntil ?? earliest)
+        await withDiscardingTaskGroup { group in
+            for stream in feed.streams {
+                group.addTask { await self.runStream(stream) }
             }
-            let wait = next.timeIntervalSince(now)
-            if wait > 0 { await waiter.wait(timeout: .milliseconds(Int64(min(wait, 86400) * 1000))) }
         }
         logger.info("feed stopped")
     }
 
-    /// Polls, in order, each stream whose time has come. Returns the streams it polled.
+    private func runStream(_ stream: String) async {
+        guard var waiter = wakeups[stream]?.makeWaiter() else { return }
+        while !stopping.value && !Task.isCancelled {
+            let now = clock.now
+            let due = status.withValue { status -> Date in
+                let next = status.streams.first { $0.name == stream }?.nextPollAt ?? now
+                return max(next, status.pausedUntil ?? next)
+            }
+            if due <= now {
+                await poll(stream: stream)
+                continue
+            }
+            await waiter.wait(timeout: .milliseconds(Int64(min(due.timeIntervalSince(now), 86400) * 1000) + 1))
+        }
+    }
+
+    /// Polls, in order, each stream whose time has come (tests drive the schedule with this).
     @discardableResult
     public func pollDueStreams() async -> [String] {
         var polled: [String] = []
@@ -225,7 +239,7 @@ public final class FeedPoller: Sendable {
         try await store.commitPoll(PollCommit(
             stream: key, checkpoint: FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded)), events: routed,
             deliveries: deliveries, now: now))
-        let wasBehind = cursor?.backlog != nil
+        let wasBehind = cursor?.isBehind ?? false
         updateStream(stream) {
             $0.cursor = newCursor
             $0.pagesLastPoll = result.pages
@@ -239,12 +253,12 @@ public final class FeedPoller: Sendable {
         if result.malformed > 0 {
             logger.warning("skipped events without an id", metadata: ["stream": "\(stream)", "count": "\(result.malformed)"])
         }
-        if let backlog = newCursor.backlog, !wasBehind {
-            logger.warning("stream is behind: the walk stopped before reaching what was already read; the next polls resume there", metadata: [
-                "stream": "\(stream)", "pages": "\(result.pages)", "unread_from": "\(Timestamp.format(backlog.upper))",
-                "unread_to": "\(Timestamp.format(backlog.lower))",
+        if let backlog = newCursor.backlog, newCursor.isBehind, !wasBehind {
+            logger.warning("stream is behind: more is new than one poll reads; the next polls resume where this one stopped", metadata: [
+                "stream": "\(stream)", "pages": "\(result.pages)", "reached": "\(Timestamp.format(backlog.reached))",
+                "until": "\(Timestamp.format(backlog.lower))",
             ])
-        } else if newCursor.backlog == nil && wasBehind {
+        } else if !newCursor.isBehind && wasBehind {
             logger.notice("stream caught up with its backlog", metadata: ["stream": "\(stream)"])
         }
         if cursor == nil {

@@ -33,12 +33,15 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
         public var resume: String
         /// When the sweep began (the relay's clock): the next sweep reads down to `since - lateness`.
         public var since: Date
+        /// The oldest event time the sweep has read so far: where it stands.
+        public var reached: Date
 
-        public init(upper: Date, lower: Date, resume: String, since: Date) {
+        public init(upper: Date, lower: Date, resume: String, since: Date, reached: Date? = nil) {
             self.upper = upper
             self.lower = lower
             self.resume = resume
             self.since = since
+            self.reached = reached ?? upper
         }
     }
 
@@ -46,12 +49,24 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
     public var newest: Date?
     public var seen: [String: Date]
     public var backlog: Backlog?
+    /// The top of the last complete sweep: everything from there down to the floor has been read
+    /// once. A sweep still above it is reading events never read before (the stream is behind);
+    /// below it, it is only looking again for late inserts.
+    public var checkedThrough: Date?
 
-    public init(horizon: Date, newest: Date? = nil, seen: [String: Date] = [:], backlog: Backlog? = nil) {
+    public init(horizon: Date, newest: Date? = nil, seen: [String: Date] = [:], backlog: Backlog? = nil, checkedThrough: Date? = nil) {
         self.horizon = horizon
         self.newest = newest
         self.seen = seen
         self.backlog = backlog
+        self.checkedThrough = checkedThrough
+    }
+
+    /// Part of the timeline has never been read: a sweep is unfinished above what was checked.
+    public var isBehind: Bool {
+        guard let backlog else { return false }
+        guard let checkedThrough else { return true }
+        return backlog.reached > checkedThrough
     }
 
     /// The oldest time still deliverable: the horizon, or the bottom of an unfinished backlog.
@@ -79,13 +94,14 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
     }
 
     // A compact, stable JSON form: times as integer milliseconds, seen ids as [[id, ms]] sorted by id.
-    private enum CodingKeys: String, CodingKey { case horizon, newest, seen, backlog }
-    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since }
+    private enum CodingKeys: String, CodingKey { case horizon, newest, seen, backlog, checked }
+    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since, reached }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         horizon = Self.date(try container.decode(Int64.self, forKey: .horizon))
         newest = try container.decodeIfPresent(Int64.self, forKey: .newest).map(Self.date)
+        checkedThrough = try container.decodeIfPresent(Int64.self, forKey: .checked).map(Self.date)
         var seen: [String: Date] = [:]
         for pair in try container.decode([[SeenPart]].self, forKey: .seen) {
             guard pair.count == 2, case .id(let id) = pair[0], case .time(let ms) = pair[1] else {
@@ -98,7 +114,8 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
             let nested = try container.nestedContainer(keyedBy: BacklogKeys.self, forKey: .backlog)
             backlog = Backlog(
                 upper: Self.date(try nested.decode(Int64.self, forKey: .upper)), lower: Self.date(try nested.decode(Int64.self, forKey: .lower)),
-                resume: try nested.decode(String.self, forKey: .resume), since: Self.date(try nested.decode(Int64.self, forKey: .since)))
+                resume: try nested.decode(String.self, forKey: .resume), since: Self.date(try nested.decode(Int64.self, forKey: .since)),
+                reached: try nested.decodeIfPresent(Int64.self, forKey: .reached).map(Self.date))
         }
     }
 
@@ -106,6 +123,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(Self.ms(horizon), forKey: .horizon)
         try container.encodeIfPresent(newest.map(Self.ms), forKey: .newest)
+        try container.encodeIfPresent(checkedThrough.map(Self.ms), forKey: .checked)
         try container.encode(seen.sorted { $0.key < $1.key }.map { [SeenPart.id($0.key), .time(Self.ms($0.value))] }, forKey: .seen)
         if let backlog {
             var nested = container.nestedContainer(keyedBy: BacklogKeys.self, forKey: .backlog)
@@ -113,6 +131,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
             try nested.encode(Self.ms(backlog.lower), forKey: .lower)
             try nested.encode(backlog.resume, forKey: .resume)
             try nested.encode(Self.ms(backlog.since), forKey: .since)
+            try nested.encode(Self.ms(backlog.reached), forKey: .reached)
         }
     }
 

@@ -120,6 +120,7 @@ public struct TimelineWalk: Sendable {
     private mutating func passedTheLine() -> Step {
         switch phase {
         case .baseline, .sweep:
+            markChecked(through: newestRead)
             return finish(sweepStartedAt: now)
         case .head:
             guard var backlog = cursor.backlog else { return finish(sweepStartedAt: now) }
@@ -133,6 +134,7 @@ public struct TimelineWalk: Sendable {
             return .fetch(.token(backlog.resume))
         case .backlog:
             let started = cursor.backlog?.since ?? now
+            markChecked(through: cursor.backlog?.upper)
             cursor.backlog = nil
             return finish(sweepStartedAt: started)
         case .finished:
@@ -147,21 +149,32 @@ public struct TimelineWalk: Sendable {
             // Nothing from before the first start is owed: what could not be read is history.
             cursor.horizon = max(cursor.horizon, oldestRead ?? cursor.horizon)
         case .sweep:
-            cursor.backlog = TimelineCursor.Backlog(upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now)
+            cursor.backlog = TimelineCursor.Backlog(
+                upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now, reached: oldestRead ?? line)
         case .head:
             // More arrived than one poll reads: the sweep goes on from here. What lies between here
             // and where it had got to is read again (as seen ids) on the way down.
             if var backlog = cursor.backlog {
                 backlog.upper = max(backlog.upper, newestRead ?? backlog.upper)
                 backlog.resume = resume
+                backlog.reached = oldestRead ?? backlog.upper
                 cursor.backlog = backlog
             }
         case .backlog:
-            cursor.backlog?.resume = resume
+            if var backlog = cursor.backlog {
+                backlog.resume = resume
+                backlog.reached = min(backlog.reached, oldestRead ?? backlog.reached)
+                cursor.backlog = backlog
+            }
         case .finished:
             return .done
         }
         return finish(sweepStartedAt: nil)
+    }
+
+    private mutating func markChecked(through top: Date?) {
+        guard let top else { return }
+        cursor.checkedThrough = max(cursor.checkedThrough ?? top, top)
     }
 
     @discardableResult

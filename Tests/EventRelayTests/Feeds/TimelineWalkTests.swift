@@ -125,6 +125,26 @@ struct TimelineWalkTests {
         #expect(cursor?.backlog == nil)
     }
 
+    @Test func aStreamIsBehindOnlyWhileItsSweepIsAboveWhatWasReadBefore() throws {
+        var timeline = SimulatedTimeline(pageSize: 5)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = try #require(timeline.poll(nil, now: Self.at(1), maxPages: 2).cursor)
+        #expect(!cursor.isBehind && cursor.checkedThrough == Self.at(0))
+        for index in 0..<30 { timeline.insert(id: "b\(index)", time: Self.at(100 + Double(index))) }
+        var behind: [Bool] = []
+        var backlog: [Bool] = []
+        for poll in 0..<12 {
+            cursor = try #require(timeline.poll(cursor, now: Self.at(200 + Double(poll)), maxPages: 2).cursor)
+            behind.append(cursor.isBehind)
+            backlog.append(cursor.backlog != nil)
+        }
+        // 30 new events at 2 pages, then 1 head + 1 sweep page, a poll: behind for five polls. The
+        // next sweep must still pass below 200 - 300 s, reading all 30 again for late inserts: not behind.
+        #expect(behind == Array(repeating: true, count: 5) + Array(repeating: false, count: 7), "\(behind)")
+        #expect(backlog.contains(true) && backlog.last == false, "\(backlog)")
+        #expect(cursor.checkedThrough == Self.at(129))
+    }
+
     @Test func aBacklogIsVisibleWithItsResumePointAndBounds() throws {
         var timeline = SimulatedTimeline(pageSize: 5)
         timeline.insert(id: "base", time: Self.at(0))
@@ -134,7 +154,7 @@ struct TimelineWalkTests {
         let backlog = try #require(result.cursor?.backlog)
         #expect(backlog.upper == Self.at(129), "where the sweep began: the newest event")
         #expect(backlog.lower == Self.at(-299), "the line it must pass: the first start - lateness")
-        #expect(backlog.resume == "10" && backlog.since == Self.at(200))
+        #expect(backlog.resume == "10" && backlog.since == Self.at(200) && backlog.reached == Self.at(120))
         #expect(result.new.count == 10)
     }
 

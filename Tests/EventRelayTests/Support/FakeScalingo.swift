@@ -16,8 +16,9 @@ final class FakeScalingo: @unchecked Sendable {
     /// lands below newer events).
     private var userEvents: [(time: Date, event: JSONValue)] = []
     private var appEvents: [String: [(time: Date, event: JSONValue)]] = [:]
-    /// Runs before each events page is answered (path, page): to publish events in the middle of a walk.
-    private var beforePage: (@Sendable (String, Int) -> Void)?
+    /// Runs before each events page is answered (path, page): to publish events in the middle of a
+    /// walk, or to fail that page (a status to answer with).
+    private var beforePage: (@Sendable (String, Int) -> Int?)?
     private var issued: Set<String> = []
     private var failNext: [(status: Int, headers: [(String, String)], body: String)] = []
     private(set) var recorder: RecordingServer!
@@ -55,7 +56,10 @@ final class FakeScalingo: @unchecked Sendable {
     }
 
     /// Calls `hook` before answering each events page, with the path and page number.
-    func onPage(_ hook: @escaping @Sendable (String, Int) -> Void) { lock.withLock { beforePage = hook } }
+    func onPage(_ hook: @escaping @Sendable (String, Int) -> Void) { lock.withLock { beforePage = { hook($0, $1); return nil } } }
+
+    /// Answers `status` instead of the page whenever `hook` returns one.
+    func failPages(_ hook: @escaping @Sendable (String, Int) -> Int?) { lock.withLock { beforePage = hook } }
 
     /// How many events pages were requested, per path.
     func pageRequests(path: String) -> Int { requests.filter { $0.path == path && $0.method == "GET" }.count }
@@ -86,7 +90,9 @@ final class FakeScalingo: @unchecked Sendable {
             return json(failure.status, failure.body, headers: failure.headers)
         }
         let pageNumber = max(1, request.query["page"].flatMap(Int.init) ?? 1)
-        if let hook = lock.withLock({ beforePage }) { hook(request.path, pageNumber) }
+        if let hook = lock.withLock({ beforePage }), let status = hook(request.path, pageNumber) {
+            return json(status, #"{"error":"injected failure"}"#)
+        }
         let newestFirst: [JSONValue]
         if request.path == "/v1/events" {
             // The user timeline ignores `from`, as the real one does.

@@ -1,5 +1,6 @@
 import Delivery
 import EventModel
+import Feeds
 import Foundation
 import HTTPClient
 import Logging
@@ -27,7 +28,9 @@ final class RelayHarness: @unchecked Sendable {
     func writeRule(_ name: String, _ yaml: String) throws { try directory.write("rules/\(name)", yaml) }
 
     /// A configuration for tests: fast polls and retries, port 0, the fake Scalingo's URLs.
-    func configuration(scalingo: FakeScalingo?, apps: [String] = [], backfillHours: Int = 0) -> RelayConfiguration {
+    func configuration(
+        scalingo: FakeScalingo?, apps: [String] = [], backfillHours: Int = 0, feed adjust: (inout ScalingoConfiguration) -> Void = { _ in }
+    ) -> RelayConfiguration {
         var configuration = RelayConfiguration()
         configuration.dataDirectory = directory.path + "/data"
         configuration.rulesDirectory = directory.path + "/rules"
@@ -46,6 +49,7 @@ final class RelayHarness: @unchecked Sendable {
             feed.configuration.apps = apps
             feed.configuration.interval = .milliseconds(150)
             feed.configuration.backfillHours = backfillHours
+            adjust(&feed.configuration)
             configuration.scalingoFeeds = [feed]
             environment["TEST_SCALINGO_TOKEN"] = scalingo.apiToken
         }
@@ -83,6 +87,12 @@ final class RelayHarness: @unchecked Sendable {
         let response = try await client.execute(HTTPRequest(method: method, url: adminURL + path, headers: headers, body: Array((body ?? "").utf8)))
         let json = response.body.isEmpty ? JSONValue.null : ((try? JSONValue.parse(response.body)) ?? .string(response.bodyText))
         return (response.status, json)
+    }
+
+    /// The named stream of the (only) feed, as `GET /v1/feeds` shows it.
+    func stream(_ name: String) async throws -> JSONValue? {
+        let feeds = try await admin(.GET, "/v1/feeds").json["feeds"]?.arrayValue ?? []
+        return feeds.first?["streams"]?.arrayValue?.first { $0["name"] == .string(name) }
     }
 
     /// Waits until every stream of every feed has set its baseline.
