@@ -89,16 +89,21 @@ public final class DeliveryDispatcher: Sendable {
             var lastFlush = ContinuousClock.now
             while !Task.isCancelled {
                 let (stopping, inFlight, finished) = state.withValue { ($0.stopping, $0.inFlight, $0.finished.count) }
-                // Record attempts in batches: when many have finished, when nothing is in flight, or every 100 ms.
-                if finished >= 64 || (finished > 0 && (inFlight == 0 || ContinuousClock.now - lastFlush > .milliseconds(100))) {
+                // Record attempts in batches: when a quarter of the slots have finished, when nothing
+                // is in flight, or every 100 ms.
+                let batch = max(1, configuration.concurrency / 4)
+                if finished >= batch || (finished > 0 && (inFlight == 0 || ContinuousClock.now - lastFlush > .milliseconds(100))) {
                     await flushFinished()
                     lastFlush = ContinuousClock.now
+                    continue
                 }
                 if stopping && inFlight == 0 { break }
                 var claimedAny = false
-                // Claim in batches too: when a quarter of the slots are free (or all are).
-                let free = configuration.concurrency - inFlight
-                if !stopping, free > 0, inFlight == 0 || free >= max(1, configuration.concurrency / 4) {
+                // A delivery holds its slot until its outcome is recorded, so after a crash at most
+                // `concurrency` deliveries can be sent again. Claim in batches too: when a quarter of
+                // the slots are free (or all are).
+                let free = configuration.concurrency - inFlight - finished
+                if !stopping, free > 0, inFlight == 0 || free >= batch {
                     claimedAny = await claimAndSend(slots: free, group: &group)
                 }
                 if claimedAny { continue }
