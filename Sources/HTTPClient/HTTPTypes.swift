@@ -142,9 +142,12 @@ public struct HTTPClientConfiguration: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded up, at least 1.
+    /// Whole milliseconds, rounded up, at least 1; `Int64.max` for durations too long to count
+    /// in milliseconds (rather than an overflow trap).
     public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return max(1, seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        let (sum, sumOverflow) = scaled.addingReportingOverflow((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        return overflow || sumOverflow ? (seconds < 0 ? 1 : Int64.max) : max(1, sum)
     }
 }

@@ -137,10 +137,20 @@ public struct YAMLValue {
         return name
     }
 
+    /// A whole number in `range`. Anything else, a number too large for an `Int` (`1e30`,
+    /// `99999999999999999999`) included, is an error naming the range.
     public func int(in range: ClosedRange<Int>) throws(YAMLError) -> Int {
         let text = try string()
-        guard let value = Int(text) else { throw error("must be a whole number, not \"\(text)\"") }
-        guard range.contains(value) else { throw error("must be between \(range.lowerBound) and \(range.upperBound)") }
+        let bounds = "between \(range.lowerBound) and \(range.upperBound)"
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            var digits = Substring(text.trimmingCharacters(in: .whitespaces))
+            if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
+            if !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
+                throw error("must be \(bounds), not \"\(text)\"")
+            }
+            throw error("must be a whole number \(bounds), not \"\(text)\"")
+        }
+        guard range.contains(value) else { throw error("must be \(bounds), not \(value)") }
         return value
     }
 
@@ -152,16 +162,19 @@ public struct YAMLValue {
         }
     }
 
-    /// `500ms`, `30s`, `5m`, `2h`, or a bare number of seconds.
+    /// `500ms`, `30s`, `5m`, `2h`, or a bare number of seconds, in `range`. Negative, huge
+    /// (`1e300s`) and non-numeric values are errors naming the range.
     public func duration(in range: ClosedRange<Duration>) throws(YAMLError) -> Duration {
         let text = try string()
-        guard let value = DurationText.parse(text) else {
-            throw error("must be a duration such as 500ms, 30s, 5m or 2h, not \"\(text)\"")
+        let bounds = "between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))"
+        switch DurationText.read(text) {
+        case .duration(let value) where range.contains(value):
+            return value
+        case .duration, .outOfRange:
+            throw error("must be \(bounds), not \"\(text)\"")
+        case .invalid:
+            throw error("must be a duration such as 500ms, 30s, 5m or 2h (\(bounds)), not \"\(text)\"")
         }
-        guard range.contains(value) else {
-            throw error("must be between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))")
-        }
-        return value
     }
 
     static func describe(_ error: YamlError, file: String) -> YAMLError {
@@ -204,21 +217,68 @@ public struct YAMLMapping {
     }
 }
 
-/// Durations as people write them in config files.
+/// Durations as people write them in config files: a decimal number (`1.5`, `2e3`) and a unit
+/// (`ms`, `s`, `m`, `h`, `d`; none means seconds), to the millisecond.
 public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-            guard let number = Double(trimmed.dropLast(suffix.count)), number >= 0, number.isFinite else { return nil }
-            return .milliseconds(Int64((number * scale * 1000).rounded()))
-        }
-        guard let seconds = Double(trimmed), seconds >= 0, seconds.isFinite else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+    /// The longest duration read, 100 years: larger values are refused before any conversion,
+    /// so no text can overflow the arithmetic.
+    public static let maximum: Duration = .seconds(100 * 365 * 86400)
+
+    public enum Reading: Equatable, Sendable {
+        case duration(Duration)
+        /// A number, but negative or longer than `maximum`.
+        case outOfRange
+        /// Not a number with a known unit (`soon`, `5 weeks`, `nan`, `inf`).
+        case invalid
     }
 
+    public static func read(_ text: String) -> Reading {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        let unit = units.first { trimmed.hasSuffix($0.suffix) }
+        let digits = unit.map { String(trimmed.dropLast($0.suffix.count)) } ?? trimmed
+        guard isDecimal(digits), let number = Double(digits), !number.isNaN else { return .invalid }
+        let scale = unit?.milliseconds ?? 1000
+        let limit = Double(maximum.components.seconds) * 1000
+        // Compared before multiplying or converting: 1e300, 1e400 (infinite) and 99999999999999999999 stop here.
+        guard number >= 0, number <= limit / scale else { return .outOfRange }
+        return .duration(.milliseconds(Int64((number * scale).rounded())))
+    }
+
+    public static func parse(_ text: String) -> Duration? {
+        if case .duration(let value) = read(text) { return value }
+        return nil
+    }
+
+    /// Digits with at most one point and an optional exponent (`-` allowed in front, to be
+    /// reported as out of range rather than as not a number); no `inf`, `nan` or hexadecimal.
+    private static func isDecimal(_ text: String) -> Bool {
+        var rest = Substring(text)
+        if rest.first == "-" || rest.first == "+" { rest = rest.dropFirst() }
+        var mantissa = rest
+        var exponent: Substring?
+        if let e = rest.firstIndex(of: "e") {
+            mantissa = rest[..<e]
+            exponent = rest[rest.index(after: e)...]
+        }
+        let isDigit: (Character) -> Bool = { $0.isASCII && $0.isNumber }
+        guard mantissa.contains(where: isDigit), mantissa.filter({ $0 == "." }).count <= 1,
+              mantissa.allSatisfy({ isDigit($0) || $0 == "." })
+        else { return false }
+        if var exponent {
+            if exponent.first == "-" || exponent.first == "+" { exponent = exponent.dropFirst() }
+            guard !exponent.isEmpty, exponent.allSatisfy(isDigit) else { return false }
+        }
+        return true
+    }
+
+    /// In the largest whole unit: `2m`, `90s`, `1500ms`. Saturates rather than traps for
+    /// durations beyond what milliseconds in an Int64 hold.
     public static func format(_ duration: Duration) -> String {
-        let millis = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let (seconds, attoseconds) = duration.components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        let (sum, sumOverflow) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        let millis = overflow || sumOverflow ? (seconds < 0 ? Int64.min : Int64.max) : sum
         if millis % 3_600_000 == 0, millis > 0 { return "\(millis / 3_600_000)h" }
         if millis % 60_000 == 0, millis > 0 { return "\(millis / 60_000)m" }
         if millis % 1000 == 0 { return "\(millis / 1000)s" }

@@ -77,4 +77,52 @@ struct ConfigurationTests {
         #expect(error.description.contains(message), "\(error)")
         #expect(error.description.hasPrefix("relay.yaml:\(line):"))
     }
+
+    /// Values that used to crash the process (an overflow trap converting to Int64) or that a
+    /// loader must not trust: each is an error at its line and column naming the accepted range.
+    @Test(arguments: [
+        ("http_client: {connect_timeout: 1e300s}\n", 1, 32, "http_client.connect_timeout: must be between 100ms and 2m, not \"1e300s\""),
+        ("delivery: {shutdown_grace: 99999999999999999999h}\n", 1, 28, "delivery.shutdown_grace: must be between 0s and 10m"),
+        ("delivery:\n  lease: 9223372036854775807ms\n", 2, 10, "delivery.lease: must be between 5s and 1h"),
+        ("delivery:\n  max_backoff: 1e400s\n", 2, 16, "delivery.max_backoff: must be between 10ms and 24h"),
+        ("delivery:\n  initial_backoff: -1s\n", 2, 20, "must be between 10ms and 1h, not \"-1s\""),
+        ("delivery:\n  initial_backoff: -1e300d\n", 2, 20, "must be between 10ms and 1h"),
+        ("delivery:\n  initial_backoff: nan\n", 2, 20, "must be a duration such as 500ms, 30s, 5m or 2h (between 10ms and 1h)"),
+        ("delivery:\n  initial_backoff: infs\n", 2, 20, "must be a duration"),
+        ("delivery:\n  initial_backoff: 0x1p99s\n", 2, 20, "must be a duration"),
+        ("admin: {connection_timeout: 1e18}\n", 1, 29, "admin.connection_timeout: must be between 1s and 1h"),
+        ("feeds:\n  scalingo:\n    - {interval: 1e300d, user_events: true}\n", 3, 18, "interval: must be between 1s and 24h"),
+        ("feeds:\n  scalingo:\n    - {lateness: 99999999999999999999, user_events: true}\n", 3, 18, "lateness: must be between 0s and 24h"),
+        ("feeds:\n  scalingo:\n    - max_pages: 1e30\n", 3, 18, "max_pages: must be a whole number between 2 and 1000, not \"1e30\""),
+        ("feeds:\n  scalingo:\n    - max_pages: 99999999999999999999\n", 3, 18, "max_pages: must be between 2 and 1000"),
+        ("feeds:\n  scalingo:\n    - page_size: -5\n", 3, 18, "page_size: must be between 1 and 100, not -5"),
+        ("admin:\n  connection_limit: -99999999999999999999\n", 2, 21, "connection_limit: must be between 1 and 100000"),
+        ("admin:\n  max_body_bytes: 1.5\n", 2, 19, "must be a whole number between 1024 and 16777216"),
+        ("? [data_dir]\n: ./data\n", 1, 3, "keys must be plain names"),
+        ("{1: 2}\n", 1, 2, "1: unknown key"),
+    ])
+    func dangerousValuesAreRefusedAtTheirLineAndColumn(yaml: String, line: Int, column: Int, message: String) throws {
+        let error = try #require(throws: YAMLError.self) {
+            try ConfigurationLoader.parse(try YAMLValue.parse(yaml, file: "relay.yaml"), environment: [:])
+        }
+        #expect(error.description.hasPrefix("relay.yaml:\(line):\(column): "), "\(error)")
+        #expect(error.description.contains(message), "\(error)")
+    }
+
+    @Test func durationTextNeverTrapsAndReadsWhatItDocuments() {
+        #expect(DurationText.read("500ms") == .duration(.milliseconds(500)))
+        #expect(DurationText.read("1.5") == .duration(.milliseconds(1500)))
+        #expect(DurationText.read("2m") == .duration(.seconds(120)))
+        #expect(DurationText.read("1e3ms") == .duration(.seconds(1)))
+        #expect(DurationText.read("36500d") == .duration(.seconds(36500 * 86400)))
+        for text in ["1e300s", "99999999999999999999h", "9223372036854775807ms", "1e400", "-1s", "-0.5ms", "36501d"] {
+            #expect(DurationText.read(text) == .outOfRange, "\(text)")
+        }
+        for text in ["nan", "inf", "-inf", "infinity", "0x10s", "", "s", ".s", "1e", "1.2.3s", "5 weeks", "1_000s"] {
+            #expect(DurationText.read(text) == .invalid, "\(text)")
+        }
+        #expect(!DurationText.format(.seconds(Int64.max)).isEmpty, "saturates instead of trapping")
+        #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
+        #expect(DurationText.format(.seconds(7 * 86400)) == "168h")
+    }
 }
