@@ -35,7 +35,16 @@ public struct YAMLValue {
     public var column: Int { node.mark?.column ?? 0 }
 
     /// Parses a whole file's text. An empty document is an empty mapping.
+    ///
+    /// Aliases (`*name`) are refused before the text is composed: expanding anchors that refer to
+    /// anchors makes a kilobyte file billions of nodes, and these files have no need for them.
     public static func parse(_ text: String, file: String) throws(YAMLError) -> YAMLValue {
+        if let alias = AliasScan.firstAlias(in: text) {
+            throw YAMLError(
+                file: file, line: alias.line, column: alias.column, path: "",
+                message: "aliases (*\(alias.name)) are not supported: write the value out in full"
+                    + " (a value starting with * must be quoted: \"*\(alias.name)\")")
+        }
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 return YAMLValue(node: .mapping(Node.Mapping([])), file: file, path: "")
@@ -48,14 +57,35 @@ public struct YAMLValue {
         }
     }
 
+    /// About how deep libyaml lets lists and mappings nest (it refuses deeper documents, so
+    /// composing, which recurses once per level, stays shallow).
+    static let nestingLimit = 1000
+
+    /// The largest file `load` reads: configuration and rule files are a few kilobytes.
+    public static let maximumFileBytes = 1 << 20
+
+    /// Reads and parses a file. Only a regular file of at most `maximumFileBytes` is read, so a
+    /// device or a pipe given by mistake (`/dev/zero`, a FIFO) is refused rather than read forever.
     public static func load(contentsOf url: URL, displayName: String? = nil) throws(YAMLError) -> YAMLValue {
         let name = displayName ?? url.path
-        let text: String
-        do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw YAMLError(file: name, line: 0, column: 0, path: "", message: "cannot read the file: \(error.localizedDescription)")
+        func failure(_ message: String) -> YAMLError { YAMLError(file: name, line: 0, column: 0, path: "", message: message) }
+        var info = stat()
+        guard stat(url.path, &info) == 0 else {
+            throw failure("cannot read the file: \(String(cString: strerror(errno)))")
         }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw failure("is not a regular file") }
+        let tooLarge = "is larger than \(maximumFileBytes / 1024) KiB"
+        guard Int64(info.st_size) <= Int64(maximumFileBytes) else { throw failure(tooLarge) }
+        let bytes: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            bytes = try handle.read(upToCount: maximumFileBytes + 1) ?? Data()
+        } catch {
+            throw failure("cannot read the file: \(error.localizedDescription)")
+        }
+        guard bytes.count <= maximumFileBytes else { throw failure(tooLarge) }
+        guard let text = String(bytes: bytes, encoding: .utf8) else { throw failure("cannot read the file: it is not UTF-8 text") }
         return try parse(text, file: name)
     }
 
@@ -182,6 +212,11 @@ public struct YAMLValue {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            if detail.contains("Maximum nesting level") {
+                return YAMLError(
+                    file: file, line: mark.line, column: mark.column, path: "",
+                    message: "not valid YAML: lists and mappings are nested too deeply (the limit is about \(nestingLimit) levels)")
+            }
             let hint = detail.contains("alias") || detail.contains("alphabetic or numeric")
                 ? " (a value starting with * must be quoted: \"*\")" : ""
             return YAMLError(file: file, line: mark.line, column: mark.column, path: "", message: "not valid YAML: \(detail)\(hint)")

@@ -100,6 +100,9 @@ struct ConfigurationTests {
         ("admin:\n  max_body_bytes: 1.5\n", 2, 19, "must be a whole number between 1024 and 16777216"),
         ("? [data_dir]\n: ./data\n", 1, 3, "keys must be plain names"),
         ("{1: 2}\n", 1, 2, "1: unknown key"),
+        ("data_dir: &dir ./data\nrules_dir: *dir\n", 2, 12, "aliases (*dir) are not supported"),
+        ("a: &k data_dir\n*k : ./data\n", 2, 1, "aliases (*k) are not supported"),
+        ("feeds:\n  scalingo:\n    - apps: [*-prod]\n", 3, 14, "a value starting with * must be quoted"),
     ])
     func dangerousValuesAreRefusedAtTheirLineAndColumn(yaml: String, line: Int, column: Int, message: String) throws {
         let error = try #require(throws: YAMLError.self) {
@@ -107,6 +110,28 @@ struct ConfigurationTests {
         }
         #expect(error.description.hasPrefix("relay.yaml:\(line):\(column): "), "\(error)")
         #expect(error.description.contains(message), "\(error)")
+    }
+
+    /// libyaml stops at about 1000 levels (composing recurses once per level), with a plain message.
+    @Test func deepNestingIsRefusedAtItsLine() throws {
+        for (yaml, line) in [
+            ("data_dir: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n", 1),
+            ("data_dir: " + String(repeating: "{a: ", count: 5000) + "1" + String(repeating: "}", count: 5000) + "\n", 1),
+            ("data_dir:\n  " + String(repeating: "- ", count: 5000) + "x\n", 2),
+        ] {
+            let error = try #require(throws: YAMLError.self) { try YAMLValue.parse(yaml, file: "relay.yaml") }
+            #expect(error.description.hasPrefix("relay.yaml:\(line):"), "\(error)")
+            #expect(error.message == "not valid YAML: lists and mappings are nested too deeply (the limit is about 1000 levels)")
+        }
+    }
+
+    /// Composing expands aliases: with anchors that refer to anchors, 10^8 copies here (10^9 and
+    /// more fit in a kilobyte), which Yams hashes one by one as a mapping key, a minute and more at
+    /// 100% CPU. Aliases are refused before composing, at the first one.
+    @Test func aliasBombIsRefusedAtItsFirstAlias() throws {
+        let yaml = Fixtures.aliasBomb(levels: 8)
+        let error = try #require(throws: YAMLError.self) { try YAMLValue.parse(yaml, file: "relay.yaml") }
+        #expect(error.description.hasPrefix("relay.yaml:2:10: aliases (*l0) are not supported"), "\(error)")
     }
 
     @Test func durationTextNeverTrapsAndReadsWhatItDocuments() {
@@ -124,5 +149,20 @@ struct ConfigurationTests {
         #expect(!DurationText.format(.seconds(Int64.max)).isEmpty, "saturates instead of trapping")
         #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
         #expect(DurationText.format(.seconds(7 * 86400)) == "168h")
+    }
+
+    @Test func onlyARegularFileOfReasonableSizeIsRead() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        #expect(throws: YAMLError(file: "/dev/zero", line: 0, column: 0, path: "", message: "is not a regular file")) {
+            try YAMLValue.load(contentsOf: URL(fileURLWithPath: "/dev/zero"))
+        }
+        try directory.write("big.yaml", "# " + String(repeating: "x", count: YAMLValue.maximumFileBytes) + "\n")
+        let error = try #require(throws: YAMLError.self) { try YAMLValue.load(contentsOf: directory.url.appendingPathComponent("big.yaml")) }
+        #expect(error.message.contains("is larger than 1024 KiB"), "\(error)")
+        try directory.write("real.yaml", "data_dir: ./elsewhere\n")
+        try FileManager.default.createSymbolicLink(
+            at: directory.url.appendingPathComponent("link.yaml"), withDestinationURL: directory.url.appendingPathComponent("real.yaml"))
+        #expect(try ConfigurationLoader.load(path: directory.path + "/link.yaml", environment: [:]).dataDirectory == "./elsewhere")
     }
 }

@@ -66,6 +66,26 @@ struct RuleLoaderTests {
         #expect(problem.description.contains(message), "\(error)")
     }
 
+    /// Anchors that refer to anchors, used as a filter's field key: composing hashes all 10^8
+    /// copies (a minute and more at 100% CPU; 10^9 and more fit in a kilobyte). Refused at the
+    /// first alias, before composing; the other files are still checked.
+    @Test func aliasBombIsRefusedBeforeItIsExpanded() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("a.yaml", "subscriptions:\n  - {id: ops, type: slack, url_env: OPS_URL}\n")
+        try directory.write("bomb.yaml", Fixtures.aliasBomb(levels: 8).replacingOccurrences(
+            of: "bomb: {", with: "rules:\n  - name: bomb\n    subscriptions: [ops]\n    filter:\n      fields: {"))
+        try directory.write("c.yaml", "rules:\n  - {name: late, subscriptions: [nobody]}\n")
+        let error = try #require(throws: RuleLoadError.self) {
+            try RuleLoader(environment: Self.environment).load(directory: directory.url)
+        }
+        #expect(error.problems.count == 2, "\(error)")
+        let alias = try #require(error.problems.first { $0.file.hasSuffix("bomb.yaml") })
+        #expect((alias.line, alias.column) == (2, 10))
+        #expect(alias.message.hasPrefix("aliases (*l0) are not supported"), "\(error)")
+        #expect(error.description.contains("c.yaml:2") && error.description.contains("no subscription \"nobody\""))
+    }
+
     @Test func everyProblemInEveryFileIsReportedAndNothingIsPartiallyLoaded() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }

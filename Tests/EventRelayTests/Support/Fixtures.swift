@@ -25,6 +25,20 @@ enum Fixtures {
     }
 }
 
+extension Fixtures {
+    /// A "billion laughs" file: `l0` is a list of ten scalars and each `lN` a list of ten aliases
+    /// to `l(N-1)`, so `*lN` stands for 10^(N+1) scalars; the last line uses it as a mapping key
+    /// (composing hashes each key, visiting every copy). The first alias is at line 2, column 10.
+    static func aliasBomb(levels: Int) -> String {
+        var lines = ["l0: &l0 [" + Array(repeating: "lol", count: 10).joined(separator: ", ") + "]"]
+        for level in 1..<max(levels, 2) {
+            lines.append("l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]")
+        }
+        lines.append("bomb: {*l\(max(levels, 2) - 1): 1}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
 /// A fresh temporary directory, removed by `cleanup()`.
 struct TemporaryDirectory {
     let url: URL
