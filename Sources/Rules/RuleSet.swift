@@ -124,6 +124,11 @@ public struct RuleLoader: Sendable {
             }
         }
         var rulePlaces: [String: YAMLValue] = [:]
+        // Named in each "no subscription" message: a few, so a folder with thousands of them and
+        // thousands of bad references does not build a quadratic pile of text.
+        let known = subscriptionPlaces.keys.sorted()
+        let knownList = known.isEmpty ? ""
+            : " (declared: \(known.prefix(20).joined(separator: ", "))\(known.count > 20 ? " and \(known.count - 20) more" : ""))"
         for (rule, place, references) in rules {
             if let first = rulePlaces[rule.name] {
                 problems.append(place.error("rule \"\(rule.name)\": a rule with this name is already declared at \(first.file):\(first.line)"))
@@ -131,10 +136,7 @@ public struct RuleLoader: Sendable {
                 rulePlaces[rule.name] = place
             }
             for (id, reference) in zip(rule.subscriptionIDs, references) where subscriptionPlaces[id] == nil && !invalidIDs.contains(id) {
-                let known = subscriptionPlaces.keys.sorted()
-                problems.append(reference.error(
-                    "rule \"\(rule.name)\": no subscription \"\(id)\" is declared in the rules folder"
-                        + (known.isEmpty ? "" : " (declared: \(known.joined(separator: ", ")))")))
+                problems.append(reference.error("rule \"\(rule.name)\": no subscription \"\(id)\" is declared in the rules folder\(knownList)"))
             }
         }
         if !problems.isEmpty {

@@ -86,6 +86,23 @@ struct RuleLoaderTests {
         #expect(error.description.contains("c.yaml:2") && error.description.contains("no subscription \"nobody\""))
     }
 
+    /// Each bad reference names a few of the declared subscriptions, not all: thousands of both
+    /// must not make a quadratic pile of text.
+    @Test func aMissingSubscriptionNamesAFewOfTheDeclaredOnes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let subscriptions = (0..<500).map { "  - {id: s\($0), type: slack, url_env: OPS_URL}" }
+        let rules = (0..<500).map { "  - {name: r\($0), subscriptions: [missing\($0)]}" }
+        try directory.write("many.yaml", (["subscriptions:"] + subscriptions + ["rules:"] + rules).joined(separator: "\n") + "\n")
+        let error = try #require(throws: RuleLoadError.self) {
+            try RuleLoader(environment: Self.environment).load(directory: directory.url)
+        }
+        #expect(error.problems.count == 500)
+        let first = try #require(error.problems.first)
+        #expect(first.line == 503 && first.message.hasPrefix("rule \"r0\": no subscription \"missing0\" is declared"), "\(first)")
+        #expect(first.message.hasSuffix(", s115 and 480 more)"), "\(first)")
+    }
+
     @Test func everyProblemInEveryFileIsReportedAndNothingIsPartiallyLoaded() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
