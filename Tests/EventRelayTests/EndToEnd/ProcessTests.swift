@@ -131,6 +131,39 @@ struct ProcessTests {
         #expect(result.output.contains("relay.yaml:4") && result.output.contains("unknown key"), "\(result.output)")
     }
 
+    /// Files that crashed `serve` (an overflow trap: SIGILL) or hung it and `rules check` at 100%
+    /// CPU (a kilobyte of aliases standing for 10^9 values) stop them with exit code 2 and the
+    /// file, line and column, before anything starts.
+    @Test func hostileFilesExitWith2NamingFileLineAndColumn() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let bomb = Fixtures.aliasBomb(levels: 9)
+        #expect(bomb.utf8.count < 1024)
+        let cases = [
+            ("timeout.yaml", "http_client: {connect_timeout: 1e300s}\n", "timeout.yaml:1:32: http_client.connect_timeout: must be between 100ms and 2m"),
+            ("grace.yaml", "delivery: {shutdown_grace: 99999999999999999999h}\n", "grace.yaml:1:28: delivery.shutdown_grace: must be between 0s and 10m"),
+            ("pages.yaml", "feeds:\n  scalingo:\n    - max_pages: 1e30\n", "pages.yaml:3:18: feeds.scalingo[0].max_pages: must be a whole number between 2 and 1000"),
+            ("bomb.yaml", bomb, "bomb.yaml:2:10: aliases (*l0) are not supported"),
+        ]
+        for (name, text, problem) in cases {
+            try directory.write(name, text)
+            let serve = try await RelayProcess.run(["serve", "--config", directory.path + "/" + name], in: directory.url)
+            #expect(serve.status == 2, "\(name): \(serve.output)")
+            #expect(serve.output.contains("configuration: \(directory.path)/\(problem)"), "\(serve.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"), "nothing started")
+
+        try directory.write("rules/bomb.yaml", bomb)
+        let check = try await RelayProcess.run(["rules", "check", "--skip-env", directory.path + "/rules"], in: directory.url)
+        #expect(check.status == 2, "\(check.output)")
+        #expect(check.output.contains("rules/bomb.yaml:2:10: aliases (*l0) are not supported"), "\(check.output)")
+        try directory.write("relay.yaml", "data_dir: \(directory.path)/data\nrules_dir: \(directory.path)/rules\nadmin: {listen: '127.0.0.1:0'}\n")
+        let serve = try await RelayProcess.run(["serve", "--config", directory.path + "/relay.yaml"], in: directory.url)
+        #expect(serve.status == 2, "\(serve.output)")
+        #expect(serve.output.contains("bomb.yaml:2:10: aliases (*l0) are not supported"), "\(serve.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data/event-relay.sqlite"), "nothing started")
+    }
+
     @Test func rulesTestRoutesAnEventOffline() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }

@@ -52,10 +52,17 @@ final class RelayProcess: @unchecked Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    /// Runs to completion (for short commands).
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL) async throws -> (status: Int32, output: String) {
+    /// Runs to completion (for short commands). One still running after `timeout` is killed (a
+    /// hung child must not outlive the test) and reported with status -1.
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], in directory: URL, timeout: Duration = .seconds(20)
+    ) async throws -> (status: Int32, output: String) {
         let child = try RelayProcess(arguments: arguments, environment: environment, workingDirectory: directory, logName: "cmd-\(UUID().uuidString).log")
-        let status = try await child.wait() ?? -1
+        guard let status = try await child.wait(timeout: timeout) else {
+            child.signal(SIGKILL)
+            _ = try await child.wait()
+            return (-1, child.log + "\n(still running after \(timeout): killed)")
+        }
         return (status, child.log)
     }
 }
