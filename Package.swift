@@ -56,11 +56,22 @@ let package = Package(
             dependencies: ["Store", "EventModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
 
-        // Feeds: one folder per platform behind the Feed protocol.
+        // The ingest pipeline: stages (routing, later policies), then dedupe, outbox and checkpoint
+        // in one store transaction. Feeds and push ingest hand it normalized events.
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "EventModel", "Rules", "Store",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        // Feeds: one folder per platform behind the EventFeed protocol; the poller hands what they
+        // read to the ingest pipeline (through EventModel's EventIngest), knowing neither rules nor store.
         .target(
             name: "Feeds",
             dependencies: [
-                "EventModel", "HTTPClient", "Store", "Rules",
+                "EventModel", "HTTPClient", "YAMLSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -86,7 +97,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "EventModel", "HTTPServer", "Store", "Rules", "Sinks", "Feeds",
+                "EventModel", "HTTPServer", "Store", "Rules", "Sinks", "Feeds", "Ingest",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,7 +107,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "EventModel", "YAMLSupport", "HTTPClient", "HTTPServer", "Rules", "Store", "SQLiteStore",
-                "Feeds", "Sinks", "Delivery", "AdminAPI",
+                "Ingest", "Feeds", "Sinks", "Delivery", "AdminAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -116,7 +127,7 @@ let package = Package(
         // Rerunnable measurements (Benchmarks/run.sh builds it in release); figures in docs/benchmarks.md.
         .executableTarget(
             name: "EventRelayBench",
-            dependencies: ["EventModel", "Rules", "Store", "SQLiteStore", "Sinks", "Delivery", "HTTPClient", "HTTPServer"],
+            dependencies: ["EventModel", "Rules", "Store", "SQLiteStore", "Ingest", "Sinks", "Delivery", "HTTPClient", "HTTPServer"],
             path: "Benchmarks/EventRelayBench",
             swiftSettings: strict),
 
@@ -124,7 +135,8 @@ let package = Package(
             name: "EventRelayTests",
             dependencies: [
                 "EventModel", "YAMLSupport", "HTTPClient", "HTTPServer", "Rules", "Store", "SQLiteStore",
-                "Feeds", "Sinks", "Delivery", "AdminAPI", "Relay",
+                "Ingest", "Feeds", "Sinks", "Delivery", "AdminAPI", "Relay",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict),

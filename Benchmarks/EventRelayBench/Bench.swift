@@ -98,7 +98,8 @@ struct Bench {
                 deliveries += owed.count
                 // A checkpoint the size of the stream's seen ids, as a feed writes it.
                 let checkpoint = FeedCheckpoint(version: 1, data: Array(events.map { "[\"\($0.id)\",1700000000000]" }.joined(separator: ",").utf8))
-                try await store.commitPoll(PollCommit(stream: "b/events", checkpoint: checkpoint, events: events, deliveries: owed, now: now))
+                let items = events.map { event in IngestCommit.Item(event: event, deliveries: owed.filter { $0.eventKey == event.key }) }
+                _ = try await store.commitIngest(IngestCommit(items: items, checkpoint: ("b/events", checkpoint), now: now))
             }
         }
         report("outbox: commit polls (10 events, 20 deliveries each)", count: deliveries, unit: "deliveries", elapsed: write)
@@ -133,9 +134,12 @@ struct Bench {
             let events = (0..<min(500, remaining)).map { Event(source: "scalingo", feed: "b", id: "d\(poll)-\($0)", type: "deployment", time: now, raw: .object(["n": .integer(Int64($0))])) }
             remaining -= events.count
             poll += 1
-            try await store.commitPoll(PollCommit(
-                stream: "b/events", checkpoint: nil, events: events,
-                deliveries: events.map { NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: $0.key, subscriptionID: "hook", matchedBy: "rule:x") },
+            _ = try await store.commitIngest(IngestCommit(
+                items: events.map { event in
+                    IngestCommit.Item(
+                        event: event,
+                        deliveries: [NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: "hook", matchedBy: "rule:x")])
+                },
                 now: now))
         }
         let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: concurrency, maxTotalConnections: concurrency * 2))

@@ -5,6 +5,7 @@ import Feeds
 import Foundation
 import HTTPClient
 import HTTPServer
+import Ingest
 import Logging
 import Rules
 import SQLiteStore
@@ -22,6 +23,7 @@ public final class Relay: Sendable {
     public let catalog: SubscriptionCatalog
     public let pollers: [FeedPoller]
     public let dispatcher: DeliveryDispatcher
+    public let pipeline: IngestPipeline
 
     private let group: ServiceGroup
     private let client: CurlHTTPClient
@@ -64,10 +66,11 @@ public final class Relay: Sendable {
             store: store, notifiers: NotifierFactory(transport: client), lookup: { catalog.subscription(id: $0) },
             configuration: configuration.dispatcher, logger: logger.labelled("event-relay.delivery"))
         self.dispatcher = dispatcher
+        let pipeline = IngestPipeline(
+            store: store, stages: IngestPipeline.standardStages(catalog: catalog), onDeliveries: { [dispatcher] in dispatcher.wake() })
+        self.pipeline = pipeline
         let pollers = feedConfigurations.map { feed in
-            FeedPoller(
-                feed: ScalingoFeed(configuration: feed, transport: client), store: store, catalog: catalog,
-                logger: logger.labelled("event-relay.feed"), onDeliveries: { [dispatcher] in dispatcher.wake() })
+            FeedPoller(feed: ScalingoFeed(configuration: feed, transport: client), ingest: pipeline, logger: logger.labelled("event-relay.feed"))
         }
         self.pollers = pollers
 

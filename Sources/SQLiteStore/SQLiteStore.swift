@@ -102,6 +102,16 @@ public final class SQLiteStore: RelayStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3: every ingested event's key, for dedupe across feeds, streams and push") { db in
+            try db.execute(sql: """
+                CREATE TABLE ingested_events (
+                    key TEXT PRIMARY KEY,
+                    first_seen INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX ingested_events_by_time ON ingested_events(first_seen);
+                INSERT OR IGNORE INTO ingested_events (key, first_seen) SELECT key, created_at FROM events;
+                """)
+        }
         return migrator
     }
 
@@ -199,34 +209,54 @@ public final class SQLiteStore: RelayStore {
         return FeedCheckpoint(version: 0, data: document.encoded())
     }
 
-    public func commitPoll(_ commit: PollCommit) async throws {
+    /// How long an ingested event's key is remembered for dedupe: longer than any window in which
+    /// a feed reads an event again (backfill is at most 72 h) or a platform retries a push.
+    public static let dedupeRetention: TimeInterval = 8 * 86400
+
+    public func commitIngest(_ commit: IngestCommit) async throws -> IngestResult {
         let encoder = Event.makeEncoder()
-        let bodies = try commit.events.map { event in (event, String(decoding: try encoder.encode(event), as: UTF8.self)) }
-        try await pool.write { db in
+        let bodies = try commit.items.map { item in
+            item.deliveries.isEmpty ? nil : String(decoding: try encoder.encode(item.event), as: UTF8.self)
+        }
+        return try await pool.write { db in
             let now = ms(commit.now)
-            if let checkpoint = commit.checkpoint {
+            if let (stream, checkpoint) = commit.checkpoint {
                 try db.execute(
                     sql: """
                         INSERT INTO feed_checkpoints (stream, version, data, updated_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT(stream) DO UPDATE SET version = excluded.version, data = excluded.data, updated_at = excluded.updated_at
                         """,
-                    arguments: [commit.stream, checkpoint.version, Data(checkpoint.data), now])
-                try db.execute(sql: "DELETE FROM feed_cursors WHERE feed = ?", arguments: [commit.stream])
-                try db.execute(sql: "DELETE FROM feed_seen WHERE feed = ?", arguments: [commit.stream])
+                    arguments: [stream, checkpoint.version, Data(checkpoint.data), now])
+                try db.execute(sql: "DELETE FROM feed_cursors WHERE feed = ?", arguments: [stream])
+                try db.execute(sql: "DELETE FROM feed_seen WHERE feed = ?", arguments: [stream])
             }
+            let remember = try db.makeStatement(sql: "INSERT OR IGNORE INTO ingested_events (key, first_seen) VALUES (?, ?)")
             let event = try db.makeStatement(
                 sql: "INSERT OR IGNORE INTO events (key, source, feed, type, time, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for (item, body) in bodies {
-                try event.execute(arguments: [item.key, item.source, item.feed, item.type, ms(item.time), body, now])
-            }
             let delivery = try db.makeStatement(
                 sql: """
                     INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
                     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
                     """)
-            for item in commit.deliveries {
-                try delivery.execute(arguments: [item.id, item.eventKey, item.subscriptionID, item.matchedBy, now, now, now])
+            var result = IngestResult(newEvents: 0, duplicates: 0, deliveries: 0)
+            for (item, body) in zip(commit.items, bodies) {
+                let key = item.event.key
+                try remember.execute(arguments: [key, now])
+                guard db.changesCount > 0 else {
+                    result.duplicates += 1
+                    continue
+                }
+                result.newEvents += 1
+                guard let body else { continue }
+                try event.execute(arguments: [key, item.event.source, item.event.feed, item.event.type, ms(item.event.time), body, now])
+                for owed in item.deliveries {
+                    try delivery.execute(arguments: [owed.id, key, owed.subscriptionID, owed.matchedBy, now, now, now])
+                    result.deliveries += db.changesCount
+                }
             }
+            try db.execute(
+                sql: "DELETE FROM ingested_events WHERE first_seen < ?", arguments: [now - Int64(Self.dedupeRetention * 1000)])
+            return result
         }
     }
 

@@ -19,9 +19,11 @@ public protocol RelayStore: Sendable {
 
     /// A stream's checkpoint as last committed (`<feed>/<stream>`), nil before its first poll.
     func loadCheckpoint(stream: String) async throws -> FeedCheckpoint?
-    /// Atomically: the stream's new checkpoint, the new events, and their deliveries. An event is
-    /// marked seen (in the checkpoint) in the same transaction that writes its deliveries.
-    func commitPoll(_ commit: PollCommit) async throws
+    /// Atomically: each event not ingested before (by `Event.key`, whatever brought it) is
+    /// remembered, and stored with its deliveries when it has any; events ingested before are
+    /// skipped whole. The stream's checkpoint, if given, is written in the same transaction, so an
+    /// event is marked seen exactly when its deliveries exist.
+    func commitIngest(_ commit: IngestCommit) async throws -> IngestResult
 
     // MARK: Outbox
 
@@ -72,34 +74,26 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { detail }
 }
 
-/// Where a stream stands, as its feed encodes it: opaque to the store, versioned by the feed so
-/// that it can read what an older release wrote (and so that a shared store can compare-and-set it).
-public struct FeedCheckpoint: Sendable, Equatable {
-    public var version: Int
-    public var data: [UInt8]
+/// One ingest transaction (see `RelayStore.commitIngest`).
+public struct IngestCommit: Sendable {
+    public struct Item: Sendable {
+        public var event: Event
+        /// What routing owes for the event; empty: it is only remembered, for dedupe.
+        public var deliveries: [NewDelivery]
 
-    public init(version: Int, data: [UInt8]) {
-        self.version = version
-        self.data = data
+        public init(event: Event, deliveries: [NewDelivery]) {
+            self.event = event
+            self.deliveries = deliveries
+        }
     }
-}
 
-/// What one poll of one stream settled.
-public struct PollCommit: Sendable {
-    /// `<feed>/<stream>`.
-    public var stream: String
-    /// The stream's new checkpoint; nil leaves it as it is.
-    public var checkpoint: FeedCheckpoint?
-    /// Events that matched at least one subscription.
-    public var events: [Event]
-    public var deliveries: [NewDelivery]
+    public var items: [Item]
+    public var checkpoint: (stream: String, value: FeedCheckpoint)?
     public var now: Date
 
-    public init(stream: String, checkpoint: FeedCheckpoint?, events: [Event], deliveries: [NewDelivery], now: Date) {
-        self.stream = stream
+    public init(items: [Item], checkpoint: (stream: String, value: FeedCheckpoint)? = nil, now: Date) {
+        self.items = items
         self.checkpoint = checkpoint
-        self.events = events
-        self.deliveries = deliveries
         self.now = now
     }
 }

@@ -2,8 +2,6 @@ import EventModel
 import Foundation
 import Logging
 import Metrics
-import Rules
-import Store
 
 /// How one stream of a feed is doing.
 public struct StreamStatus: Sendable {
@@ -28,7 +26,7 @@ public struct FeedStatus: Sendable {
     public var source: String
     public var interval: Duration
     public var streams: [StreamStatus]
-    /// New events read (each counted once per stream that read it).
+    /// New events read (an event read on two streams, or pushed too, counts once).
     public var eventsSeen = 0
     public var deliveriesQueued = 0
     /// A rate limit pauses every stream of the feed (they share one token) until then.
@@ -46,8 +44,9 @@ public struct FeedStatus: Sendable {
     public var behindStreams: [String] { streams.filter(\.isBehind).map(\.name) }
 }
 
-/// Runs one feed: polls each stream on its own schedule, routes new events through the rules,
-/// and commits (cursor, events and deliveries in one transaction) before that stream's next poll.
+/// Runs one feed: polls each stream on its own schedule and hands what it read, with the stream's
+/// new checkpoint, to the ingest pipeline (which dedupes, routes and commits them in one
+/// transaction) before that stream's next poll.
 ///
 /// Each stream backs off on its own: an app timeline answering 404 never delays the user
 /// timeline. A rate limit (the platform's, shared by the feed's token) pauses all of them. A poll
@@ -55,9 +54,7 @@ public struct FeedStatus: Sendable {
 /// the next poll resumes. A stream with a backlog is polled again after `catchUpInterval`.
 public final class FeedPoller: Sendable {
     public let feed: any EventFeed
-    private let store: any RelayStore
-    private let catalog: SubscriptionCatalog
-    private let onDeliveries: @Sendable () -> Void
+    private let ingest: any EventIngest
     private let clock: WallClock
     private let logger: Logger
     private let status: LockedValue<FeedStatus>
@@ -70,19 +67,16 @@ public final class FeedPoller: Sendable {
     static let checkpointVersion = 1
 
     public init(
-        feed: any EventFeed, store: any RelayStore, catalog: SubscriptionCatalog, clock: WallClock = .system,
-        catchUpInterval: Duration = .seconds(2), logger: Logger = Logger(label: "event-relay.feed"),
-        onDeliveries: @escaping @Sendable () -> Void = {}
+        feed: any EventFeed, ingest: any EventIngest, clock: WallClock = .system, catchUpInterval: Duration = .seconds(2),
+        logger: Logger = Logger(label: "event-relay.feed")
     ) {
         self.feed = feed
-        self.store = store
-        self.catalog = catalog
+        self.ingest = ingest
         self.clock = clock
         self.catchUpInterval = min(catchUpInterval, feed.interval)
         var logger = logger
         logger[metadataKey: "feed"] = .string(feed.name)
         self.logger = logger
-        self.onDeliveries = onDeliveries
         wakeups = Dictionary(feed.streams.map { ($0, Wakeup()) }, uniquingKeysWith: { first, _ in first })
         status = LockedValue(FeedStatus(
             name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:))))
@@ -222,34 +216,20 @@ public final class FeedPoller: Sendable {
         if cursor == nil { cursor = try await loadCursor(key: key) }
         let result = await feed.poll(stream: stream, cursor: cursor, now: now)
         guard let newCursor = result.cursor else { return result.failure }
-        let router = catalog.router
-        var deliveries: [NewDelivery] = []
-        var routed: [Event] = []
-        for event in result.events {
-            let matches = router.route(event)
-            guard !matches.isEmpty else { continue }
-            routed.append(event)
-            for match in matches {
-                deliveries.append(NewDelivery(
-                    id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: match.subscriptionID,
-                    matchedBy: match.matchedBy))
-            }
-        }
         let encoded = try JSONEncoder().encode(newCursor)
-        try await store.commitPoll(PollCommit(
-            stream: key, checkpoint: FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded)), events: routed,
-            deliveries: deliveries, now: now))
+        let outcome = try await ingest.ingest(IngestBatch(
+            events: result.events, checkpoint: (key, FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded))), now: now))
         let wasBehind = cursor?.isBehind ?? false
         updateStream(stream) {
             $0.cursor = newCursor
             $0.pagesLastPoll = result.pages
         }
         status.withValue {
-            $0.eventsSeen += result.events.count
-            $0.deliveriesQueued += deliveries.count
+            $0.eventsSeen += outcome.newEvents
+            $0.deliveriesQueued += outcome.deliveries
         }
-        Counter(label: "event_relay_feed_events_total", dimensions: [("feed", feed.name)]).increment(by: result.events.count)
-        Counter(label: "event_relay_deliveries_queued_total", dimensions: [("feed", feed.name)]).increment(by: deliveries.count)
+        Counter(label: "event_relay_feed_events_total", dimensions: [("feed", feed.name)]).increment(by: outcome.newEvents)
+        Counter(label: "event_relay_deliveries_queued_total", dimensions: [("feed", feed.name)]).increment(by: outcome.deliveries)
         if result.malformed > 0 {
             logger.warning("skipped events without an id", metadata: ["stream": "\(stream)", "count": "\(result.malformed)"])
         }
@@ -267,23 +247,23 @@ public final class FeedPoller: Sendable {
             ])
         } else if !result.events.isEmpty {
             logger.info("new events", metadata: [
-                "stream": "\(stream)", "events": "\(result.events.count)", "deliveries": "\(deliveries.count)", "pages": "\(result.pages)",
+                "stream": "\(stream)", "events": "\(outcome.newEvents)", "already_seen_elsewhere": "\(outcome.duplicates)",
+                "deliveries": "\(outcome.deliveries)", "pages": "\(result.pages)",
             ])
         }
-        if !deliveries.isEmpty { onDeliveries() }
         return result.failure
     }
 
     private func loadCursor(key: String) async throws -> TimelineCursor? {
-        guard let checkpoint = try await store.loadCheckpoint(stream: key) else { return nil }
+        guard let checkpoint = try await ingest.checkpoint(stream: key) else { return nil }
         guard checkpoint.version <= Self.checkpointVersion else {
-            throw StoreError.corrupt("\(key): checkpoint version \(checkpoint.version) was written by a newer release")
+            throw CheckpointError("\(key): checkpoint version \(checkpoint.version) was written by a newer release")
         }
         do {
             // Version 0 (the v1 store's horizon and seen ids) is a subset of version 1.
             return try JSONDecoder().decode(TimelineCursor.self, from: Data(checkpoint.data))
         } catch {
-            throw StoreError.corrupt("\(key): unreadable checkpoint (\(error))")
+            throw CheckpointError("\(key): unreadable checkpoint (\(error))")
         }
     }
 
@@ -297,4 +277,10 @@ public final class FeedPoller: Sendable {
             return change(&status.streams[index])
         }
     }
+}
+
+/// A stored checkpoint this release cannot read.
+struct CheckpointError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

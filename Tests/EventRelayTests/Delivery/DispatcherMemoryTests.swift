@@ -49,15 +49,13 @@ struct DispatcherMemoryTests {
     }
 
     func owe(_ count: Int, from start: Int, store: SQLiteStore, now: Date) async throws {
-        var events: [Event] = []
-        var deliveries: [NewDelivery] = []
-        for index in start..<(start + count) {
+        let items = (start..<(start + count)).map { index in
             let event = Fixtures.event(type: "deployment", id: "e\(index)", time: now)
-            events.append(event)
-            deliveries.append(NewDelivery(
-                id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: "hook", matchedBy: "rule:r"))
+            return IngestCommit.Item(
+                event: event,
+                deliveries: [NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: "hook", matchedBy: "rule:r")])
         }
-        try await store.commitPoll(PollCommit(stream: "test/events", checkpoint: nil, events: events, deliveries: deliveries, now: now))
+        _ = try await store.commitIngest(IngestCommit(items: items, now: now))
     }
 
     @Test func memoryStaysFlatOverThousandsOfDeliveries() async throws {

@@ -12,9 +12,9 @@ struct SQLiteStoreTests {
         let deliveries = events.flatMap { event in
             subscriptions.map { NewDelivery(id: Identifier.make(prefix: "dlv", now: now), eventKey: event.key, subscriptionID: $0, matchedBy: "rule:r") }
         }
-        try await store.commitPoll(PollCommit(
-            stream: feed, checkpoint: FeedCheckpoint(version: 1, data: Array("checkpoint of \(feed)".utf8)), events: events,
-            deliveries: deliveries, now: now))
+        _ = try await store.commitIngest(IngestCommit(
+            items: events.map { event in IngestCommit.Item(event: event, deliveries: deliveries.filter { $0.eventKey == event.key }) },
+            checkpoint: (feed, FeedCheckpoint(version: 1, data: Array("checkpoint of \(feed)".utf8))), now: now))
     }
 
     @Test func pollCommitsAreDurableAcrossReopening() async throws {
@@ -110,7 +110,7 @@ struct SQLiteStoreTests {
         defer { directory.cleanup() }
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
         try await commit(store, feed: "f", events: [], subscriptions: [])
-        try await store.commitPoll(PollCommit(stream: "f", checkpoint: nil, events: [], deliveries: [], now: Self.t0))
+        _ = try await store.commitIngest(IngestCommit(items: [], now: Self.t0))
         #expect(try await store.loadCheckpoint(stream: "f")?.data == Array("checkpoint of f".utf8))
     }
 }
