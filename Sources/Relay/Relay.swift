@@ -40,7 +40,6 @@ public final class Relay: Sendable {
         self.logger = logger
         _ = RelayMetrics.registry  // Install the metrics backend before any feed or dispatcher counts.
         let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
-        let feedConfigurations = try configuration.resolveFeeds(environment: environment)
 
         dataDirectory = try DataDirectory(path: configuration.dataDirectory)
         let store = try SQLiteStore(path: dataDirectory.storePath)
@@ -61,6 +60,15 @@ public final class Relay: Sendable {
         self.catalog = catalog
         let client = try CurlHTTPClient(configuration: configuration.httpClient)
         self.client = client
+        let feeds: [any EventFeed]
+        do {
+            feeds = try configuration.feeds.map { settings throws(FeedSetupError) in
+                try settings.makeFeed(environment: environment, transport: client)
+            }
+        } catch {
+            client.shutdown()
+            throw ConfigurationError(error.description)
+        }
 
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(transport: client), lookup: { catalog.subscription(id: $0) },
@@ -69,8 +77,8 @@ public final class Relay: Sendable {
         let pipeline = IngestPipeline(
             store: store, stages: IngestPipeline.standardStages(catalog: catalog), onDeliveries: { [dispatcher] in dispatcher.wake() })
         self.pipeline = pipeline
-        let pollers = feedConfigurations.map { feed in
-            FeedPoller(feed: ScalingoFeed(configuration: feed, transport: client), ingest: pipeline, logger: logger.labelled("event-relay.feed"))
+        let pollers = feeds.map { feed in
+            FeedPoller(feed: feed, ingest: pipeline, logger: logger.labelled("event-relay.feed"))
         }
         self.pollers = pollers
 

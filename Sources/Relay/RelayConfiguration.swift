@@ -28,34 +28,10 @@ public struct RelayConfiguration: Sendable {
     /// How long SIGTERM waits for in-flight deliveries before abandoning them (they stay pending).
     public var shutdownGrace: Duration = .seconds(10)
 
-    /// Scalingo feeds, each with its token's variable name (resolved by `resolveFeeds`).
-    public var scalingoFeeds: [ScalingoFeedSettings] = []
+    /// The feeds, of every platform, as their folders read them (secrets are read when each is made).
+    public var feeds: [any FeedSettings] = []
 
     public init() {}
-
-    /// A Scalingo feed as configured: everything but the token (with `ScalingoConfiguration`'s
-    /// defaults), and the name of the variable that holds the token.
-    public struct ScalingoFeedSettings: Sendable {
-        public var configuration = ScalingoConfiguration(
-            name: "scalingo", apiURL: ScalingoConfiguration.regions["osc-fr1"]!, token: SecretString(""))
-        public var tokenEnv = "SCALINGO_API_TOKEN"
-        /// Where it was declared, for error messages.
-        public var location = "defaults"
-
-        public init() {}
-    }
-
-    /// The feeds with their secrets read from the environment.
-    public func resolveFeeds(environment: [String: String]) throws(ConfigurationError) -> [ScalingoConfiguration] {
-        try scalingoFeeds.map { settings throws(ConfigurationError) in
-            guard let token = environment[settings.tokenEnv], !token.isEmpty else {
-                throw ConfigurationError("\(settings.location): feed \(settings.configuration.name): environment variable \(settings.tokenEnv) (the Scalingo API token) is not set")
-            }
-            var resolved = settings.configuration
-            resolved.token = SecretString(token)
-            return resolved
-        }
-    }
 }
 
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
@@ -70,21 +46,15 @@ public enum ConfigurationLoader {
     static let adminKeys = ["listen", "token_env", "max_body_bytes", "connection_timeout", "connection_limit"]
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = ["concurrency", "lease", "max_attempts", "initial_backoff", "max_backoff", "shutdown_grace"]
-    static let feedKinds = ["scalingo"]
 
     /// Every key the loader accepts (docs/configuration.md must document each).
     public static var documentedKeys: [String] {
         topKeys.filter { !["admin", "http_client", "delivery", "feeds"].contains($0) } + adminKeys + clientKeys + deliveryKeys
-            + scalingoKeys
+            + FeedRegistry.plugins.flatMap { $0.settingsKeys }
     }
-    static let scalingoKeys = [
-        "name", "region", "api_url", "auth_url", "token_env", "user_events", "apps", "interval", "backfill_hours", "lateness",
-        "page_size", "max_pages", "environment",
-    ]
 
-    /// With no file: the embedded defaults, plus a Scalingo feed when `SCALINGO_API_TOKEN` is set
-    /// (region from `SCALINGO_REGION`, apps from `SCALINGO_APPS`, comma-separated; `SCALINGO_API_URL`
-    /// and `SCALINGO_AUTH_URL` override the endpoints, e.g. for a test double).
+    /// With no file: the embedded defaults, plus the feeds each platform sets up from the
+    /// environment alone (for Scalingo, `SCALINGO_API_TOKEN`).
     public static func load(path: String?, environment: [String: String]) throws -> RelayConfiguration {
         guard let path else { return try defaults(environment: environment) }
         let document = try YAMLValue.load(contentsOf: URL(fileURLWithPath: path), displayName: path)
@@ -93,21 +63,12 @@ public enum ConfigurationLoader {
 
     public static func defaults(environment: [String: String]) throws(ConfigurationError) -> RelayConfiguration {
         var configuration = RelayConfiguration()
-        if let token = environment["SCALINGO_API_TOKEN"], !token.isEmpty {
-            var feed = RelayConfiguration.ScalingoFeedSettings()
-            if let region = environment["SCALINGO_REGION"], let url = ScalingoConfiguration.regions[region] { feed.configuration.apiURL = url }
-            if let url = environment["SCALINGO_API_URL"], !url.isEmpty { feed.configuration.apiURL = url }
-            if let url = environment["SCALINGO_AUTH_URL"], !url.isEmpty { feed.configuration.authURL = url }
-            feed.configuration.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
-            feed.location = "environment (SCALINGO_API_TOKEN)"
-            for (name, url) in [("SCALINGO_API_URL", feed.configuration.apiURL), ("SCALINGO_AUTH_URL", feed.configuration.authURL)] {
-                if let problem = Subscription.validateURL(url, field: name) { throw ConfigurationError("\(problem)") }
+        for plugin in FeedRegistry.plugins {
+            do {
+                configuration.feeds += try plugin.settings(environment: environment)
+            } catch {
+                throw ConfigurationError(error.description)
             }
-            if let region = environment["SCALINGO_REGION"], !region.isEmpty, ScalingoConfiguration.regions[region] == nil {
-                throw ConfigurationError("SCALINGO_REGION: unknown region \(region) (known: \(ScalingoConfiguration.regions.keys.sorted().joined(separator: ", ")))")
-            }
-            configuration.scalingoFeeds = [feed]
         }
         return configuration
     }
@@ -169,57 +130,18 @@ public enum ConfigurationLoader {
         }
         if let feeds = top["feeds"], !feeds.isNull {
             let kinds = try feeds.mapping()
-            try kinds.allowOnly(feedKinds)
+            try kinds.allowOnly(FeedRegistry.kinds)
             var names: Set<String> = []
-            if let list = kinds["scalingo"], !list.isNull {
+            for (kind, _, list) in kinds.entries where !list.isNull {
+                guard let plugin = FeedRegistry.plugin(kind: kind) else { continue }
                 for entry in try list.sequence() {
-                    let feed = try scalingoFeed(entry)
-                    guard names.insert(feed.configuration.name).inserted else {
-                        throw entry.error("another feed is already named \(feed.configuration.name)")
-                    }
-                    configuration.scalingoFeeds.append(feed)
+                    let feed = try plugin.settings(from: entry)
+                    guard names.insert(feed.name).inserted else { throw entry.error("another feed is already named \(feed.name)") }
+                    configuration.feeds.append(feed)
                 }
             }
         }
         return configuration
-    }
-
-    static func scalingoFeed(_ value: YAMLValue) throws(YAMLError) -> RelayConfiguration.ScalingoFeedSettings {
-        let fields = try value.mapping()
-        try fields.allowOnly(scalingoKeys)
-        var feed = RelayConfiguration.ScalingoFeedSettings()
-        feed.location = "\(value.file):\(value.line)"
-        if let name = fields["name"] {
-            feed.configuration.name = try name.nonEmptyString()
-            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-            guard feed.configuration.name.allSatisfy({ allowed.contains($0) }), feed.configuration.name.count <= 64 else {
-                throw name.error("must be lower-case letters, digits, - and _ (at most 64)")
-            }
-        }
-        if let region = fields["region"] {
-            guard let url = ScalingoConfiguration.regions[try region.string()] else {
-                throw region.error("unknown region (known: \(ScalingoConfiguration.regions.keys.sorted().joined(separator: ", ")); or set api_url)")
-            }
-            feed.configuration.apiURL = url
-        }
-        if let url = fields["api_url"] { feed.configuration.apiURL = try httpURL(url) }
-        if let url = fields["auth_url"] { feed.configuration.authURL = try httpURL(url) }
-        if let env = fields["token_env"] { feed.tokenEnv = try env.environmentVariableName() }
-        if let value = fields["user_events"] { feed.configuration.userEvents = try value.bool() }
-        if let value = fields["apps"] {
-            feed.configuration.apps = try value.stringList()
-            for app in feed.configuration.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
-        }
-        if let value = fields["interval"] { feed.configuration.interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
-        if let value = fields["backfill_hours"] { feed.configuration.backfillHours = try value.int(in: 0...72) }
-        if let value = fields["lateness"] { feed.configuration.lateness = try value.duration(in: .zero...(.seconds(86400))) }
-        if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
-        if let value = fields["max_pages"] { feed.configuration.maxPages = try value.int(in: 2...1000) }
-        if let value = fields["environment"] { feed.configuration.environment = try value.nonEmptyString() }
-        if !feed.configuration.userEvents && feed.configuration.apps.isEmpty {
-            throw value.error("feed \(feed.configuration.name) polls nothing: enable user_events or list apps")
-        }
-        return feed
     }
 
     static func parseListen(_ value: YAMLValue) throws(YAMLError) -> (String, UInt16) {
@@ -232,11 +154,5 @@ public enum ConfigurationLoader {
             throw value.error("the address must be an IP address (127.0.0.1, 0.0.0.0, ::1) or localhost")
         }
         return (host, port)
-    }
-
-    static func httpURL(_ value: YAMLValue) throws(YAMLError) -> String {
-        let text = try value.string()
-        if let problem = Subscription.validateURL(text, field: value.path) { throw value.error(problem.message) }
-        return text
     }
 }

@@ -27,7 +27,7 @@ public enum RulesTool {
     }
 
     /// Routes one event offline and says which rules and subscriptions would receive it. The
-    /// event is a normalized EventRelay event or a raw Scalingo event.
+    /// event is a normalized EventRelay event or a raw event of any platform in the registry.
     public static func test(eventFile: String, directory: String) -> (ok: Bool, report: String) {
         let set: RuleSet
         do {
@@ -44,11 +44,11 @@ public enum RulesTool {
         let event: Event
         if let normalized = try? Event.makeDecoder().decode(Event.self, from: bytes) {
             event = normalized
-        } else if let raw = try? JSONValue.parse(Array(bytes)),
-                  let scalingo = ScalingoEvents.normalize(raw, feed: "test", environment: nil, fetchedAt: Date()) {
-            event = scalingo
+        } else if let raw = try? JSONValue.parse(Array(bytes)), let found = FeedRegistry.events(in: raw, feed: "test", receivedAt: Date()),
+                  let first = found.events.first {
+            event = first
         } else {
-            return (false, "\(eventFile): neither a normalized event nor a Scalingo event (it needs at least an id)")
+            return (false, "\(eventFile): neither a normalized event nor an event of a known platform (\(FeedRegistry.kinds.joined(separator: ", ")))")
         }
         let matches = Router(rules: set.rules, subscriptions: []).route(event)
         var lines = ["event \(event.source):\(event.id) type=\(event.type) app=\(event.app ?? "-") project=\(event.project ?? "-")"]

@@ -47,11 +47,13 @@ public struct ScalingoConfiguration: Sendable {
     /// Scalingo's page size when `per_page` is not sent.
     public static let defaultPageSize = 30
 
+    public static let defaultAPIURL = "https://api.osc-fr1.scalingo.com"
+
     public static let defaultAuthURL = "https://auth.scalingo.com"
 
     /// The API endpoint of each Scalingo region.
     public static let regions: [String: String] = [
-        "osc-fr1": "https://api.osc-fr1.scalingo.com",
+        "osc-fr1": defaultAPIURL,
         "osc-secnum-fr1": "https://api.osc-secnum-fr1.scalingo.com",
     ]
 }

@@ -78,7 +78,7 @@ enum ScalingoDecoder {
     }
 }
 
-/// Public entry to Scalingo's event normalization (for offline tools such as `rules test`).
+/// Scalingo's event normalization, for tests and tools.
 public enum ScalingoEvents {
     public static func normalize(_ value: JSONValue, feed: String, environment: String?, fetchedAt: Date) -> Event? {
         ScalingoDecoder.event(value, feed: feed, environment: environment, fetchedAt: fetchedAt)

@@ -1,4 +1,6 @@
+import Feeds
 import Foundation
+import HTTPClient
 import Relay
 import Testing
 import YAMLSupport
@@ -13,13 +15,16 @@ struct ConfigurationTests {
         #expect(configuration.adminHost == "127.0.0.1" && configuration.adminPort == 8080)
         #expect(configuration.dispatcher.concurrency == 32)
         #expect(configuration.dispatcher.retry.maxBackoff == .seconds(3600))
-        let feed = try #require(configuration.scalingoFeeds.first)
+        let feed = try #require(configuration.feeds.first as? ScalingoFeedSettings)
         #expect(feed.configuration.apiURL == "https://api.osc-fr1.scalingo.com")
         #expect(feed.configuration.apps == ["my-app-prod"])
         #expect(feed.configuration.interval == .seconds(30))
         #expect(feed.configuration.environment == "production")
-        #expect(throws: ConfigurationError.self) { try configuration.resolveFeeds(environment: [:]) }
-        #expect(try configuration.resolveFeeds(environment: ["SCALINGO_API_TOKEN": "tk"]).first?.token.value == "tk")
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        #expect(throws: FeedSetupError.self) { try feed.makeFeed(environment: [:], transport: client) }
+        let made = try #require(try feed.makeFeed(environment: ["SCALINGO_API_TOKEN": "tk"], transport: client) as? ScalingoFeed)
+        #expect(made.configuration.token.value == "tk")
     }
 
     @Test func everyKeyIsDocumented() throws {
@@ -33,17 +38,17 @@ struct ConfigurationTests {
 
     @Test func noFileMeansEmbeddedDefaultsAndAFeedWhenATokenIsSet() throws {
         let bare = try ConfigurationLoader.load(path: nil, environment: [:])
-        #expect(bare.dataDirectory == "./data" && bare.rulesDirectory == "./rules" && bare.adminPort == 8080 && bare.scalingoFeeds.isEmpty)
+        #expect(bare.dataDirectory == "./data" && bare.rulesDirectory == "./rules" && bare.adminPort == 8080 && bare.feeds.isEmpty)
         let withToken = try ConfigurationLoader.load(path: nil, environment: [
             "SCALINGO_API_TOKEN": "tk", "SCALINGO_REGION": "osc-secnum-fr1", "SCALINGO_APPS": "a, b",
         ])
-        #expect(withToken.scalingoFeeds.first?.configuration.apiURL == "https://api.osc-secnum-fr1.scalingo.com")
-        #expect(withToken.scalingoFeeds.first?.configuration.apps == ["a", "b"])
+        #expect((withToken.feeds.first as? ScalingoFeedSettings)?.configuration.apiURL == "https://api.osc-secnum-fr1.scalingo.com")
+        #expect((withToken.feeds.first as? ScalingoFeedSettings)?.configuration.apps == ["a", "b"])
         let pointed = try ConfigurationLoader.load(path: nil, environment: [
             "SCALINGO_API_TOKEN": "tk", "SCALINGO_API_URL": "http://127.0.0.1:9999", "SCALINGO_AUTH_URL": "http://127.0.0.1:9998",
         ])
-        #expect(pointed.scalingoFeeds.first?.configuration.apiURL == "http://127.0.0.1:9999")
-        #expect(pointed.scalingoFeeds.first?.configuration.authURL == "http://127.0.0.1:9998")
+        #expect((pointed.feeds.first as? ScalingoFeedSettings)?.configuration.apiURL == "http://127.0.0.1:9999")
+        #expect((pointed.feeds.first as? ScalingoFeedSettings)?.configuration.authURL == "http://127.0.0.1:9998")
         #expect(throws: ConfigurationError.self) {
             try ConfigurationLoader.load(path: nil, environment: ["SCALINGO_API_TOKEN": "tk", "SCALINGO_API_URL": "ftp://x"])
         }

@@ -41,7 +41,7 @@ final class RelayHarness: @unchecked Sendable {
         configuration.dispatcher.idlePoll = .milliseconds(100)
         configuration.httpClient.requestTimeout = .seconds(5)
         if let scalingo {
-            var feed = RelayConfiguration.ScalingoFeedSettings()
+            var feed = ScalingoFeedSettings()
             feed.configuration.name = "scalingo"
             feed.configuration.apiURL = scalingo.baseURL
             feed.configuration.authURL = scalingo.baseURL
@@ -50,7 +50,7 @@ final class RelayHarness: @unchecked Sendable {
             feed.configuration.interval = .milliseconds(150)
             feed.configuration.backfillHours = backfillHours
             adjust(&feed.configuration)
-            configuration.scalingoFeeds = [feed]
+            configuration.feeds = [feed]
             environment["TEST_SCALINGO_TOKEN"] = scalingo.apiToken
         }
         return configuration

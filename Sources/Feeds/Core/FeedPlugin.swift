@@ -1,0 +1,117 @@
+import EventModel
+import Foundation
+import HTTPClient
+import YAMLSupport
+
+/// A feed that cannot be set up (a missing secret, a bad environment value). Safe to print.
+public struct FeedSetupError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One configured feed, as its platform's folder read it: everything but its secrets, which are
+/// read from the environment when the feed is made (never from the configuration file).
+public protocol FeedSettings: Sendable {
+    /// The platform: its plug-in's `kind`.
+    var kind: String { get }
+    /// The feed's name (unique across all feeds): checkpoints are stored under it.
+    var name: String { get }
+    /// Where it was declared, for messages: `relay.yaml:12`, or the environment variable.
+    var location: String { get }
+    func makeFeed(environment: [String: String], transport: any HTTPTransport) throws(FeedSetupError) -> any EventFeed
+}
+
+/// One platform, as the relay sees it. Everything about a platform lives in its folder under
+/// `Feeds/` (settings and their validation, the feed, its paging and checkpoint, decoding, docs);
+/// `FeedRegistry` lists the folders, and nothing else names a platform.
+public protocol FeedPlugin: Sendable {
+    /// The key under `feeds:` in the configuration file, and the `source` of its events.
+    static var kind: String { get }
+    /// Every key a `feeds.<kind>` entry accepts (docs/configuration.md documents each).
+    static var settingsKeys: [String] { get }
+    /// Reads one `feeds.<kind>` entry; errors name the file, line, column and key.
+    static func settings(from entry: YAMLValue) throws(YAMLError) -> any FeedSettings
+    /// Feeds set up by environment variables alone, for a run without a configuration file.
+    static func settings(environment: [String: String]) throws(FeedSetupError) -> [any FeedSettings]
+    /// This platform's events in a JSON document (a raw event, or a page or webhook body that
+    /// carries some), normalized; empty when the document is not this platform's.
+    static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event]
+}
+
+extension FeedPlugin {
+    public static func settings(environment: [String: String]) throws(FeedSetupError) -> [any FeedSettings] { [] }
+}
+
+/// The platforms the relay knows. Adding one is a folder under `Feeds/` and a line here.
+public enum FeedRegistry {
+    public static let plugins: [any FeedPlugin.Type] = [
+        ScalingoFeedPlugin.self,
+    ]
+
+    public static var kinds: [String] { plugins.map { $0.kind } }
+
+    public static func plugin(kind: String) -> (any FeedPlugin.Type)? {
+        plugins.first { $0.kind == kind }
+    }
+
+    /// The events in a document of any known platform (the first that recognises it).
+    public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> (kind: String, events: [Event])? {
+        for plugin in plugins {
+            let events = plugin.events(in: document, feed: feed, receivedAt: receivedAt)
+            if !events.isEmpty { return (plugin.kind, events) }
+        }
+        return nil
+    }
+}
+
+/// The settings every polled feed shares, read the same way by every platform's folder.
+public struct CommonFeedSettings: Sendable {
+    public var name: String
+    public var interval: Duration
+    public var lateness: Duration = .seconds(300)
+    public var maxPages = 50
+    public var backfillHours = 0
+    public var environment: String?
+    public var location = "defaults"
+
+    public init(name: String, interval: Duration = .seconds(30)) {
+        self.name = name
+        self.interval = interval
+    }
+
+    public static let keys = ["name", "interval", "lateness", "max_pages", "backfill_hours", "environment"]
+
+    /// Reads the shared keys of one feed entry (the caller has checked the entry's keys).
+    public mutating func read(_ fields: YAMLMapping, entry: YAMLValue) throws(YAMLError) {
+        location = "\(entry.file):\(entry.line)"
+        if let value = fields["name"] {
+            name = try value.nonEmptyString()
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+            guard name.allSatisfy({ allowed.contains($0) }), name.count <= 64 else {
+                throw value.error("must be lower-case letters, digits, - and _ (at most 64)")
+            }
+        }
+        if let value = fields["interval"] { interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
+        if let value = fields["lateness"] { lateness = try value.duration(in: .zero...(.seconds(86400))) }
+        if let value = fields["max_pages"] { maxPages = try value.int(in: 2...1000) }
+        if let value = fields["backfill_hours"] { backfillHours = try value.int(in: 0...72) }
+        if let value = fields["environment"] { environment = try value.nonEmptyString() }
+    }
+
+    /// The secret in `variable`, or an error naming the feed and the variable (never a value).
+    public func secret(_ variable: String, what: String, environment: [String: String]) throws(FeedSetupError) -> SecretString {
+        guard let value = environment[variable], !value.isEmpty else {
+            throw FeedSetupError("\(location): feed \(name): environment variable \(variable) (\(what)) is not set")
+        }
+        return SecretString(value)
+    }
+}
+
+extension YAMLValue {
+    /// An http(s) URL, validated as subscription URLs are.
+    public func httpURL() throws(YAMLError) -> String {
+        let text = try string()
+        if let problem = Subscription.validateURL(text, field: path) { throw error(problem.message) }
+        return text
+    }
+}
