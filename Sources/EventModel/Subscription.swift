@@ -23,13 +23,16 @@ public struct EventFilter: Sendable, Codable, Hashable {
     public var projects: [String]
     public var environments: [String]
     public var sources: [String]
+    /// Cross-platform categories (`deploy.failed`, `auth.*`): see `EventCategory`.
+    public var categories: [String]
     /// Dotted paths into the source's raw event (`type_data.status`) and the globs their value must match.
     public var fields: [String: [String]]
 
     public init(
         types: [String] = [], apps: [String] = [], projects: [String] = [],
-        environments: [String] = [], sources: [String] = [], fields: [String: [String]] = [:]
+        environments: [String] = [], sources: [String] = [], categories: [String] = [], fields: [String: [String]] = [:]
     ) {
+        self.categories = categories
         self.types = types
         self.apps = apps
         self.projects = projects
@@ -40,7 +43,21 @@ public struct EventFilter: Sendable, Codable, Hashable {
 
     public static let any = EventFilter()
 
-    public static let listKeys = ["types", "apps", "projects", "environments", "sources"]
+    enum CodingKeys: String, CodingKey { case types, categories, apps, projects, environments, sources, fields }
+
+    /// Every key optional: filters stored by earlier releases lack the newer ones.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        types = try container.decodeIfPresent([String].self, forKey: .types) ?? []
+        categories = try container.decodeIfPresent([String].self, forKey: .categories) ?? []
+        apps = try container.decodeIfPresent([String].self, forKey: .apps) ?? []
+        projects = try container.decodeIfPresent([String].self, forKey: .projects) ?? []
+        environments = try container.decodeIfPresent([String].self, forKey: .environments) ?? []
+        sources = try container.decodeIfPresent([String].self, forKey: .sources) ?? []
+        fields = try container.decodeIfPresent([String: [String]].self, forKey: .fields) ?? [:]
+    }
+
+    public static let listKeys = ["types", "categories", "apps", "projects", "environments", "sources"]
     public static let allKeys = listKeys + ["fields"]
 
     public func list(_ key: String) -> [String] {
@@ -50,6 +67,7 @@ public struct EventFilter: Sendable, Codable, Hashable {
         case "projects": return projects
         case "environments": return environments
         case "sources": return sources
+        case "categories": return categories
         default: return []
         }
     }
@@ -61,6 +79,7 @@ public struct EventFilter: Sendable, Codable, Hashable {
         case "projects": projects = value
         case "environments": environments = value
         case "sources": sources = value
+        case "categories": categories = value
         default: break
         }
     }
@@ -204,6 +223,12 @@ extension Subscription {
         for key in EventFilter.listKeys {
             if let problem = validatePatterns(filter.list(key), field: "\(field).\(key)") { return problem }
         }
+        // A category pattern that matches no category is a typo: it would silently match nothing.
+        for pattern in filter.categories where !EventCategory.allCases.contains(where: { Self.globMatches(pattern, $0.rawValue) }) {
+            return FieldError(
+                field: "\(field).categories",
+                message: "\"\(pattern)\" matches no category (known: \(EventCategory.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         if filter.fields.count > maxPatterns {
             return FieldError(field: "\(field).fields", message: "has more than \(maxPatterns) paths")
         }
@@ -214,6 +239,19 @@ extension Subscription {
             if let problem = validatePatterns(patterns, field: "\(field).fields.\(path)") { return problem }
         }
         return nil
+    }
+
+    /// `*` matches any run of characters (the same globs the router compiles).
+    static func globMatches(_ pattern: String, _ text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == text }
+        guard text.hasPrefix(parts[0]), text.dropFirst(parts[0].count).hasSuffix(parts[parts.count - 1]) else { return false }
+        var rest = Substring(text.dropFirst(parts[0].count).dropLast(parts[parts.count - 1].count))
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return text.count >= parts[0].count + parts[parts.count - 1].count
     }
 
     static func validatePatterns(_ patterns: [String], field: String) -> FieldError? {

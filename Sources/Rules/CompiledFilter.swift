@@ -8,6 +8,7 @@ public struct CompiledFilter: Sendable {
     private let projects: [Glob]
     private let environments: [Glob]
     private let sources: [Glob]
+    private let categories: [Glob]
     private let fields: [(path: [String], globs: [Glob])]
 
     public init(_ filter: EventFilter) {
@@ -17,6 +18,7 @@ public struct CompiledFilter: Sendable {
         projects = filter.projects.map(Glob.init)
         environments = filter.environments.map(Glob.init)
         sources = filter.sources.map(Glob.init)
+        categories = filter.categories.map(Glob.init)
         fields = filter.fields.sorted(by: { $0.key < $1.key }).map {
             ($0.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), $0.value.map(Glob.init))
         }
@@ -25,6 +27,7 @@ public struct CompiledFilter: Sendable {
     public func matches(_ event: Event) -> Bool {
         CompiledFilter.accepts(types, event.type)
             && CompiledFilter.accepts(sources, event.source)
+            && CompiledFilter.accepts(categories, event.category?.rawValue)
             && CompiledFilter.accepts(apps, event.app)
             && CompiledFilter.accepts(projects, event.project)
             && CompiledFilter.accepts(environments, event.environment)

@@ -66,15 +66,20 @@ enum ScalingoDecoder {
         let user = value["user"]
         let actor = user.flatMap { user -> Actor? in
             guard case .object = user else { return nil }
-            let actor = Actor(id: user["id"]?.scalarText, username: user["username"]?.scalarText, email: user["email"]?.scalarText)
+            let actor = Actor(
+                id: user["id"]?.scalarText, name: user["username"]?.scalarText ?? user["fullname"]?.scalarText, email: user["email"]?.scalarText)
             return actor.displayName == nil ? nil : actor
         }
-        let project = value["project_name"]?.scalarText ?? value["type_data"]?["project_name"]?.scalarText
+        let typeData = value["type_data"]
+        let type = value["type"]?.scalarText ?? "unknown"
+        let app = value["app_name"]?.scalarText ?? typeData?["app_name"]?.scalarText
+        let project = value["project_name"]?.scalarText ?? typeData?["project_name"]?.scalarText
         return Event(
-            source: "scalingo", feed: feed, id: id, type: value["type"]?.scalarText ?? "unknown",
+            source: ScalingoFeedPlugin.kind, feed: feed, id: id, type: type, category: ScalingoCatalog.category(type: type, typeData: typeData),
             time: value["created_at"]?.stringValue.flatMap(Timestamp.parse) ?? fetchedAt, actor: actor,
-            app: value["app_name"]?.scalarText, appID: value["app_id"]?.scalarText, project: project,
-            environment: environment, raw: value)
+            app: app, appID: value["app_id"]?.scalarText, project: project,
+            projectID: value["project_id"]?.scalarText ?? typeData?["project_id"]?.scalarText, environment: environment,
+            summary: ScalingoCatalog.summary(type: type, typeData: typeData, app: app, actor: actor), raw: value)
     }
 }
 

@@ -104,7 +104,7 @@ struct RelayEndToEndTests {
         let document = try JSONValue.parse(webhook.body)
         #expect(document["event"]?["type"]?.stringValue == "login_lock")
         #expect(document["event"]?["id"]?.stringValue == "lock-1")
-        #expect(document["event"]?["actor"]?["username"]?.stringValue == "johndoe")
+        #expect(document["event"]?["actor"]?["name"]?.stringValue == "johndoe")
         #expect(document["raw"]?["type_data"]?["remote_ip"]?.stringValue == "203.0.113.9")
         let id = try #require(webhook.header("webhook-id"))
         #expect(id == document["delivery_id"]?.stringValue)

@@ -8,7 +8,7 @@ struct SlackMessageTests {
     static func deployment(status: String) -> Event {
         Event(
             source: "scalingo", feed: "s", id: "d1", type: "deployment", time: Date(timeIntervalSince1970: 1_590_755_011),
-            actor: Actor(id: "us-1", username: "example-username", email: "e@x.test"), app: "example-running-app",
+            actor: Actor(id: "us-1", name: "example-username", email: "e@x.test"), app: "example-running-app",
             raw: .object([
                 "type_data": .object([
                     "status": .string(status), "git_ref": .string("a5dca8ec8f48630c07c56fd8370e4f5535fe0fd8"),
@@ -48,7 +48,7 @@ struct SlackMessageTests {
     @Test func loginLockShowsUserAndRemoteIP() throws {
         let event = Event(
             source: "scalingo", feed: "s", id: "l1", type: "login_lock", time: Date(timeIntervalSince1970: 0),
-            actor: Actor(username: "johndoe", email: "john@doe.com"), raw: .object(["type_data": .object(["remote_ip": .string("1.2.3.4")])]))
+            actor: Actor(name: "johndoe", email: "john@doe.com"), raw: .object(["type_data": .object(["remote_ip": .string("1.2.3.4")])]))
         let message = SlackMessage.render(event, username: nil, icon: nil)
         #expect(message["text"]?.stringValue == "Account locked: johndoe (remote IP 1.2.3.4)")
         let all = Self.text(message)
