@@ -59,12 +59,15 @@ public struct Event: Sendable, Codable, Hashable {
     public var environment: String?
     /// One line a person can read: "Deployment of web-prod failed (build-error)".
     public var summary: String
+    /// What the relay derived from the source's document beyond the fields above (Qovery's
+    /// `change`, JSON inside a string, parsed); nil when nothing. `raw` stays as the source sent it.
+    public var details: JSONValue?
     public var raw: JSONValue
 
     public init(
         source: String, feed: String, id: String, type: String, category: EventCategory? = nil, time: Date, actor: Actor? = nil,
         app: String? = nil, appID: String? = nil, project: String? = nil, projectID: String? = nil, environment: String? = nil,
-        summary: String? = nil, raw: JSONValue
+        summary: String? = nil, details: JSONValue? = nil, raw: JSONValue
     ) {
         self.source = source
         self.feed = feed
@@ -79,11 +82,12 @@ public struct Event: Sendable, Codable, Hashable {
         self.projectID = projectID
         self.environment = environment
         self.summary = summary ?? Event.defaultSummary(type: type, app: app ?? project, actor: actor)
+        self.details = details
         self.raw = raw
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, feed, id, type, category, time, actor, app, appID = "app_id", project, projectID = "project_id", environment, summary, raw
+        case source, feed, id, type, category, time, actor, app, appID = "app_id", project, projectID = "project_id", environment, summary, details, raw
     }
 
     public init(from decoder: any Decoder) throws {
@@ -101,6 +105,7 @@ public struct Event: Sendable, Codable, Hashable {
         project = try container.decodeIfPresent(String.self, forKey: .project)
         projectID = try container.decodeIfPresent(String.self, forKey: .projectID)
         environment = try container.decodeIfPresent(String.self, forKey: .environment)
+        details = try container.decodeIfPresent(JSONValue.self, forKey: .details)
         raw = try container.decodeIfPresent(JSONValue.self, forKey: .raw) ?? .object([:])
         summary = try container.decodeIfPresent(String.self, forKey: .summary)
             ?? Event.defaultSummary(type: type, app: app ?? project, actor: actor)
@@ -121,6 +126,7 @@ public struct Event: Sendable, Codable, Hashable {
         try container.encodeIfPresent(projectID, forKey: .projectID)
         try container.encodeIfPresent(environment, forKey: .environment)
         try container.encode(summary, forKey: .summary)
+        try container.encodeIfPresent(details, forKey: .details)
         try container.encode(raw, forKey: .raw)
     }
 
