@@ -15,6 +15,9 @@ public final class AdminAPI: HTTPServerHandler {
         public var feeds: @Sendable () -> [FeedStatus]
         /// Makes the named feed poll every stream now; false when there is no such feed.
         public var pollFeed: @Sendable (String) -> Bool
+        /// Push feeds by name (`POST /v1/ingest/{name}`), and where their events go.
+        public var pushFeeds: [String: PushFeed]
+        public var ingest: (any EventIngest)?
         /// Prometheus text exposition.
         public var metrics: @Sendable () async -> [UInt8]
         public var clock: WallClock
@@ -22,12 +25,15 @@ public final class AdminAPI: HTTPServerHandler {
         public init(
             store: any RelayStore, catalog: SubscriptionCatalog, feeds: @escaping @Sendable () -> [FeedStatus] = { [] },
             pollFeed: @escaping @Sendable (String) -> Bool = { _ in false },
+            pushFeeds: [PushFeed] = [], ingest: (any EventIngest)? = nil,
             metrics: @escaping @Sendable () async -> [UInt8] = { [] }, clock: WallClock = .system
         ) {
             self.store = store
             self.catalog = catalog
             self.feeds = feeds
             self.pollFeed = pollFeed
+            self.pushFeeds = Dictionary(pushFeeds.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            self.ingest = ingest
             self.metrics = metrics
             self.clock = clock
         }
@@ -74,6 +80,11 @@ public final class AdminAPI: HTTPServerHandler {
             try allow(request, ["GET", "HEAD"])
             return await health()
         }
+        // Pushes carry their platform's credentials, not the admin token.
+        if parts.count == 3, parts[0] == "v1", parts[1] == "ingest" {
+            try allow(request, ["POST"])
+            return try await push(parts[2], request)
+        }
         guard parts.first == "v1" || parts == ["metrics"] else {
             throw APIError.notFound("no such endpoint: \(request.path)")
         }
@@ -108,7 +119,10 @@ public final class AdminAPI: HTTPServerHandler {
         case ["v1", "feeds"]:
             try allow(request, ["GET"])
             let now = dependencies.clock.now
-            return JSONResponse.make(200, .object(["feeds": .array(dependencies.feeds().map { Views.feed($0, now: now) })]))
+            return JSONResponse.make(200, .object([
+                "feeds": .array(dependencies.feeds().map { Views.feed($0, now: now) }),
+                "push_feeds": .array(dependencies.pushFeeds.values.sorted { $0.name < $1.name }.map(Views.pushFeed)),
+            ]))
         case let path where path.count == 3 && path[1] == "feeds":
             try allow(request, ["GET"])
             guard let feed = dependencies.feeds().first(where: { $0.name == path[2] }) else {
@@ -136,6 +150,45 @@ public final class AdminAPI: HTTPServerHandler {
         default:
             throw APIError.notFound("no such endpoint: \(request.path)")
         }
+    }
+
+    /// `POST /v1/ingest/{name}`: verify, normalize, hand to the pipeline; 202 once the events
+    /// are durably in it. A batch is accepted whole or not at all.
+    private func push(_ name: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        guard let feed = dependencies.pushFeeds[name], let ingest = dependencies.ingest else {
+            throw APIError.notFound("no push feed named \(name)")
+        }
+        let now = dependencies.clock.now
+        if let refusal = feed.authenticate(HTTPRequestParts(headers: request.headers, body: request.body), now: now) {
+            feed.record {
+                $0.rejected += 1
+                $0.lastError = "401: \(refusal.message)"
+            }
+            logger.warning("push refused", metadata: ["push_feed": "\(name)", "reason": "\(refusal.message)"])
+            return APIError(status: 401, code: refusal.code, message: refusal.message).response
+        }
+        let events: [Event]
+        switch feed.events(in: request.body, receivedAt: now) {
+        case .success(let found):
+            events = found
+        case .failure(let rejection):
+            feed.record {
+                $0.rejected += 1
+                $0.lastError = "\(rejection.status): \(rejection.message)"
+            }
+            return APIError(status: rejection.status, code: rejection.code, message: rejection.message).response
+        }
+        let result = try await ingest.ingest(IngestBatch(events: events, now: now))
+        feed.record {
+            $0.accepted += result.newEvents
+            $0.duplicates += result.duplicates
+            $0.lastReceivedAt = now
+            $0.lastError = nil
+        }
+        return JSONResponse.make(202, .object([
+            "accepted": .integer(Int64(events.count)), "new": .integer(Int64(result.newEvents)),
+            "duplicates": .integer(Int64(result.duplicates)), "deliveries": .integer(Int64(result.deliveries)),
+        ]))
     }
 
     private func allow(_ request: HTTPServerRequest, _ methods: [String]) throws(APIError) {

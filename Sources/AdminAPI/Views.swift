@@ -93,6 +93,21 @@ enum Views {
         ])
     }
 
+    static func pushFeed(_ feed: PushFeed) -> JSONValue {
+        let stats = feed.currentStats
+        return .object([
+            "name": .string(feed.name),
+            "format": .string(feed.settings.format),
+            "auth": .string(feed.settings.auth.rawValue),
+            "path": .string("/v1/ingest/\(feed.name)"),
+            "accepted": .integer(Int64(stats.accepted)),
+            "duplicates": .integer(Int64(stats.duplicates)),
+            "rejected": .integer(Int64(stats.rejected)),
+            "last_received_at": time(stats.lastReceivedAt),
+            "last_error": optional(stats.lastError),
+        ])
+    }
+
     /// One stream: its schedule and health, and where its checkpoint stands (lag: how far the
     /// newest event read is behind now; backlog: a stretch not yet read, resumed on the next polls).
     static func stream(_ stream: StreamStatus, now: Date) -> JSONValue {

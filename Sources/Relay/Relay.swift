@@ -61,10 +61,12 @@ public final class Relay: Sendable {
         let client = try CurlHTTPClient(configuration: configuration.httpClient)
         self.client = client
         let feeds: [any EventFeed]
+        let pushFeeds: [PushFeed]
         do {
             feeds = try configuration.feeds.map { settings throws(FeedSetupError) in
                 try settings.makeFeed(environment: environment, transport: client)
             }
+            pushFeeds = try configuration.pushFeeds.map { settings throws(FeedSetupError) in try settings.resolve(environment: environment) }
         } catch {
             client.shutdown()
             throw ConfigurationError(error.description)
@@ -91,6 +93,7 @@ public final class Relay: Sendable {
                     poller.pollNow()
                     return true
                 },
+                pushFeeds: pushFeeds, ingest: pipeline,
                 metrics: { await RelayMetrics.exposition(store: store) }),
             logger: logger.labelled("event-relay.admin"))
         let server: HTTPServer

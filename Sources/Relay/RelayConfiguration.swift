@@ -1,3 +1,4 @@
+import AdminAPI
 import Delivery
 import EventModel
 import Feeds
@@ -30,6 +31,8 @@ public struct RelayConfiguration: Sendable {
 
     /// The feeds, of every platform, as their folders read them (secrets are read when each is made).
     public var feeds: [any FeedSettings] = []
+    /// Feeds platforms push to (`POST /v1/ingest/{name}`).
+    public var pushFeeds: [PushFeedSettings] = []
 
     public init() {}
 }
@@ -42,7 +45,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 /// Reads the YAML config file. Unknown keys, wrong types and out-of-range values are errors
 /// naming the file, line and key; nothing starts on a bad file.
 public enum ConfigurationLoader {
-    static let topKeys = ["data_dir", "rules_dir", "log_level", "admin", "http_client", "delivery", "feeds"]
+    static let topKeys = ["data_dir", "rules_dir", "log_level", "admin", "http_client", "delivery", "feeds", "push"]
     static let adminKeys = ["listen", "token_env", "max_body_bytes", "connection_timeout", "connection_limit"]
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = ["concurrency", "lease", "max_attempts", "initial_backoff", "max_backoff", "shutdown_grace"]
@@ -50,7 +53,7 @@ public enum ConfigurationLoader {
     /// Every key the loader accepts (docs/configuration.md must document each).
     public static var documentedKeys: [String] {
         topKeys.filter { !["admin", "http_client", "delivery", "feeds"].contains($0) } + adminKeys + clientKeys + deliveryKeys
-            + FeedRegistry.plugins.flatMap { $0.settingsKeys }
+            + FeedRegistry.plugins.flatMap { $0.settingsKeys } + PushFeedSettings.keys
     }
 
     /// With no file: the embedded defaults, plus the feeds each platform sets up from the
@@ -139,6 +142,14 @@ public enum ConfigurationLoader {
                     guard names.insert(feed.name).inserted else { throw entry.error("another feed is already named \(feed.name)") }
                     configuration.feeds.append(feed)
                 }
+            }
+        }
+        if let push = top["push"], !push.isNull {
+            var names: Set<String> = []
+            for entry in try push.sequence() {
+                let feed = try PushFeedSettings.parse(entry)
+                guard names.insert(feed.name).inserted else { throw entry.error("another push feed is already named \(feed.name)") }
+                configuration.pushFeeds.append(feed)
             }
         }
         return configuration

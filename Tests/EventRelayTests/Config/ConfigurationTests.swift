@@ -1,3 +1,4 @@
+import AdminAPI
 import Feeds
 import Foundation
 import HTTPClient
@@ -33,7 +34,27 @@ struct ConfigurationTests {
                 .deletingLastPathComponent().appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let keys = ConfigurationLoader.documentedKeys
         #expect(!keys.isEmpty)
-        for key in keys { #expect(reference.contains("`\(key)`"), "docs/configuration.md does not document \(key)") }
+        for key in keys {
+            let documented = reference.contains("`\(key)`")
+            #expect(documented, "docs/configuration.md does not document \(key)")
+        }
+    }
+
+    @Test func pushFeedsAreReadAndTheirSecretsResolvedAtStart() throws {
+        let yaml = """
+            push:
+              - {name: scalingo-hooks, format: scalingo, auth: bearer, secret_env: HOOK_TOKEN}
+              - {name: qovery-hooks, format: relay, auth: shared_secret, secret_env: Q_SECRET, header: Qovery-Signature, environment: prod}
+              - {name: signed, format: relay, auth: signature, secret_env: SIGNING}
+            """
+        let configuration = try ConfigurationLoader.parse(try YAMLValue.parse(yaml, file: "relay.yaml"), environment: [:])
+        #expect(configuration.pushFeeds.map(\.name) == ["scalingo-hooks", "qovery-hooks", "signed"])
+        #expect(configuration.pushFeeds[1].header == "Qovery-Signature" && configuration.pushFeeds[1].environment == "prod")
+        let missing = try #require(throws: FeedSetupError.self) { try configuration.pushFeeds[0].resolve(environment: [:]) }
+        #expect(missing.description.contains("HOOK_TOKEN") && missing.description.contains("relay.yaml:2"))
+        let notWhsec = try #require(throws: FeedSetupError.self) { try configuration.pushFeeds[2].resolve(environment: ["SIGNING": "plain-secret"]) }
+        #expect(notWhsec.description.contains("whsec_") && !notWhsec.description.contains("plain-secret"))
+        #expect(try configuration.pushFeeds[0].resolve(environment: ["HOOK_TOKEN": "t"]).name == "scalingo-hooks")
     }
 
     @Test func noFileMeansEmbeddedDefaultsAndAFeedWhenATokenIsSet() throws {
@@ -73,6 +94,14 @@ struct ConfigurationTests {
         ("feeds:\n  scalingo:\n    - {name: a}\n    - {name: a}\n", 4, "already named a"),
         ("data_dir: [a, b]\n", 1, "must be a single value"),
         ("admin:\n  listen: 127.0.0.1:8080\n  listen: 127.0.0.1:9090\n", 2, "duplicate key listen"),  // the mapping holding it
+        ("push:\n  - {name: hooks, format: heroku, auth: bearer, secret_env: S}\n", 2, "format: must be one of: scalingo"),
+        ("push:\n  - {name: hooks, format: scalingo, auth: basic, secret_env: S}\n", 2, "must be one of: bearer, shared_secret, signature"),
+        ("push:\n  - {name: hooks, format: scalingo, auth: bearer}\n", 2, "secret_env is required"),
+        ("push:\n  - {name: Hooks!, format: scalingo, auth: bearer, secret_env: S}\n", 2, "lower-case letters"),
+        ("push:\n  - {name: hooks, format: relay, auth: bearer, secret_env: S, header: X-Secret}\n", 2, "only a shared_secret push feed names a header"),
+        ("push:\n  - {name: h, format: relay, auth: shared_secret, secret_env: S, header: 'X Secret'}\n", 2, "must be a header name"),
+        ("push:\n  - {name: h, format: relay, auth: bearer, secret_env: S}\n  - {name: h, format: relay, auth: bearer, secret_env: T}\n", 3, "already named h"),
+        ("push:\n  - {name: h, format: relay, auth: bearer, secret_env: S, token: x}\n", 2, "unknown key"),
     ])
     func badFilesNameTheLineAndTheProblem(yaml: String, line: Int, message: String) throws {
         let error = try #require(throws: YAMLError.self) {

@@ -237,7 +237,7 @@ struct TimelineWalkTests {
 
     /// Many seeded rounds of bursts, late inserts and events arriving mid-walk, with small page
     /// sizes and limits: every event published after the first poll is delivered exactly once.
-    @Test(arguments: 0..<200)
+    @Test(arguments: 0..<120)
     func randomisedTimelinesDeliverEveryEventExactlyOnce(seed: Int) {
         var random = SeededRandom(seed: UInt64(seed) &+ 1)
         var timeline = SimulatedTimeline(pageSize: 2 + random.next(6))

@@ -44,7 +44,7 @@ final class RecordingServer: HTTPServerHandler, @unchecked Sendable {
     }
 
     /// Waits until `condition` holds for the recorded requests, polling every 20 ms.
-    func waitFor(timeout: Duration = .seconds(10), _ condition: ([HTTPServerRequest]) -> Bool) async -> Bool {
+    func waitFor(timeout: Duration = .seconds(30), _ condition: ([HTTPServerRequest]) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition(requests) { return true }
