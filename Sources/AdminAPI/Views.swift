@@ -90,6 +90,7 @@ enum Views {
             "deliveries_queued": .integer(Int64(status.deliveriesQueued)),
             "next_poll_at": time(status.nextPollAt),
             "rate_limited_until": time(status.pausedUntil.flatMap { $0 > now ? $0 : nil }),
+            "notes": strings(status.notes),
         ])
     }
 

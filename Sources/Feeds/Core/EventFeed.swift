@@ -15,6 +15,13 @@ public protocol EventFeed: Sendable {
     /// a failure after some pages were read returns them with `failure` set and the rest as the
     /// cursor's backlog, so the next poll resumes where this one stopped.
     func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll
+    /// What an operator should know about how the feed is set up (shown in `GET /v1/feeds`):
+    /// an interval the platform's rate limit cannot honour, say.
+    var notes: [String] { get }
+}
+
+extension EventFeed {
+    public var notes: [String] { [] }
 }
 
 /// What one poll of one stream found.

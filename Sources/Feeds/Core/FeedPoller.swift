@@ -31,6 +31,8 @@ public struct FeedStatus: Sendable {
     public var deliveriesQueued = 0
     /// A rate limit pauses every stream of the feed (they share one token) until then.
     public var pausedUntil: Date?
+    /// The feed's own remarks on its setup (an interval its rate limit cannot honour).
+    public var notes: [String] = []
 
     public var lastPollAt: Date? { streams.compactMap(\.lastPollAt).max() }
     public var lastSuccessAt: Date? { streams.compactMap(\.lastSuccessAt).max() }
@@ -79,7 +81,8 @@ public final class FeedPoller: Sendable {
         self.logger = logger
         wakeups = Dictionary(feed.streams.map { ($0, Wakeup()) }, uniquingKeysWith: { first, _ in first })
         status = LockedValue(FeedStatus(
-            name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:))))
+            name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:)),
+            notes: feed.notes))
     }
 
     public var currentStatus: FeedStatus { status.value }

@@ -3,8 +3,9 @@ import Foundation
 import HTTPClient
 
 /// Exchanges the API token for a bearer (`POST /v1/tokens/exchange`, Basic auth with an empty
-/// user and the token as password). A bearer lasts one hour; it is renewed five minutes before
-/// that, and at once when the API answers 401.
+/// user and the token as password). The bearer is a JWT whose `exp` says when it expires (an
+/// hour, today); it is renewed five minutes before that, and at once when the API answers 401.
+/// A bearer without a readable `exp` is taken to last an hour.
 actor ScalingoAuth {
     private let authURL: String
     private let token: SecretString
@@ -29,6 +30,23 @@ actor ScalingoAuth {
         bearer = nil
     }
 
+    /// The `exp` claim of a JWT (`header.payload.signature`, base64url), if it has one.
+    static func expiry(ofJWT token: String) -> Date? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var payload = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while payload.count % 4 != 0 { payload += "=" }
+        guard let data = Data(base64Encoded: payload), let claims = try? JSONValue.parse(Array(data)) else { return nil }
+        let seconds: Double? = switch claims["exp"] {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        case .string(let text): Double(text)
+        default: nil
+        }
+        guard let seconds, seconds.isFinite, seconds > 0, seconds < 1e11 else { return nil }
+        return Date(timeIntervalSince1970: seconds)
+    }
+
     private func exchange(now: Date) async throws(FeedError) -> String {
         let credentials = Data(":\(token.value)".utf8).base64EncodedString()
         let request = HTTPRequest(
@@ -40,7 +58,7 @@ actor ScalingoAuth {
             guard let value = try? JSONValue.parse(response.body), let bearer = value["token"]?.stringValue, !bearer.isEmpty else {
                 throw FeedError.badResponse("token exchange answered without a token")
             }
-            self.bearer = (bearer, now.addingTimeInterval(Self.lifetime))
+            self.bearer = (bearer, Self.expiry(ofJWT: bearer) ?? now.addingTimeInterval(Self.lifetime))
             return bearer
         case 401, 403:
             throw FeedError.unauthorized("the Scalingo API token was refused by the token exchange (HTTP \(response.status))")

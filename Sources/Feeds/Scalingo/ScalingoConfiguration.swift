@@ -24,6 +24,9 @@ public struct ScalingoConfiguration: Sendable {
     public var maxPages: Int
     /// A label put on every event as its `environment` (Scalingo has no environments of its own).
     public var environment: String?
+    /// The token's allowance: Scalingo allows 60 requests a minute. Every request of every
+    /// timeline of the feed waits its turn.
+    public var requestsPerMinute = 60
 
     public init(
         name: String, apiURL: String, authURL: String = ScalingoConfiguration.defaultAuthURL, token: SecretString,

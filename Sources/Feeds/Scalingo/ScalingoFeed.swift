@@ -1,6 +1,7 @@
 import EventModel
 import Foundation
 import HTTPClient
+import YAMLSupport
 
 /// Scalingo's event timelines: the user's (`/v1/events`) and each configured app's
 /// (`/v1/apps/{app}/events`). Each is a stream with its own cursor; an event seen on both is
@@ -10,6 +11,8 @@ public struct ScalingoFeed: EventFeed {
     private let transport: any HTTPTransport
     private let auth: ScalingoAuth
     private let sleep: @Sendable (Duration) async throws -> Void
+    /// One allowance for every timeline of the feed: they share the token.
+    private let budget: RequestBudget
 
     /// Rate limits met in the middle of a walk are waited out (this many times per request, each
     /// wait at most `maxRateLimitWait`), so a long catch-up makes progress instead of restarting.
@@ -18,15 +21,25 @@ public struct ScalingoFeed: EventFeed {
     /// Scalingo's 429 may come without Retry-After; its limit is 60 requests a minute.
     static let defaultRateLimitWait: Duration = .seconds(20)
 
-    /// `sleep` is injected so tests can see the waits without taking them.
+    /// `sleep` and `clock` are injected so tests can see the waits without taking them.
     public init(
-        configuration: ScalingoConfiguration, transport: any HTTPTransport,
+        configuration: ScalingoConfiguration, transport: any HTTPTransport, clock: WallClock = .system,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.configuration = configuration
         self.transport = transport
         self.sleep = sleep
         auth = ScalingoAuth(authURL: configuration.authURL, token: configuration.token, transport: transport)
+        budget = RequestBudget(capacity: configuration.requestsPerMinute, per: .seconds(60), clock: clock, sleep: sleep)
+    }
+
+    public var notes: [String] {
+        guard let fits = TokenBucket.intervalThatFits(
+            streams: streams.count, interval: interval, capacity: configuration.requestsPerMinute, per: .seconds(60))
+        else { return [] }
+        return [
+            "\(streams.count) timelines every \(DurationText.format(interval)) need more than the \(configuration.requestsPerMinute) requests a minute Scalingo allows a token: requests wait their turn, so each timeline is polled about every \(DurationText.format(fits))"
+        ]
     }
 
     public var name: String { configuration.name }
@@ -91,6 +104,11 @@ public struct ScalingoFeed: EventFeed {
         var renewed = false
         var waits = 0
         while true {
+            do {
+                try await budget.acquire()
+            } catch {
+                throw FeedError.transport("GET \(path): cancelled while waiting for the request budget")
+            }
             let bearer = try await auth.currentBearer(now: now)
             let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer \(bearer)"), ("Accept", "application/json")])
             let response = try await ScalingoHTTP.execute(request, over: transport, what: "GET \(path)")
@@ -106,6 +124,7 @@ public struct ScalingoFeed: EventFeed {
             case 401, 403:
                 throw FeedError.unauthorized("GET \(path) was refused (HTTP \(response.status)) even with a fresh bearer")
             case 429 where waits < Self.rateLimitWaits:
+                budget.drain()
                 let failure = ScalingoHTTP.failure(response, what: "GET \(path)")
                 let wait = failure.retryAfter ?? Self.defaultRateLimitWait
                 guard wait <= Self.maxRateLimitWait else { throw failure }

@@ -8,7 +8,7 @@ public enum ScalingoFeedPlugin: FeedPlugin {
     public static let kind = "scalingo"
 
     public static let settingsKeys = CommonFeedSettings.keys + [
-        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size",
+        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size", "requests_per_minute",
     ]
 
     public static func settings(from entry: YAMLValue) throws(YAMLError) -> any FeedSettings {
@@ -32,6 +32,7 @@ public enum ScalingoFeedPlugin: FeedPlugin {
             for app in feed.configuration.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
         }
         if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
+        if let value = fields["requests_per_minute"] { feed.configuration.requestsPerMinute = try value.int(in: 1...100_000) }
         if !feed.configuration.userEvents && feed.configuration.apps.isEmpty {
             throw entry.error("feed \(common.name) polls nothing: enable user_events or list apps")
         }

@@ -37,6 +37,7 @@ struct KillDuringBurstTests {
                   token_env: TEST_SCALINGO_TOKEN
                   interval: 1s
                   max_pages: 5
+                  requests_per_minute: 100000
             """)
         let environment = [
             "EVENT_RELAY_ADMIN_TOKEN": Self.token, "TEST_SCALINGO_TOKEN": scalingo.apiToken,

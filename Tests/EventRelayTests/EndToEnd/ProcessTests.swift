@@ -30,6 +30,7 @@ struct ProcessTests {
               auth_url: \(scalingo.baseURL)
               token_env: TEST_SCALINGO_TOKEN
               interval: 1s
+              requests_per_minute: 100000
         """
     }
 

@@ -90,10 +90,14 @@ struct ScalingoPastLastPageTests {
 @Suite("Scalingo feed: rate limits and the page limit during a walk")
 struct ScalingoCatchUpTests {
     static func feed(_ scalingo: FakeScalingo, _ client: CurlHTTPClient, maxPages: Int = 50, waits: LockedValue<[Duration]>) -> ScalingoFeed {
-        ScalingoFeed(
+        let clock = ManualClock()
+        return ScalingoFeed(
             configuration: ScalingoConfiguration(
                 name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken), maxPages: maxPages),
-            transport: client, sleep: { duration in waits.withValue { $0.append(duration) } })
+            transport: client, clock: clock.wallClock, sleep: { duration in
+                waits.withValue { $0.append(duration) }
+                clock.advance(by: duration)
+            })
     }
 
     @Test func a429IsWaitedOutAndTheWalkGoesOn() async throws {
@@ -176,4 +180,63 @@ struct ScalingoPageTokenTests {
     func unreadableTokensAreRefused(token: String) {
         #expect(throws: FeedError.self) { try Self.feed(pageSize: 10).page(of: token) }
     }
+}
+
+@Suite("Scalingo feed: the bearer's own expiry and the request budget")
+struct ScalingoBudgetTests {
+    @Test func theBearerIsRenewedFromItsOwnExpNotAnAssumedHour() async throws {
+        let scalingo = try FakeScalingo()
+        scalingo.issueJWTs(lifetime: 600)
+        let client = try CurlHTTPClient()
+        let feed = ScalingoFeed(
+            configuration: ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken)),
+            transport: client)
+        let start = Date()
+        var cursor = await feed.poll(stream: "events", cursor: nil, now: start).cursor
+        cursor = await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(240)).cursor
+        #expect(scalingo.requests(path: "/v1/tokens/exchange") == 1, "valid for 10 minutes: still good at 4")
+        let third = await feed.poll(stream: "events", cursor: cursor, now: start.addingTimeInterval(330))
+        #expect(third.failure == nil)
+        #expect(scalingo.requests(path: "/v1/tokens/exchange") == 2, "renewed 5 minutes before its exp, not before an hour")
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func everyRequestWaitsItsTurnInTheTokensBudget() async throws {
+        let scalingo = try FakeScalingo(pageSize: 2)
+        let client = try CurlHTTPClient()
+        let waits = LockedValue<[Duration]>([])
+        var configuration = ScalingoConfiguration(
+            name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken))
+        configuration.requestsPerMinute = 3
+        let clock = ManualClock()
+        let feed = ScalingoFeed(configuration: configuration, transport: client, clock: clock.wallClock, sleep: { duration in
+            waits.withValue { $0.append(duration) }
+            clock.advance(by: duration)
+        })
+        let now = Date()
+        scalingo.publish((0..<9).map { ScalingoEventFactory.generic(id: "e\($0)", type: "restart", app: "web", at: now.addingTimeInterval(Double($0))) })
+        let first = await feed.poll(stream: "events", cursor: nil, now: now)
+        #expect(first.pages == 5 && first.failure == nil)
+        // 3 a minute: the first three go at once, then one every 20 s as the tokens refill.
+        #expect(waits.value == [.seconds(20), .seconds(20)])
+        client.shutdown()
+        await scalingo.stop()
+    }
+
+    @Test func anIntervalTheBudgetCannotHonourIsSaid() {
+        var configuration = ScalingoConfiguration(name: "s", apiURL: "http://127.0.0.1:9", token: SecretString("t"), apps: (0..<40).map { "app\($0)" })
+        let busy = ScalingoFeed(configuration: configuration, transport: ScalingoPageTokenTests.UnreachableTransport())
+        #expect(busy.notes.count == 1)
+        #expect(busy.notes.first?.contains("41 timelines every 30s") == true && busy.notes.first?.contains("about every 41s") == true, "\(busy.notes)")
+        configuration.apps = ["one"]
+        #expect(ScalingoFeed(configuration: configuration, transport: ScalingoPageTokenTests.UnreachableTransport()).notes.isEmpty)
+    }
+}
+
+/// A clock that moves only when told (by an injected sleep, say).
+final class ManualClock: Sendable {
+    private let current = LockedValue(Date(timeIntervalSince1970: 1_800_000_000))
+    var wallClock: WallClock { WallClock { [current] in current.value } }
+    func advance(by duration: Duration) { current.withValue { $0 = $0.addingTimeInterval(duration.timeInterval) } }
 }

@@ -20,6 +20,8 @@ final class FakeScalingo: @unchecked Sendable {
     /// walk, or to fail that page (a status to answer with).
     private var beforePage: (@Sendable (String, Int) -> Int?)?
     private var issued: Set<String> = []
+    /// Makes each bearer the exchange hands out (a JWT with an `exp`, or an opaque string).
+    private var bearerFactory: @Sendable () -> String = { "bearer-\(UUID().uuidString)" }
     private var failNext: [(status: Int, headers: [(String, String)], body: String)] = []
     private(set) var recorder: RecordingServer!
 
@@ -69,6 +71,21 @@ final class FakeScalingo: @unchecked Sendable {
         lock.withLock { failNext.append(contentsOf: failures) }
     }
 
+    /// Hands out JWT bearers whose `exp` is `lifetime` from now.
+    func issueJWTs(lifetime: TimeInterval) {
+        lock.withLock {
+            bearerFactory = {
+                let header = Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8).base64EncodedString()
+                let exp = Int64(Date().timeIntervalSince1970 + lifetime)
+                let payload = Data(#"{"exp":\#(exp),"iss":"fake","uuid":"\#(UUID().uuidString)"}"#.utf8).base64EncodedString()
+                func url(_ text: String) -> String {
+                    text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+                }
+                return "\(url(header)).\(url(payload)).c2lnbmF0dXJl"
+            }
+        }
+    }
+
     /// Forgets issued bearers, as if they expired early: the next API call gets a 401.
     func revokeBearers() { lock.withLock { issued.removeAll() } }
 
@@ -77,7 +94,7 @@ final class FakeScalingo: @unchecked Sendable {
             guard request.method == "POST",
                   request.header("authorization") == "Basic " + Data(":\(apiToken)".utf8).base64EncodedString()
             else { return json(401, #"{"error":"Invalid credentials"}"#) }
-            let bearer = "bearer-\(UUID().uuidString)"
+            let bearer = lock.withLock { bearerFactory }()
             lock.withLock { _ = issued.insert(bearer) }
             return json(200, #"{"token":"\#(bearer)"}"#)
         }

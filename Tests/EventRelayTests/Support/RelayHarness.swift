@@ -49,6 +49,7 @@ final class RelayHarness: @unchecked Sendable {
             feed.configuration.apps = apps
             feed.configuration.interval = .milliseconds(150)
             feed.configuration.backfillHours = backfillHours
+            feed.configuration.requestsPerMinute = 100_000  // the fake has no rate limit; tests read many pages
             adjust(&feed.configuration)
             configuration.feeds = [feed]
             environment["TEST_SCALINGO_TOKEN"] = scalingo.apiToken
