@@ -18,10 +18,16 @@ public protocol EventFeed: Sendable {
     /// What an operator should know about how the feed is set up (shown in `GET /v1/feeds`):
     /// an interval the platform's rate limit cannot honour, say.
     var notes: [String] { get }
+    /// For a feed whose streams come and go (Scalingo `apps: all`): the streams now, all of them;
+    /// nil for a feed whose streams are fixed. Asked every `discoveryInterval`.
+    func discoverStreams(now: Date) async throws(FeedError) -> [String]?
+    var discoveryInterval: Duration { get }
 }
 
 extension EventFeed {
     public var notes: [String] { [] }
+    public func discoverStreams(now: Date) async throws(FeedError) -> [String]? { nil }
+    public var discoveryInterval: Duration { .seconds(300) }
 }
 
 /// What one poll of one stream found.
@@ -94,18 +100,21 @@ public struct FeedError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// For rate limits: how long the platform asked us to wait.
     public let retryAfter: Duration?
+    /// The HTTP status of an unexpected answer.
+    public let status: Int?
 
-    private init(_ code: Code, _ message: String, retryAfter: Duration? = nil) {
+    private init(_ code: Code, _ message: String, retryAfter: Duration? = nil, status: Int? = nil) {
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
+        self.status = status
     }
 
     public static func unauthorized(_ message: String) -> FeedError { FeedError(.unauthorized, message) }
     public static func rateLimited(retryAfter: Duration?) -> FeedError {
         FeedError(.rateLimited, "rate limited by the platform (429)", retryAfter: retryAfter)
     }
-    public static func badStatus(_ status: Int, _ detail: String) -> FeedError { FeedError(.badStatus, "HTTP \(status): \(detail)") }
+    public static func badStatus(_ status: Int, _ detail: String) -> FeedError { FeedError(.badStatus, "HTTP \(status): \(detail)", status: status) }
     public static func badResponse(_ message: String) -> FeedError { FeedError(.badResponse, message) }
     public static func transport(_ message: String) -> FeedError { FeedError(.transport, message) }
 

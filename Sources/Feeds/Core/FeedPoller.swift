@@ -61,8 +61,12 @@ public final class FeedPoller: Sendable {
     private let logger: Logger
     private let status: LockedValue<FeedStatus>
     private let stopping = LockedValue(false)
-    /// One doorbell per stream (each stream's loop is its only waiter).
-    private let wakeups: [String: Wakeup]
+    /// One doorbell per stream (each stream's loop is its only waiter), and one for discovery.
+    private let wakeups = LockedValue<[String: Wakeup]>([:])
+    private let discoveryWakeup = Wakeup()
+    /// Streams found after the feed started (an app created later): where their first poll
+    /// starts, so what happened on them since the discovery before is delivered, not skipped.
+    private let startFrom = LockedValue<[String: Date]>([:])
     private let catchUpInterval: Duration
 
     /// The checkpoint format this poller writes (version 0: the v1 store's horizon and seen ids).
@@ -79,7 +83,7 @@ public final class FeedPoller: Sendable {
         var logger = logger
         logger[metadataKey: "feed"] = .string(feed.name)
         self.logger = logger
-        wakeups = Dictionary(feed.streams.map { ($0, Wakeup()) }, uniquingKeysWith: { first, _ in first })
+        wakeups.value = Dictionary(feed.streams.map { ($0, Wakeup()) }, uniquingKeysWith: { first, _ in first })
         status = LockedValue(FeedStatus(
             name: feed.name, source: feed.source, interval: feed.interval, streams: feed.streams.map(StreamStatus.init(name:)),
             notes: feed.notes))
@@ -90,7 +94,8 @@ public final class FeedPoller: Sendable {
     /// Ends the loop after the poll in progress (if any) has committed.
     public func stop() {
         stopping.value = true
-        wakeups.values.forEach { $0.ring() }
+        wakeups.value.values.forEach { $0.ring() }
+        discoveryWakeup.ring()
     }
 
     /// Makes every stream due now (`POST /v1/feeds/{id}/poll`), rate-limit pauses aside.
@@ -99,7 +104,7 @@ public final class FeedPoller: Sendable {
         status.withValue { status in
             for index in status.streams.indices { status.streams[index].nextPollAt = now }
         }
-        wakeups.values.forEach { $0.ring() }
+        wakeups.value.values.forEach { $0.ring() }
     }
 
     /// Runs each stream on its own task: a timeline that hangs until its request times out, or
@@ -114,13 +119,65 @@ public final class FeedPoller: Sendable {
             for stream in feed.streams {
                 group.addTask { await self.runStream(stream) }
             }
+            await discoverStreams(group: &group)
         }
         logger.info("feed stopped")
     }
 
-    private func runStream(_ stream: String) async {
-        guard var waiter = wakeups[stream]?.makeWaiter() else { return }
+    /// For a feed whose streams come and go (Scalingo `apps: all`): asks the platform every
+    /// `discoveryInterval`, starts a task for each new stream and ends the task of each one gone.
+    private func discoverStreams(group: inout DiscardingTaskGroup) async {
+        var waiter = discoveryWakeup.makeWaiter()
+        var previous: Date?
+        var failures = 0
         while !stopping.value && !Task.isCancelled {
+            let now = clock.now
+            var wait = feed.discoveryInterval
+            do {
+                guard let found = try await feed.discoverStreams(now: now) else { return }
+                failures = 0
+                let (added, removed) = status.withValue { status -> ([String], [String]) in
+                    let known = Set(status.streams.map(\.name))
+                    let added = found.filter { !known.contains($0) }
+                    let removed = status.streams.map(\.name).filter { !found.contains($0) }
+                    status.streams.removeAll { removed.contains($0.name) }
+                    status.streams += added.map { name in
+                        var entry = StreamStatus(name: name)
+                        entry.nextPollAt = now
+                        return entry
+                    }
+                    return (added, removed)
+                }
+                if let previous {
+                    // Found after the feed started: its first poll reads back to the discovery before.
+                    startFrom.withValue { for stream in added { $0[stream] = previous.addingTimeInterval(-Self.discoveryMargin.timeInterval) } }
+                }
+                wakeups.withValue { wakeups in
+                    for stream in added { wakeups[stream] = Wakeup() }
+                    for stream in removed { wakeups.removeValue(forKey: stream)?.ring() }
+                }
+                for stream in added { group.addTask { await self.runStream(stream) } }
+                if !added.isEmpty || !removed.isEmpty {
+                    logger.notice("streams changed", metadata: ["added": "\(added.joined(separator: ", "))", "removed": "\(removed.joined(separator: ", "))"])
+                }
+                previous = now
+            } catch {
+                failures += 1
+                wait = backoff(failures: failures, error: error)
+                logger.warning("could not list the feed's streams; retrying later", metadata: ["error": "\(error)", "retry_in": "\(wait)"])
+            }
+            await waiter.wait(timeout: wait)
+        }
+    }
+
+    /// How far before the previous discovery a newly found stream's first poll reads.
+    static let discoveryMargin: Duration = .seconds(300)
+
+    private func isActive(_ stream: String) -> Bool { wakeups.value[stream] != nil }
+
+    private func runStream(_ stream: String) async {
+        guard var waiter = wakeups.value[stream]?.makeWaiter() else { return }
+        while !stopping.value && !Task.isCancelled && isActive(stream) {
             let now = clock.now
             let due = status.withValue { status -> Date in
                 let next = status.streams.first { $0.name == stream }?.nextPollAt ?? now
@@ -132,30 +189,6 @@ public final class FeedPoller: Sendable {
             }
             await waiter.wait(timeout: .milliseconds(Int64(min(due.timeIntervalSince(now), 86400) * 1000) + 1))
         }
-    }
-
-    /// Polls, in order, each stream whose time has come (tests drive the schedule with this).
-    @discardableResult
-    public func pollDueStreams() async -> [String] {
-        var polled: [String] = []
-        for stream in feed.streams {
-            if stopping.value || Task.isCancelled { break }
-            let now = clock.now
-            let due = status.withValue { status -> Bool in
-                if let paused = status.pausedUntil, paused > now { return false }
-                guard let entry = status.streams.first(where: { $0.name == stream }) else { return false }
-                return (entry.nextPollAt ?? now) <= now
-            }
-            guard due else { continue }
-            await poll(stream: stream)
-            polled.append(stream)
-        }
-        return polled
-    }
-
-    /// Polls every stream once now, whatever their schedule (tests, `rules test`-like tools).
-    public func pollAllStreams() async {
-        for stream in feed.streams { await poll(stream: stream) }
     }
 
     /// Failed polls wait interval × 2^(n-1), at most 5 minutes (or the interval, if longer); a
@@ -217,6 +250,9 @@ public final class FeedPoller: Sendable {
         let cached = status.withValue { $0.streams.first { $0.name == stream }?.cursor }
         var cursor = cached
         if cursor == nil { cursor = try await loadCursor(key: key) }
+        if cursor == nil, let start = startFrom.value[stream] {
+            cursor = TimelineCursor(horizon: start)
+        }
         let result = await feed.poll(stream: stream, cursor: cursor, now: now)
         guard let newCursor = result.cursor else { return result.failure }
         let encoded = try JSONEncoder().encode(newCursor)

@@ -12,6 +12,11 @@ public struct ScalingoConfiguration: Sendable {
     public var userEvents: Bool
     /// Apps whose own timelines (`/v1/apps/{app}/events`) are polled too.
     public var apps: [String]
+    /// Poll every app the token can see (`GET /v1/apps`), following apps created and deleted
+    /// later, instead of `apps`.
+    public var allApps = false
+    /// With `allApps`: how often the list of apps is read again.
+    public var appsRefresh: Duration = .seconds(300)
     public var interval: Duration
     /// On the very first start, deliver the events of the last N hours (the API's `from`, at most 72). 0: none.
     public var backfillHours: Int

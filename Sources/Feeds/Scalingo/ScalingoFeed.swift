@@ -46,8 +46,33 @@ public struct ScalingoFeed: EventFeed {
     public var source: String { "scalingo" }
     public var interval: Duration { configuration.interval }
 
+    /// The user timeline and the configured apps' (with `apps: all`, the apps come from discovery).
     public var streams: [String] {
-        (configuration.userEvents ? ["events"] : []) + configuration.apps.map { "apps/\($0)" }
+        (configuration.userEvents ? ["events"] : []) + (configuration.allApps ? [] : configuration.apps.map { "apps/\($0)" })
+    }
+
+    public var discoveryInterval: Duration { configuration.appsRefresh }
+
+    /// With `apps: all`: the user timeline and every app the token can see now (`GET /v1/apps`).
+    public func discoverStreams(now: Date) async throws(FeedError) -> [String]? {
+        guard configuration.allApps else { return nil }
+        var apps: [String] = []
+        var page = 1
+        while page <= 100 {
+            let body = try await get(path: "/v1/apps", query: [("page", String(page)), ("per_page", "100")], now: now)
+            let document: JSONValue
+            do {
+                document = try JSONValue.parse(body)
+            } catch {
+                throw FeedError.badResponse("GET /v1/apps: not JSON (\(error))")
+            }
+            guard let list = document["apps"]?.arrayValue else { throw FeedError.badResponse("GET /v1/apps: no \"apps\" list") }
+            apps += list.compactMap { $0["name"]?.scalarText }.filter { !$0.isEmpty && !$0.contains("/") }
+            let pagination = ScalingoDecoder.pagination(document["meta"]?["pagination"])
+            guard !list.isEmpty, pagination.nextPage != nil || pagination.totalPages != nil, !pagination.isLast(page: page) else { break }
+            page += 1
+        }
+        return streams + Array(Set(apps)).sorted().map { "apps/\($0)" }
     }
 
     private func path(of stream: String) -> String {
@@ -98,8 +123,18 @@ public struct ScalingoFeed: EventFeed {
         return query
     }
 
-    /// One authenticated GET, renewing the bearer once on a 401 and waiting out rate limits.
+    /// One events page; past the last page some servers answer 404 rather than an empty list: the end, not an error.
     private func fetch(path: String, query: [(String, String)], pageNumber: Int, now: Date) async throws(FeedError) -> ScalingoDecoder.Page {
+        do {
+            let body = try await get(path: path, query: query, now: now)
+            return try ScalingoDecoder.page(body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
+        } catch let error where error.status == 404 && pageNumber > 1 {
+            return ScalingoDecoder.Page(events: [], pagination: ScalingoDecoder.Pagination(), malformed: 0)
+        }
+    }
+
+    /// One authenticated GET, renewing the bearer once on a 401 and waiting out rate limits.
+    private func get(path: String, query: [(String, String)], now: Date) async throws(FeedError) -> [UInt8] {
         let url = configuration.apiURL.trimmingTrailingSlash + path + "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         var renewed = false
         var waits = 0
@@ -114,10 +149,7 @@ public struct ScalingoFeed: EventFeed {
             let response = try await ScalingoHTTP.execute(request, over: transport, what: "GET \(path)")
             switch response.status {
             case 200:
-                return try ScalingoDecoder.page(response.body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
-            case 404 where pageNumber > 1:
-                // Past the last page some servers answer 404 rather than an empty list: the end, not an error.
-                return ScalingoDecoder.Page(events: [], pagination: ScalingoDecoder.Pagination(), malformed: 0)
+                return response.body
             case 401 where !renewed:
                 renewed = true
                 await auth.invalidate()

@@ -8,7 +8,7 @@ public enum ScalingoFeedPlugin: FeedPlugin {
     public static let kind = "scalingo"
 
     public static let settingsKeys = CommonFeedSettings.keys + [
-        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size", "requests_per_minute",
+        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size", "requests_per_minute", "apps_refresh",
     ]
 
     public static func settings(from entry: YAMLValue) throws(YAMLError) -> any FeedSettings {
@@ -28,12 +28,18 @@ public enum ScalingoFeedPlugin: FeedPlugin {
         if let env = fields["token_env"] { feed.tokenEnv = try env.environmentVariableName() }
         if let value = fields["user_events"] { feed.configuration.userEvents = try value.bool() }
         if let value = fields["apps"] {
-            feed.configuration.apps = try value.stringList()
-            for app in feed.configuration.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
+            if (try? value.string()) == "all" {
+                feed.configuration.allApps = true
+            } else {
+                feed.configuration.apps = try value.stringList()
+                for app in feed.configuration.apps where app.isEmpty || app.contains("/") { throw value.error("app names must not be empty or contain /") }
+                if feed.configuration.apps.contains("all") { throw value.error("write apps: all (not in a list) to poll every app") }
+            }
         }
         if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
+        if let value = fields["apps_refresh"] { feed.configuration.appsRefresh = try value.duration(in: .seconds(10)...(.seconds(86400))) }
         if let value = fields["requests_per_minute"] { feed.configuration.requestsPerMinute = try value.int(in: 1...100_000) }
-        if !feed.configuration.userEvents && feed.configuration.apps.isEmpty {
+        if !feed.configuration.userEvents && feed.configuration.apps.isEmpty && !feed.configuration.allApps {
             throw entry.error("feed \(common.name) polls nothing: enable user_events or list apps")
         }
         return feed
@@ -55,8 +61,9 @@ public enum ScalingoFeedPlugin: FeedPlugin {
         }
         if let url = environment["SCALINGO_API_URL"], !url.isEmpty { feed.configuration.apiURL = url }
         if let url = environment["SCALINGO_AUTH_URL"], !url.isEmpty { feed.configuration.authURL = url }
-        feed.configuration.apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let apps = (environment["SCALINGO_APPS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
+        if apps == ["all"] { feed.configuration.allApps = true } else { feed.configuration.apps = apps }
         for (name, url) in [("SCALINGO_API_URL", feed.configuration.apiURL), ("SCALINGO_AUTH_URL", feed.configuration.authURL)] {
             if let problem = Subscription.validateURL(url, field: name) { throw FeedSetupError("\(problem)") }
         }

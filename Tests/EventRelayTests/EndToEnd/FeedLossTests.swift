@@ -132,3 +132,37 @@ struct FeedLossTests {
         await scenario.finish()
     }
 }
+
+@Suite("End to end: Scalingo apps: all")
+struct ScalingoAllAppsTests {
+    /// `apps: all` reads the token's apps, and follows apps created and deleted later; an app
+    /// found later has what happened on it since the discovery before delivered.
+    @Test func appsCreatedAndDeletedLaterAreFollowed() async throws {
+        let scenario = try Scenario(pageSize: 5)
+        let scalingo = scenario.scalingo
+        scalingo.createApp("web")
+        try await scenario.harness.start(scenario.harness.configuration(scalingo: scalingo) {
+            $0.allApps = true
+            $0.appsRefresh = .milliseconds(200)
+        })
+        let harness = scenario.harness
+        #expect(try await eventually { try await harness.stream("apps/web")?["started"] == .bool(true) })
+        let names: @Sendable () async throws -> [String] = {
+            let feeds = try await harness.admin(.GET, "/v1/feeds").json["feeds"]?.arrayValue ?? []
+            return (feeds.first?["streams"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        }
+        #expect(try await names() == ["events", "apps/web"])
+
+        // A new app, with a failed deployment on its own timeline only, before it is discovered.
+        scalingo.createApp("api")
+        scalingo.publish([ScalingoEventFactory.deployment(id: "api-dep", app: "api", status: "build-error", at: Date())], userTimeline: false)
+        #expect(await scenario.sinks.waitFor { $0.contains { $0.path == "/slack" } })
+        let text = String(decoding: scenario.sinks.requests.first { $0.path == "/slack" }?.body ?? [], as: UTF8.self)
+        #expect(text.contains("api"))
+
+        scalingo.deleteApp("web")
+        #expect(try await eventually { try await names() == ["events", "apps/api"] })
+        #expect(try await harness.admin(.GET, "/healthz", token: nil).json["streams_failing"] == .array([]), "a deleted app is dropped, not failing")
+        await scenario.finish()
+    }
+}

@@ -57,6 +57,15 @@ final class FakeScalingo: @unchecked Sendable {
         timeline.insert(entry, at: low)
     }
 
+    /// Apps that exist (listed by `GET /v1/apps`, their timelines answer) besides those events named.
+    private var createdApps: Set<String> = []
+    private var deletedApps: Set<String> = []
+
+    func createApp(_ name: String) { lock.withLock { _ = createdApps.insert(name); deletedApps.remove(name) } }
+
+    /// The app is gone: not listed, and its timeline answers 404.
+    func deleteApp(_ name: String) { lock.withLock { _ = deletedApps.insert(name) } }
+
     /// Calls `hook` before answering each events page, with the path and page number.
     func onPage(_ hook: @escaping @Sendable (String, Int) -> Void) { lock.withLock { beforePage = { hook($0, $1); return nil } } }
 
@@ -106,6 +115,11 @@ final class FakeScalingo: @unchecked Sendable {
         if let failure = lock.withLock({ failNext.isEmpty ? nil : failNext.removeFirst() }) {
             return json(failure.status, failure.body, headers: failure.headers)
         }
+        if request.path == "/v1/apps" {
+            let names = lock.withLock { createdApps.union(appEvents.keys).subtracting(deletedApps).sorted() }
+            let body = JSONValue.object(["apps": .array(names.map { .object(["name": .string($0), "id": .string("app-\($0)")]) })])
+            return json(200, String(decoding: body.encoded(), as: UTF8.self))
+        }
         let pageNumber = max(1, request.query["page"].flatMap(Int.init) ?? 1)
         if let hook = lock.withLock({ beforePage }), let status = hook(request.path, pageNumber) {
             return json(status, #"{"error":"injected failure"}"#)
@@ -116,7 +130,9 @@ final class FakeScalingo: @unchecked Sendable {
             newestFirst = lock.withLock { userEvents.map(\.event) }
         } else if request.path.hasPrefix("/v1/apps/"), request.path.hasSuffix("/events") {
             let app = String(request.path.dropFirst("/v1/apps/".count).dropLast("/events".count))
-            guard let timeline = lock.withLock({ appEvents[app] }) else { return json(404, #"{"error":"not found"}"#) }
+            let (found, exists) = lock.withLock { (appEvents[app], (appEvents[app] != nil || createdApps.contains(app)) && !deletedApps.contains(app)) }
+            guard exists else { return json(404, #"{"error":"not found"}"#) }
+            let timeline = found ?? []
             var entries = timeline
             if let hours = request.query["from"].flatMap(Double.init) {
                 let since = Date().addingTimeInterval(-hours * 3600)
