@@ -32,6 +32,10 @@ public struct ScalingoConfiguration: Sendable {
     /// The token's allowance: Scalingo allows 60 requests a minute. Every request of every
     /// timeline of the feed waits its turn.
     public var requestsPerMinute = 60
+    /// For `run` events (a one-off console or command): fetch its audit log and attach an excerpt
+    /// of at most `auditLogExcerptBytes` to the event's `details` (webhooks carry it). Off by default.
+    public var auditLogs = false
+    public var auditLogExcerptBytes = 4096
 
     public init(
         name: String, apiURL: String, authURL: String = ScalingoConfiguration.defaultAuthURL, token: SecretString,

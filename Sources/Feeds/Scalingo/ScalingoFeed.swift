@@ -90,7 +90,7 @@ public struct ScalingoFeed: EventFeed {
     /// converted by offset, rounding down (a few events are read again, none skipped).
     public func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll {
         let path = path(of: stream)
-        return await TimelineWalk.run(
+        var result = await TimelineWalk.run(
             cursor: cursor, now: now, lateness: configuration.lateness, maxPages: configuration.maxPages,
             backfill: .seconds(configuration.backfillHours * 3600)
         ) { request throws(FeedError) in
@@ -100,6 +100,33 @@ public struct ScalingoFeed: EventFeed {
             let next = page.events.isEmpty || page.pagination.isLast(page: pageNumber) ? nil : token(page: pageNumber + 1)
             return TimelinePage(events: page.events, next: next, malformed: page.malformed)
         }
+        if configuration.auditLogs {
+            for index in result.events.indices where result.events[index].type == "run" {
+                result.events[index].details = await auditLogDetails(for: result.events[index], now: now)
+            }
+        }
+        return result
+    }
+
+    /// `{"audit_log": {"id", "excerpt", "truncated", "entries"}}`, or the reason it could not be read
+    /// (the event is delivered either way: a one-off still running may have no log yet).
+    func auditLogDetails(for event: Event, now: Date) async -> JSONValue? {
+        guard let id = event.raw["type_data"]?["audit_log_id"]?.scalarText, !id.isEmpty, let app = event.app else { return nil }
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+        let path = "/v1/apps/\(app.addingPercentEncoding(withAllowedCharacters: allowed) ?? app)/audit_logs/\(id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id)"
+        var details: [String: JSONValue] = ["id": .string(id)]
+        do {
+            let body = try await get(path: path, query: [], now: now)
+            let excerpt = ScalingoAuditLog.excerpt(try JSONValue.parse(body), limit: configuration.auditLogExcerptBytes)
+            details["excerpt"] = .string(excerpt.text)
+            details["truncated"] = .bool(excerpt.truncated)
+            details["entries"] = .integer(Int64(excerpt.entries))
+        } catch {
+            details["error"] = .string("the audit log could not be read: \(error)")
+        }
+        var merged = event.details?.objectValue ?? [:]
+        merged["audit_log"] = .object(details)
+        return .object(merged)
     }
 
     public func token(page: Int) -> String {
@@ -135,7 +162,7 @@ public struct ScalingoFeed: EventFeed {
 
     /// One authenticated GET, renewing the bearer once on a 401 and waiting out rate limits.
     private func get(path: String, query: [(String, String)], now: Date) async throws(FeedError) -> [UInt8] {
-        let url = configuration.apiURL.trimmingTrailingSlash + path + "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        let url = configuration.apiURL.trimmingTrailingSlash + path + (query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&"))
         var renewed = false
         var waits = 0
         while true {

@@ -8,7 +8,7 @@ public enum ScalingoFeedPlugin: FeedPlugin {
     public static let kind = "scalingo"
 
     public static let settingsKeys = CommonFeedSettings.keys + [
-        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size", "requests_per_minute", "apps_refresh",
+        "region", "api_url", "auth_url", "token_env", "user_events", "apps", "page_size", "requests_per_minute", "apps_refresh", "audit_logs", "audit_log_excerpt_bytes",
     ]
 
     public static func settings(from entry: YAMLValue) throws(YAMLError) -> any FeedSettings {
@@ -37,6 +37,8 @@ public enum ScalingoFeedPlugin: FeedPlugin {
             }
         }
         if let value = fields["page_size"] { feed.configuration.pageSize = try value.int(in: 1...100) }
+        if let value = fields["audit_logs"] { feed.configuration.auditLogs = try value.bool() }
+        if let value = fields["audit_log_excerpt_bytes"] { feed.configuration.auditLogExcerptBytes = try value.int(in: 256...65536) }
         if let value = fields["apps_refresh"] { feed.configuration.appsRefresh = try value.duration(in: .seconds(10)...(.seconds(86400))) }
         if let value = fields["requests_per_minute"] { feed.configuration.requestsPerMinute = try value.int(in: 1...100_000) }
         if !feed.configuration.userEvents && feed.configuration.apps.isEmpty && !feed.configuration.allApps {

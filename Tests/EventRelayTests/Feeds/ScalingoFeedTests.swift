@@ -240,3 +240,60 @@ final class ManualClock: Sendable {
     var wallClock: WallClock { WallClock { [current] in current.value } }
     func advance(by duration: Duration) { current.withValue { $0 = $0.addingTimeInterval(duration.timeInterval) } }
 }
+
+@Suite("Scalingo feed: audit-log excerpts for run events")
+struct ScalingoAuditLogTests {
+    @Test func theExcerptIsTheTranscriptWithoutEscapesCutAtTheLimit() throws {
+        let entries = try Fixtures.json("scalingo/audit_log.seed.json")
+        let whole = ScalingoAuditLog.excerpt(entries, limit: 65536)
+        #expect(whole.entries == 16 && !whole.truncated)
+        #expect(whole.text.contains("You are in a one-off container.") && whole.text.contains("echo \"TEST\"\nTEST\nexit\n"))
+        #expect(!whole.text.contains("\u{1B}") && !whole.text.contains("[1;34m"))
+        let cut = ScalingoAuditLog.excerpt(entries, limit: 100)
+        #expect(cut.truncated && cut.text.utf8.count <= 100 && whole.text.hasPrefix(cut.text))
+        #expect(ScalingoAuditLog.stripEscapes("a\u{1B}[1;49;94mb\u{1B}]0;title\u{07}c\r\n") == "abc\n")
+        // A cut never splits a character.
+        let accents = JSONValue.array([.object(["content": .string(String(repeating: "é", count: 100)), "type": .string("output")])])
+        let short = ScalingoAuditLog.excerpt(accents, limit: 51)
+        #expect(short.text == String(repeating: "é", count: 25))
+    }
+
+    @Test func aRunEventCarriesItsExcerptWhenEnabledAndNothingOtherwise() async throws {
+        let scalingo = try FakeScalingo()
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        scalingo.addAuditLog(id: "al-1", entries: try Fixtures.json("scalingo/audit_log.seed.json"))
+        var configuration = ScalingoConfiguration(
+            name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken))
+        configuration.auditLogs = true
+        configuration.auditLogExcerptBytes = 300
+        let feed = ScalingoFeed(configuration: configuration, transport: client)
+        let now = Date()
+        let first = await feed.poll(stream: "events", cursor: nil, now: now)
+        func run(_ id: String, log: String) -> JSONValue {
+            .object([
+                "id": .string(id), "type": .string("run"), "created_at": .string(Timestamp.format(now.addingTimeInterval(5))), "app_name": .string("web"),
+                "type_data": .object(["command": .string("bash"), "audit_log_id": .string(log)]),
+            ])
+        }
+        scalingo.publish([run("r1", log: "al-1"), run("r2", log: "al-missing")])
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: now.addingTimeInterval(10))
+        let byID = Dictionary(uniqueKeysWithValues: second.events.map { ($0.id, $0) })
+        let excerpt = try #require(byID["r1"]?.details?["audit_log"])
+        #expect(excerpt["id"] == .string("al-1") && excerpt["truncated"] == .bool(true))
+        #expect((excerpt["excerpt"]?.stringValue?.utf8.count ?? 999) <= 300)
+        let missing = try #require(byID["r2"]?.details?["audit_log"])
+        #expect(missing["error"]?.stringValue?.contains("404") == true, "delivered anyway, saying why there is no excerpt")
+
+        let off = ScalingoFeed(
+            configuration: ScalingoConfiguration(
+                name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken), backfillHours: 1),
+            transport: client)
+        let before = scalingo.requests.count
+        let backfilled = await off.poll(stream: "events", cursor: nil, now: now.addingTimeInterval(20))
+        #expect(Set(backfilled.events.map(\.id)) == ["r1", "r2"])
+        #expect(backfilled.events.allSatisfy { $0.details == nil })
+        #expect(!scalingo.requests.dropFirst(before).contains { $0.path.contains("audit_logs") }, "off by default: no audit log is read")
+        await scalingo.stop()
+    }
+}

@@ -59,6 +59,10 @@ final class FakeScalingo: @unchecked Sendable {
 
     /// Apps that exist (listed by `GET /v1/apps`, their timelines answer) besides those events named.
     private var createdApps: Set<String> = []
+    /// One-off audit logs by id, as `GET /v1/apps/{app}/audit_logs/{id}` answers them.
+    private var auditLogs: [String: JSONValue] = [:]
+
+    func addAuditLog(id: String, entries: JSONValue) { lock.withLock { auditLogs[id] = entries } }
     private var deletedApps: Set<String> = []
 
     func createApp(_ name: String) { lock.withLock { _ = createdApps.insert(name); deletedApps.remove(name) } }
@@ -114,6 +118,11 @@ final class FakeScalingo: @unchecked Sendable {
         guard authorized else { return json(401, #"{"error":"You are not authorized to do this operation"}"#) }
         if let failure = lock.withLock({ failNext.isEmpty ? nil : failNext.removeFirst() }) {
             return json(failure.status, failure.body, headers: failure.headers)
+        }
+        if request.path.hasPrefix("/v1/apps/"), request.path.contains("/audit_logs/") {
+            let id = String(request.path.split(separator: "/").last ?? "")
+            guard let entries = lock.withLock({ auditLogs[id] }) else { return json(404, #"{"error":"not found"}"#) }
+            return json(200, String(decoding: entries.encoded(), as: UTF8.self))
         }
         if request.path == "/v1/apps" {
             let names = lock.withLock { createdApps.union(appEvents.keys).subtracting(deletedApps).sorted() }
