@@ -61,9 +61,15 @@ struct ProcessTests {
         let arguments = ["serve", "--config", directory.path + "/relay.yaml"]
 
         let first = try RelayProcess(arguments: arguments, environment: environment, workingDirectory: directory.url)
-        #expect(try await first.waitForAdminPort() != nil, "\(first.log)")
-        #expect(await scalingo.recorder.waitFor { $0.contains { $0.path == "/v1/events" } })
-        try await Task.sleep(for: .milliseconds(300))
+        let firstPort = try #require(try await first.waitForAdminPort(), "\(first.log)")
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        // The baseline is committed: what is published next is new.
+        #expect(try await eventually {
+            let feeds = try await client.execute(HTTPRequest(
+                url: "http://127.0.0.1:\(firstPort)/v1/feeds", headers: [("Authorization", "Bearer \(Self.token)")]))
+            return try JSONValue.parse(feeds.body)["feeds"]?.arrayValue?.first?["streams"]?.arrayValue?.first?["started"] == .bool(true)
+        })
         let ids = (1...6).map { "lock-\($0)" }
         scalingo.publish(ids.enumerated().map { index, id in
             ScalingoEventFactory.loginLock(id: id, user: "u\(index)", ip: "10.0.0.\(index)", at: Date().addingTimeInterval(Double(index + 1)))
@@ -81,20 +87,18 @@ struct ProcessTests {
             Set(sink.requests.compactMap { try? JSONValue.parse($0.body)["event"]?["id"]?.stringValue })
         }
         #expect(await sink.waitFor(timeout: .seconds(20)) { _ in delivered() == Set(ids) }, "\(second.log)")
-        try await Task.sleep(for: .milliseconds(500))
+        // The outbox settles at 6 delivered, none pending: nothing more will be sent.
+        #expect(try await eventually {
+            let counts = try await client.execute(HTTPRequest(
+                url: "http://127.0.0.1:\(port)/v1/deliveries", headers: [("Authorization", "Bearer \(Self.token)")]))
+            let json = try JSONValue.parse(counts.body)
+            return json["counts"]?["delivered"] == .integer(6) && json["counts"]?["pending"] == .integer(0)
+        })
         // Every event arrived; only a delivery in flight at the kill may arrive twice, with the same webhook-id.
         var perID: [String: Int] = [:]
         for request in sink.requests { perID[request.header("webhook-id") ?? "?", default: 0] += 1 }
         #expect(perID.count == 6)
         for (id, count) in perID where count > 1 { #expect(inFlightAtKill.contains(id)) }
-
-        let client = try CurlHTTPClient()
-        defer { client.shutdown() }
-        let counts = try await client.execute(HTTPRequest(
-            url: "http://127.0.0.1:\(port)/v1/deliveries", headers: [("Authorization", "Bearer \(Self.token)")]))
-        let json = try JSONValue.parse(counts.body)
-        #expect(json["counts"]?["delivered"] == .integer(6))
-        #expect(json["counts"]?["pending"] == .integer(0))
 
         second.signal(SIGTERM)
         #expect(try await second.wait() == 0, "SIGTERM exits 0\n\(second.log)")

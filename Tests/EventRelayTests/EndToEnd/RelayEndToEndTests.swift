@@ -84,8 +84,14 @@ struct RelayEndToEndTests {
             requests.filter { $0.path == "/slack" }.count >= 1 && requests.filter { $0.path == "/hook" }.count >= 1
                 && requests.filter { $0.path == "/slack-security" }.count >= 1
         })
-        // Several more polls: still exactly once each (the deployment is on both the user and the app timeline).
-        try await Task.sleep(for: .milliseconds(800))
+        // Three more polls of each timeline: still exactly once each (the deployments are on both the
+        // user and the app timeline), and the feed counts each event once.
+        let (user, app) = (scalingo.pageRequests(path: "/v1/events"), scalingo.pageRequests(path: "/v1/apps/web/events"))
+        #expect(try await eventually {
+            scalingo.pageRequests(path: "/v1/events") >= user + 3 && scalingo.pageRequests(path: "/v1/apps/web/events") >= app + 3
+        })
+        let feed = try #require(try await harness.admin(.GET, "/v1/feeds").json["feeds"]?.arrayValue?.first)
+        #expect(feed["events_seen"] == .integer(3), "d-fail, d-ok and lock-1, though the deployments were read on two timelines")
         let slack = sinks.requests(path: "/slack")
         let hook = sinks.requests(path: "/hook")
         let security = sinks.requests(path: "/slack-security")
@@ -142,7 +148,8 @@ struct RelayEndToEndTests {
         #expect(await sinks.waitFor { $0.count >= 8 })
         scalingo.publish([ScalingoEventFactory.loginLock(id: "late", user: "a", ip: "9.9.9.9", at: base.addingTimeInterval(75))])
         #expect(await sinks.waitFor { $0.count >= 9 })
-        try await Task.sleep(for: .milliseconds(800))
+        let polls = scalingo.pageRequests(path: "/v1/events")
+        #expect(try await eventually { scalingo.pageRequests(path: "/v1/events") >= polls + 3 }, "three more polls, nothing more sent")
 
         let ids = try sinks.requests.map { try JSONValue.parse($0.body)["event"]?["id"]?.stringValue ?? "?" }
         #expect(ids.sorted() == (["first", "late"] + (2...8).map { "missed-\($0)" }).sorted())
@@ -166,7 +173,7 @@ struct RelayEndToEndTests {
         let requests = sinks.requests
         #expect(Set(requests.compactMap { $0.header("webhook-id") }).count == 1, "one delivery, one webhook-id on every attempt")
         let deliveryID = try #require(requests.first?.header("webhook-id"))
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await eventually { try await harness.admin(.GET, "/v1/deliveries/\(deliveryID)").json["status"]?.stringValue == "delivered" })
         let delivery = try await harness.admin(.GET, "/v1/deliveries/\(deliveryID)")
         #expect(delivery.json["status"]?.stringValue == "delivered")
         #expect(delivery.json["attempts"] == .integer(3))
@@ -192,7 +199,8 @@ struct RelayEndToEndTests {
         })
         // The relay keeps polling with backoff; once the feed answers properly, the event arrives once.
         #expect(await sinks.waitFor(timeout: .seconds(30)) { $0.count >= 1 })
-        try await Task.sleep(for: .milliseconds(500))
+        let polls = scalingo.pageRequests(path: "/v1/events")
+        #expect(try await eventually { scalingo.pageRequests(path: "/v1/events") >= polls + 3 })
         #expect(sinks.requests.count == 1)
         await scenario.finish()
     }
@@ -262,7 +270,8 @@ struct GracefulShutdownTests {
         let listed = try await harness.admin(.GET, "/v1/deliveries")
         #expect(listed.json["counts"]?["delivered"] == .integer(1), "the in-flight delivery finished and was recorded before exit")
         #expect(listed.json["counts"]?["pending"] == .integer(0))
-        try await Task.sleep(for: .milliseconds(400))
+        let polls = scalingo.requests(path: "/v1/events")
+        #expect(try await eventually { scalingo.requests(path: "/v1/events") >= polls + 3 }, "the restarted relay polls on")
         #expect(sinks.requests.count == 1, "and is not sent again after the restart")
         await scenario.finish()
     }
