@@ -20,25 +20,8 @@ struct KillDuringBurstTests {
             return HTTPServerResponse(status: 204)
         }
         try directory.write("rules/audit.yaml", ProcessTests.rules)
-        try directory.write("relay.yaml", """
-            data_dir: \(directory.path)/data
-            rules_dir: \(directory.path)/rules
-            admin:
-              listen: 127.0.0.1:0
-            delivery:
-              concurrency: 8
-              initial_backoff: 100ms
-              max_backoff: 500ms
-            feeds:
-              scalingo:
-                - name: scalingo
-                  api_url: \(scalingo.baseURL)
-                  auth_url: \(scalingo.baseURL)
-                  token_env: TEST_SCALINGO_TOKEN
-                  interval: 1s
-                  max_pages: 5
-                  requests_per_minute: 100000
-            """)
+        try directory.write("relay.yaml", ProcessTests.config(
+            data: directory.path + "/data", rules: directory.path + "/rules", scalingo: scalingo, concurrency: 8, maxPages: 5))
         let environment = [
             "EVENT_RELAY_ADMIN_TOKEN": Self.token, "TEST_SCALINGO_TOKEN": scalingo.apiToken,
             "TEST_AUDIT_URL": sink.baseURL + "/audit", "TEST_AUDIT_SECRET": RelayHarness.webhookSecret,

@@ -9,7 +9,7 @@ import Testing
 struct ProcessTests {
     static let token = "process-test-admin-token-0123456789"
 
-    static func config(data: String, rules: String, scalingo: FakeScalingo) -> String {
+    static func config(data: String, rules: String, scalingo: FakeScalingo, concurrency: Int = 4, maxPages: Int = 50) -> String {
         """
         data_dir: \(data)
         rules_dir: \(rules)
@@ -17,7 +17,7 @@ struct ProcessTests {
         admin:
           listen: 127.0.0.1:0
         delivery:
-          concurrency: 4
+          concurrency: \(concurrency)
           initial_backoff: 100ms
           max_backoff: 500ms
           shutdown_grace: 3s
@@ -30,6 +30,7 @@ struct ProcessTests {
               auth_url: \(scalingo.baseURL)
               token_env: TEST_SCALINGO_TOKEN
               interval: 1s
+              max_pages: \(maxPages)
               requests_per_minute: 100000
         """
     }

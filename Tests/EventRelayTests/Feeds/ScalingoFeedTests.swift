@@ -90,14 +90,9 @@ struct ScalingoPastLastPageTests {
 @Suite("Scalingo feed: rate limits and the page limit during a walk")
 struct ScalingoCatchUpTests {
     static func feed(_ scalingo: FakeScalingo, _ client: CurlHTTPClient, maxPages: Int = 50, waits: LockedValue<[Duration]>) -> ScalingoFeed {
-        let clock = ManualClock()
-        return ScalingoFeed(
-            configuration: ScalingoConfiguration(
-                name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken), maxPages: maxPages),
-            transport: client, clock: clock.wallClock, sleep: { duration in
-                waits.withValue { $0.append(duration) }
-                clock.advance(by: duration)
-            })
+        ManualClock.feed(
+            ScalingoConfiguration(name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken), maxPages: maxPages),
+            client, waits: waits)
     }
 
     @Test func a429IsWaitedOutAndTheWalkGoesOn() async throws {
@@ -209,11 +204,7 @@ struct ScalingoBudgetTests {
         var configuration = ScalingoConfiguration(
             name: "s", apiURL: scalingo.baseURL, authURL: scalingo.baseURL, token: SecretString(scalingo.apiToken))
         configuration.requestsPerMinute = 3
-        let clock = ManualClock()
-        let feed = ScalingoFeed(configuration: configuration, transport: client, clock: clock.wallClock, sleep: { duration in
-            waits.withValue { $0.append(duration) }
-            clock.advance(by: duration)
-        })
+        let feed = ManualClock.feed(configuration, client, waits: waits)
         let now = Date()
         scalingo.publish((0..<9).map { ScalingoEventFactory.generic(id: "e\($0)", type: "restart", app: "web", at: now.addingTimeInterval(Double($0))) })
         let first = await feed.poll(stream: "events", cursor: nil, now: now)
@@ -239,6 +230,15 @@ final class ManualClock: Sendable {
     private let current = LockedValue(Date(timeIntervalSince1970: 1_800_000_000))
     var wallClock: WallClock { WallClock { [current] in current.value } }
     func advance(by duration: Duration) { current.withValue { $0 = $0.addingTimeInterval(duration.timeInterval) } }
+
+    /// A feed whose waits are recorded in `waits` and move its own manual clock, not the test's time.
+    static func feed(_ configuration: ScalingoConfiguration, _ client: CurlHTTPClient, waits: LockedValue<[Duration]>) -> ScalingoFeed {
+        let clock = ManualClock()
+        return ScalingoFeed(configuration: configuration, transport: client, clock: clock.wallClock, sleep: { duration in
+            waits.withValue { $0.append(duration) }
+            clock.advance(by: duration)
+        })
+    }
 }
 
 @Suite("Scalingo feed: audit-log excerpts for run events")
