@@ -75,7 +75,9 @@ public enum ScalingoFeedPlugin: FeedPlugin {
     /// A raw Scalingo event (what a Scalingo notifier posts, or `rules test --event` reads), or
     /// an events page.
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event] {
+        // A Scalingo page: an `events` list of Scalingo-shaped events (other platforms' pages hold `events` too).
         if let list = document["events"]?.arrayValue {
+            guard list.allSatisfy({ $0["created_at"] != nil && $0["type"] != nil }) else { return [] }
             return list.compactMap { ScalingoDecoder.event($0, feed: feed, environment: nil, fetchedAt: receivedAt) }
         }
         guard document["created_at"] != nil, document["type"] != nil else { return [] }

@@ -50,15 +50,20 @@ public enum WebhookPayload {
         var feed: String
         var id: String
         var type: String
+        var category: EventCategory?
         var time: Date
         var actor: Actor?
         var app: String?
         var appID: String?
         var project: String?
+        var projectID: String?
         var environment: String?
+        var summary: String
+        var details: JSONValue?
 
         enum CodingKeys: String, CodingKey {
-            case source, feed, id, type, time, actor, app, appID = "app_id", project, environment
+            case source, feed, id, type, category, time, actor, app, appID = "app_id", project, projectID = "project_id", environment,
+                summary, details
         }
     }
 
@@ -67,8 +72,9 @@ public enum WebhookPayload {
         let document = Document(
             deliveryID: context.deliveryID, subscriptionID: context.subscriptionID, matchedBy: context.matchedBy,
             event: NormalizedEvent(
-                source: event.source, feed: event.feed, id: event.id, type: event.type, time: event.time, actor: event.actor,
-                app: event.app, appID: event.appID, project: event.project, environment: event.environment),
+                source: event.source, feed: event.feed, id: event.id, type: event.type, category: event.category, time: event.time,
+                actor: event.actor, app: event.app, appID: event.appID, project: event.project, projectID: event.projectID,
+                environment: event.environment, summary: event.summary, details: event.details),
             raw: event.raw)
         // Encoding these value types cannot fail (no non-finite numbers reach JSONValue).
         guard let data = try? Event.makeEncoder().encode(document) else { return Array("{}".utf8) }

@@ -111,6 +111,8 @@ struct RelayEndToEndTests {
         #expect(document["event"]?["type"]?.stringValue == "login_lock")
         #expect(document["event"]?["id"]?.stringValue == "lock-1")
         #expect(document["event"]?["actor"]?["name"]?.stringValue == "johndoe")
+        #expect(document["event"]?["category"]?.stringValue == "auth.locked")
+        #expect(document["event"]?["summary"]?.stringValue == "Account johndoe locked after repeated failed logins (from 203.0.113.9)")
         #expect(document["raw"]?["type_data"]?["remote_ip"]?.stringValue == "203.0.113.9")
         let id = try #require(webhook.header("webhook-id"))
         #expect(id == document["delivery_id"]?.stringValue)
