@@ -57,30 +57,23 @@ public struct QoveryFeed: EventFeed {
     }
 
     /// `links.next` as a URL to request: an absolute link as it is, a relative one resolved
-    /// against the API (RFC 3986). A link to another scheme, host or port is refused: the token
-    /// goes only where `api_url` points.
+    /// against the API (RFC 3986). The token goes only where `api_url` points: a link to another
+    /// scheme, host or port (Qovery's public host behind a proxy, or an `api_url` changed while a
+    /// backlog was pending) keeps its path and query, exactly, on `api_url`.
     public func resolve(_ link: String) throws(FeedError) -> String {
-        guard let base = URL(string: Self.trimmingTrailingSlashes(configuration.apiURL) + path) else {
-            throw FeedError.badResponse("api_url is not a URL")
-        }
-        let absolute: URL
+        let api = Self.trimmingTrailingSlashes(configuration.apiURL)
+        guard let base = URL(string: api + path) else { throw FeedError.badResponse("api_url is not a URL") }
         let isAbsolute = URLComponents(string: link)?.scheme != nil
-        if isAbsolute {
-            guard let url = URL(string: link) else { throw FeedError.badResponse("links.next is not a URL") }
-            absolute = url
-        } else {
-            guard let url = URL(string: link, relativeTo: base)?.absoluteURL else { throw FeedError.badResponse("links.next is not a URL") }
-            absolute = url
-        }
+        guard let url = isAbsolute ? URL(string: link) : URL(string: link, relativeTo: base)?.absoluteURL,
+              let components = URLComponents(url: url, resolvingAgainstBaseURL: true)
+        else { throw FeedError.badResponse("links.next is not a URL") }
         func origin(_ url: URL) -> String {
             let scheme = url.scheme?.lowercased() ?? ""
             let port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : -1)
             return "\(scheme)://\(url.host?.lowercased() ?? ""):\(port)"
         }
-        guard origin(absolute) == origin(base) else {
-            throw FeedError.badResponse("links.next points outside api_url (\(absolute.host ?? "no host")); not followed with the token")
-        }
-        return isAbsolute ? link : absolute.absoluteString
+        if origin(url) == origin(base) { return isAbsolute ? link : url.absoluteString }
+        return api + components.percentEncodedPath + (components.percentEncodedQuery.map { "?\($0)" } ?? "")
     }
 
     /// One authenticated GET of an events page.
