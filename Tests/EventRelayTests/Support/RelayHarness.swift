@@ -31,15 +31,7 @@ final class RelayHarness: @unchecked Sendable {
     func configuration(
         scalingo: FakeScalingo?, apps: [String] = [], backfillHours: Int = 0, feed adjust: (inout ScalingoConfiguration) -> Void = { _ in }
     ) -> RelayConfiguration {
-        var configuration = RelayConfiguration()
-        configuration.dataDirectory = directory.path + "/data"
-        configuration.rulesDirectory = directory.path + "/rules"
-        configuration.adminPort = 0
-        configuration.logLevel = .critical
-        configuration.shutdownGrace = .seconds(5)
-        configuration.dispatcher.retry = RetryPolicyForTests.fast
-        configuration.dispatcher.idlePoll = .milliseconds(100)
-        configuration.httpClient.requestTimeout = .seconds(5)
+        var configuration = baseConfiguration()
         if let scalingo {
             var feed = ScalingoFeedSettings()
             feed.configuration.name = "scalingo"
@@ -54,6 +46,37 @@ final class RelayHarness: @unchecked Sendable {
             configuration.feeds = [feed]
             environment["TEST_SCALINGO_TOKEN"] = scalingo.apiToken
         }
+        return configuration
+    }
+
+    /// The same, with one Qovery feed named `qovery` on the fake Qovery (its token in `TEST_QOVERY_TOKEN`).
+    func configuration(
+        qovery: FakeQovery, backfillHours: Int = 0, feed adjust: (inout QoveryConfiguration) -> Void = { _ in }
+    ) -> RelayConfiguration {
+        var configuration = baseConfiguration()
+        var feed = QoveryFeedSettings(organizationID: qovery.organizationID)
+        feed.configuration.apiURL = qovery.baseURL
+        feed.configuration.authScheme = qovery.scheme == .bearer ? .bearer : .token
+        feed.tokenEnv = "TEST_QOVERY_TOKEN"
+        feed.configuration.interval = .milliseconds(150)
+        feed.configuration.backfillHours = backfillHours
+        adjust(&feed.configuration)
+        configuration.feeds = [feed]
+        environment["TEST_QOVERY_TOKEN"] = qovery.apiToken
+        return configuration
+    }
+
+    /// Fast polls and retries, port 0, no feed.
+    private func baseConfiguration() -> RelayConfiguration {
+        var configuration = RelayConfiguration()
+        configuration.dataDirectory = directory.path + "/data"
+        configuration.rulesDirectory = directory.path + "/rules"
+        configuration.adminPort = 0
+        configuration.logLevel = .critical
+        configuration.shutdownGrace = .seconds(5)
+        configuration.dispatcher.retry = RetryPolicyForTests.fast
+        configuration.dispatcher.idlePoll = .milliseconds(100)
+        configuration.httpClient.requestTimeout = .seconds(5)
         return configuration
     }
 
