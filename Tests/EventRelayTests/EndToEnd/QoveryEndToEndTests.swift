@@ -1,6 +1,8 @@
+import AdminAPI
 import EventModel
 import Feeds
 import Foundation
+import HTTPClient
 import HTTPServer
 import Sinks
 import Testing
@@ -139,6 +141,30 @@ struct QoveryEndToEndTests {
         #expect(error.contains("401") && !error.contains(scenario.qovery.apiToken))
         let health = try await harness.admin(.GET, "/healthz", token: nil).json
         #expect(health["streams_failing"] == .array([.string("qovery/\(scenario.stream)")]))
+        await scenario.finish()
+    }
+
+    /// Qovery events pushed to a `format: qovery` push feed are read by the same decoder, and one
+    /// both pushed and polled is delivered once.
+    @Test func aPushedQoveryEventIsReadByTheSameDecoderAndDeliveredOnceWhenAlsoPolled() async throws {
+        let scenario = try QoveryScenario()
+        let (qovery, sinks, harness) = (scenario.qovery, scenario.sinks, scenario.harness)
+        harness.environment["TEST_QOVERY_PUSH"] = "qovery-push-bearer-0123456789"
+        var configuration = harness.configuration(qovery: qovery)
+        configuration.pushFeeds = [PushFeedSettings(name: "qovery-push", format: "qovery", auth: .bearer, secretEnv: "TEST_QOVERY_PUSH")]
+        try await harness.start(configuration)
+        #expect(try await harness.waitForFeedsToStart())
+        let base = Date()
+        let event = QoveryEventFactory.deployFailed(id: "both", at: base.addingTimeInterval(1))
+        let page = JSONValue.object(["events": .array([event, QoveryEventFactory.deployFailed(id: "pushed-only", at: base.addingTimeInterval(2))])])
+        let response = try await harness.client.execute(HTTPRequest(
+            method: .POST, url: harness.adminURL + "/v1/ingest/qovery-push",
+            headers: [("Content-Type", "application/json"), ("Authorization", "Bearer qovery-push-bearer-0123456789")], body: page.encoded()))
+        #expect(response.status == 202, "\(response.bodyText)")
+        #expect(await sinks.waitFor { $0.count >= 2 })
+        qovery.publish([event])
+        #expect(await scenario.waitForPolls(4), "the poll reads the same event…")
+        #expect(scenario.deliveredIDs.sorted() == ["both", "pushed-only"], "…and it is not delivered again")
         await scenario.finish()
     }
 }
