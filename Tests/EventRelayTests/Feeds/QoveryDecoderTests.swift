@@ -54,6 +54,17 @@ struct QoveryDecoderTests {
         }
     }
 
+    /// The fake speaks the documented shape: every field it writes is a property of the schema.
+    @Test func theFakesPagesUseOnlyDocumentedFields() throws {
+        let schemas = try #require(try Fixtures.json("qovery/organization_events.openapi-extract.json")["components"]?["schemas"])
+        let eventFields = Set(try #require(schemas["OrganizationEventResponse"]?["properties"]?.objectValue).keys)
+        let pageFields = Set(try #require(schemas["OrganizationEventResponseList"]?["properties"]?.objectValue).keys)
+        let event = QoveryEventFactory.event(id: "e", type: "CREATE", at: Self.fetchedAt, subTarget: "VARIABLE")
+        #expect(Set(try #require(event.objectValue).keys).isSubset(of: eventFields))
+        #expect(eventFields.subtracting(try #require(event.objectValue).keys).isEmpty, "and every documented field is exercised")
+        #expect(pageFields == ["links", "organization_max_limit_reached", "events"])
+    }
+
     /// Every event type × every target type of the extract decodes, with its type verbatim and a summary.
     @Test func everyEventTypeAndTargetTypeDecodes() throws {
         let targets = try QoveryOpenAPI.enumValues("OrganizationEventTargetType")

@@ -354,6 +354,24 @@ struct QoveryFaultTests {
         client.shutdown()
     }
 
+    @Test func aTimeoutIsATransportErrorWithoutTheToken() async throws {
+        let slow = try RecordingServer { _ in
+            try? await Task.sleep(for: .seconds(3))
+            return json(200, #"{"events": []}"#)
+        }
+        let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .milliseconds(300)))
+        let feed = QoveryFeed(
+            configuration: QoveryConfiguration(
+                name: "q", apiURL: slow.baseURL, organizationID: "3c90c3cc-0d44-4b50-8888-8dd25736052a", token: SecretString(Self.token)),
+            transport: client)
+        let result = await feed.poll(stream: feed.streams[0], cursor: nil, now: Date())
+        let error = try #require(result.failure)
+        #expect(result.cursor == nil && !error.isUnauthorized && !error.isRateLimit)
+        #expect(error.description.contains("GET /organization/") && !error.description.contains(Self.token), "\(error)")
+        client.shutdown()
+        await slow.stop()
+    }
+
     @Test func aLinkToAnotherHostIsFollowedOnTheAPIOnly() async throws {
         let rig = try QoveryRig(pageSize: 1)
         let base = Date()
