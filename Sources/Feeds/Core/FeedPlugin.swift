@@ -45,7 +45,7 @@ extension FeedPlugin {
 /// The platforms the relay knows. Adding one is a folder under `Feeds/` and a line here.
 public enum FeedRegistry {
     public static let plugins: [any FeedPlugin.Type] = [
-        QoveryFeedPlugin.self,  // before Scalingo: its `events(in:)` claims any page with an `events` list
+        QoveryFeedPlugin.self,
         ScalingoFeedPlugin.self,
     ]
 
