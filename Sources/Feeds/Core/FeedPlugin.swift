@@ -47,6 +47,7 @@ public enum FeedRegistry {
     public static let plugins: [any FeedPlugin.Type] = [
         QoveryFeedPlugin.self,
         ScalingoFeedPlugin.self,
+        EscapeKitFeedPlugin.self,
     ]
 
     public static var kinds: [String] { plugins.map { $0.kind } }
