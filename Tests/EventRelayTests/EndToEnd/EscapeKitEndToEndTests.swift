@@ -1,6 +1,8 @@
+import AdminAPI
 import EventModel
 import Feeds
 import Foundation
+import HTTPClient
 import HTTPServer
 import Testing
 
@@ -131,6 +133,31 @@ struct EscapeKitEndToEndTests {
         let error = try #require(stream["last_error"]?.stringValue)
         #expect(error.contains("401") && !error.contains("not-the-token-987"))
         #expect(stream["healthy"] == .bool(false))
+        await scenario.finish()
+    }
+
+    /// EscapeKit's own webhook subscriptions can push its events to a push feed of format
+    /// `escapekit`; an event both pushed and polled is delivered once.
+    @Test func aPushedEscapeKitEventThatIsAlsoPolledIsDeliveredOnce() async throws {
+        let scenario = try EscapeKitScenario()
+        scenario.harness.environment["EK_PUSH_TOKEN"] = "ek-push-bearer-0123456789"
+        var configuration = scenario.harness.configuration(escapekit: scenario.fake)
+        configuration.pushFeeds = [PushFeedSettings(name: "ek-hooks", format: "escapekit", auth: .bearer, secretEnv: "EK_PUSH_TOKEN")]
+        try await scenario.harness.start(configuration)
+        #expect(try await scenario.harness.waitForFeedsToStart())
+        let event = EscapeKitEventFactory.event(id: 5000, type: "ADD_BUILD", at: Date())
+        func push(_ body: JSONValue) async throws -> HTTPResponse {
+            try await scenario.harness.client.execute(HTTPRequest(
+                method: .POST, url: scenario.harness.adminURL + "/v1/ingest/ek-hooks",
+                headers: [("Content-Type", "application/json"), ("Authorization", "Bearer ek-push-bearer-0123456789")], body: body.encoded()))
+        }
+        #expect(try await push(event).status == 202)
+        scenario.fake.publish([event])
+        #expect(await scenario.sinks.waitFor { $0.count >= 1 })
+        #expect(await scenario.waitForMorePolls())
+        #expect(scenario.deliveredIDs == ["5000"])
+        let scalingo = ScalingoEventFactory.loginLock(id: "s1", user: "u", ip: "10.0.0.1", at: Date())
+        #expect(try await push(scalingo).status == 422, "not an EscapeKit event")
         await scenario.finish()
     }
 }
