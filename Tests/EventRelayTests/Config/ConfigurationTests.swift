@@ -94,7 +94,7 @@ struct ConfigurationTests {
         ("feeds:\n  scalingo:\n    - {name: a}\n    - {name: a}\n", 4, "already named a"),
         ("data_dir: [a, b]\n", 1, "must be a single value"),
         ("admin:\n  listen: 127.0.0.1:8080\n  listen: 127.0.0.1:9090\n", 2, "duplicate key listen"),  // the mapping holding it
-        ("push:\n  - {name: hooks, format: heroku, auth: bearer, secret_env: S}\n", 2, "format: must be one of: qovery, scalingo, relay"),
+        ("push:\n  - {name: hooks, format: heroku, auth: bearer, secret_env: S}\n", 2, "format: must be one of: qovery, scalingo, escapekit, relay"),
         ("push:\n  - {name: hooks, format: scalingo, auth: basic, secret_env: S}\n", 2, "must be one of: bearer, shared_secret, signature"),
         ("push:\n  - {name: hooks, format: scalingo, auth: bearer}\n", 2, "secret_env is required"),
         ("push:\n  - {name: Hooks!, format: scalingo, auth: bearer, secret_env: S}\n", 2, "lower-case letters"),
