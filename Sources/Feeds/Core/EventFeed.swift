@@ -67,10 +67,10 @@ public struct TimelinePage: Sendable {
 extension TimelineWalk {
     /// Runs a walk to its end with the feed's page fetcher: the one loop every timeline feed shares.
     public static func run(
-        cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero,
+        cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime,
         fetch: (Request) async throws(FeedError) -> TimelinePage
     ) async -> StreamPoll {
-        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill)
+        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order)
         var events: [Event] = []
         var malformed = 0
         var step = walk.firstStep

@@ -36,8 +36,19 @@ public struct TimelineWalk: Sendable {
         case finished
     }
 
+    /// How the platform orders its pages, which decides when a page has gone past the line.
+    public enum Order: Sendable, Equatable {
+        /// By event time (Scalingo, Qovery): the first event older than the line means every event
+        /// after it is older too.
+        case byTime
+        /// By id (EscapeKit): an event stored late can have a high id and an old time, so only a
+        /// page whose events are all older than the line ends the phase.
+        case byID
+    }
+
     public private(set) var cursor: TimelineCursor
     public private(set) var pages = 0
+    private let order: Order
     private(set) var phase: Phase
     private let lateness: Duration
     private let maxPages: Int
@@ -51,8 +62,9 @@ public struct TimelineWalk: Sendable {
     ///   - maxPages: pages one poll may read (at least 2: a poll continuing a sweep reads what
     ///     arrived on top and at least one page of the sweep).
     ///   - backfill: on a first start, deliver what happened in this window before `now` instead of setting a baseline.
-    public init(cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero) {
+    public init(cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime) {
         self.now = now
+        self.order = order
         self.lateness = lateness
         self.maxPages = max(2, maxPages)
         if let cursor {
@@ -98,7 +110,13 @@ public struct TimelineWalk: Sendable {
             }
         }
         let line = self.line
-        guard let next, !page.isEmpty, !page.contains(where: { $0.time < line }) else { return (new, passedTheLine()) }
+        let passed: Bool
+        switch order {
+        case .byTime: passed = page.contains { $0.time < line }
+        // The head's line is the newest event when the sweep began: that event itself is read.
+        case .byID: passed = page.allSatisfy { phase == .head ? $0.time <= line : $0.time < line }
+        }
+        guard let next, !page.isEmpty, !passed else { return (new, passedTheLine()) }
         // With a sweep to continue, the head leaves it at least one page of the budget.
         let budget = phase == .head ? maxPages - 1 : maxPages
         guard pages < budget else { return (new, cut(resume: next)) }

@@ -32,7 +32,7 @@ public struct EscapeKitFeed: EventFeed {
     public func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll {
         await TimelineWalk.run(
             cursor: cursor, now: now, lateness: configuration.lateness, maxPages: configuration.maxPages,
-            backfill: .seconds(configuration.backfillHours * 3600)
+            backfill: .seconds(configuration.backfillHours * 3600), order: .byID
         ) { request throws(FeedError) in
             switch request {
             case .first: try await page(from: nil, now: now)

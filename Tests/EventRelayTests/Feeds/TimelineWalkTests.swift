@@ -7,12 +7,17 @@ import Testing
 struct SimulatedTimeline {
     var entries: [(id: String, time: Date)] = []
     var pageSize: Int
+    /// Ordered by id, handed out when stored (EscapeKit): a late event goes on top, with its old time.
+    var order: TimelineWalk.Order = .byTime
 
-    init(pageSize: Int) { self.pageSize = pageSize }
+    init(pageSize: Int, order: TimelineWalk.Order = .byTime) {
+        self.pageSize = pageSize
+        self.order = order
+    }
 
-    /// Inserts by time, newest first; a late insert lands below newer events.
+    /// Newest first: by time, a late insert lands below newer events; by id, it goes on top.
     mutating func insert(id: String, time: Date) {
-        let index = entries.firstIndex { $0.time < time } ?? entries.count
+        let index = order == .byID ? 0 : entries.firstIndex { $0.time < time } ?? entries.count
         entries.insert((id, time), at: index)
     }
 
@@ -30,7 +35,7 @@ struct SimulatedTimeline {
         _ cursor: TimelineCursor?, now: Date, lateness: Duration = .seconds(300), maxPages: Int, backfill: Duration = .zero,
         failAtPage: Int? = nil, beforePage: (inout SimulatedTimeline, Int) -> Void = { _, _ in }
     ) -> (cursor: TimelineCursor?, new: [String], pages: Int) {
-        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill)
+        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order)
         var new: [String] = []
         var step = walk.firstStep
         var served = 0
@@ -196,6 +201,19 @@ struct TimelineWalkTests {
         #expect(timeline.poll(second.cursor, now: Self.at(1030), maxPages: 10).new.isEmpty)
     }
 
+    @Test func anIDOrderedWalkEndsOnlyAtAPageWhollyBelowItsLine() {
+        // Newest first by id: one event with an old time sits among new ones.
+        let page: [(id: String, time: Date)] = [("9", Self.at(500)), ("8", Self.at(-900)), ("7", Self.at(490))]
+        let cursor = TimelineCursor(horizon: Self.at(0))
+        var byTime = TimelineWalk(cursor: cursor, now: Self.at(600), lateness: .seconds(300), maxPages: 10)
+        #expect(byTime.receive(page, next: "7").step == .done, "by time: the old event means the rest is older")
+        var byID = TimelineWalk(cursor: cursor, now: Self.at(600), lateness: .seconds(300), maxPages: 10, order: .byID)
+        let first = byID.receive(page, next: "7")
+        #expect(first.step == .fetch(.token("7")) && first.new == [0, 2])
+        let last = byID.receive([("6", Self.at(-10)), ("5", Self.at(-20))], next: "5")
+        #expect(last.step == .done && last.new.isEmpty, "a page wholly below the line ends it")
+    }
+
     @Test func aFailedPageKeepsWhatWasReadAndResumesThere() throws {
         var timeline = SimulatedTimeline(pageSize: 5)
         timeline.insert(id: "base", time: Self.at(0))
@@ -239,8 +257,18 @@ struct TimelineWalkTests {
     /// sizes and limits: every event published after the first poll is delivered exactly once.
     @Test(arguments: 0..<120)
     func randomisedTimelinesDeliverEveryEventExactlyOnce(seed: Int) {
+        Self.simulate(seed: seed, order: .byTime)
+    }
+
+    /// The same with pages ordered by id, late events stored on top with their old times.
+    @Test(arguments: 0..<60)
+    func randomisedIDOrderedTimelinesDeliverEveryEventExactlyOnce(seed: Int) {
+        Self.simulate(seed: seed, order: .byID)
+    }
+
+    static func simulate(seed: Int, order: TimelineWalk.Order) {
         var random = SeededRandom(seed: UInt64(seed) &+ 1)
-        var timeline = SimulatedTimeline(pageSize: 2 + random.next(6))
+        var timeline = SimulatedTimeline(pageSize: 2 + random.next(6), order: order)
         let maxPages = 1 + random.next(5)
         let lateness = Duration.seconds(300)
         var clock = 10_000.0
