@@ -98,23 +98,8 @@ public struct EscapeKitFeed: EventFeed {
         }
     }
 
-    /// `Retry-After` as seconds or an HTTP date, cut to `maxRateLimitWait`; nil when absent or unreadable.
+    /// `Retry-After` cut to `maxRateLimitWait`; nil when absent or unreadable.
     public static func retryAfter(_ text: String?, now: Date) -> Duration? {
-        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        if let seconds = Int(text) {
-            guard seconds >= 0 else { return nil }
-            return min(.seconds(seconds), maxRateLimitWait)
-        }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) {
-                let seconds = max(0, date.timeIntervalSince(now)).rounded(.up)
-                return min(.seconds(Int64(min(seconds, maxRateLimitWait.timeInterval))), maxRateLimitWait)
-            }
-        }
-        return nil
+        text.flatMap { RetryAfter.parse($0, now: now) }.map { min($0, maxRateLimitWait) }
     }
 }

@@ -39,32 +39,10 @@ enum QoveryHTTP {
         }
     }
 
-    /// `Retry-After` as delta-seconds or an HTTP date, clamped to 1 s … 1 h; the default when
-    /// absent or unreadable.
+    /// `Retry-After` clamped to 1 s … 1 h; the default when absent or unreadable.
     static func retryAfter(_ value: String?, now: Date) -> Duration {
-        guard let text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return defaultRateLimitWait }
-        var seconds: Double
-        if let whole = Int64(text) {
-            seconds = Double(whole)
-        } else if let date = httpDate(text) {
-            seconds = date.timeIntervalSince(now).rounded(.up)
-        } else {
-            return defaultRateLimitWait
-        }
-        seconds = min(max(seconds, 1), maxRateLimitWait.timeInterval)
-        return .seconds(Int64(seconds))
-    }
-
-    /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), and the two obsolete forms RFC 9110 still accepts.
-    static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return date }
-        }
-        return nil
+        guard let wait = value.flatMap({ RetryAfter.parse($0, now: now) }) else { return defaultRateLimitWait }
+        return min(max(wait, .seconds(1)), maxRateLimitWait)
     }
 
     static func looksLikeHTML(_ body: [UInt8]) -> Bool {

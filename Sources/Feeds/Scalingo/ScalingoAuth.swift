@@ -89,7 +89,7 @@ enum ScalingoHTTP {
     /// A 429 (with its Retry-After, if any) or any other unexpected status.
     static func failure(_ response: HTTPResponse, what: String) -> FeedError {
         if response.status == 429 {
-            return FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { Int($0) }.map { .seconds($0) })
+            return FeedError.rateLimited(retryAfter: response.header("Retry-After").flatMap { RetryAfter.parse($0, now: Date()) })
         }
         return FeedError.badStatus(response.status, "\(what) failed")
     }

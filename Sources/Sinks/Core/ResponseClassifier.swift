@@ -1,3 +1,4 @@
+import EventModel
 import Foundation
 import HTTPClient
 
@@ -26,25 +27,5 @@ public enum ResponseClassifier {
             .trimmingCharacters(in: .whitespaces)
         let excerpt = text.count > 200 ? String(text.prefix(200)) + "…" : text
         return excerpt.isEmpty ? "HTTP \(response.status)" : "HTTP \(response.status): \(excerpt)"
-    }
-}
-
-/// `Retry-After` as seconds (`120`) or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`).
-public enum RetryAfter {
-    public static func parse(_ value: String, now: Date) -> Duration? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed) {
-            return seconds >= 0 ? .seconds(seconds) : nil
-        }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: trimmed) {
-                return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
-            }
-        }
-        return nil
     }
 }

@@ -1,4 +1,5 @@
 import Delivery
+import EventModel
 import Foundation
 import HTTPClient
 import Sinks
