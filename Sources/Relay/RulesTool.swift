@@ -51,7 +51,10 @@ public enum RulesTool {
             return (false, "\(eventFile): neither a normalized event nor an event of a known platform (\(FeedRegistry.kinds.joined(separator: ", ")))")
         }
         let matches = Router(rules: set.rules, subscriptions: []).route(event)
-        var lines = ["event \(event.source):\(event.id) type=\(event.type) app=\(event.app ?? "-") project=\(event.project ?? "-")"]
+        var lines = [
+            "event \(event.source):\(event.id) type=\(event.type) category=\(event.category?.rawValue ?? "-") app=\(event.app ?? "-") project=\(event.project ?? "-")",
+            "  \(event.summary)",
+        ]
         if matches.isEmpty {
             lines.append("  matches no rule")
         } else {

@@ -79,7 +79,7 @@ struct RulesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show which rules and subscriptions an event (a JSON file) would reach.")
 
-        @Option(help: "A JSON file: a normalized event or a raw Scalingo event.") var event: String
+        @Option(help: "A JSON file: a normalized event, or a raw event of any platform the relay reads.") var event: String
         @Argument(help: "The rules folder.") var directory = "./rules"
 
         func run() throws {
