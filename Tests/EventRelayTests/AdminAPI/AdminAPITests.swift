@@ -42,11 +42,12 @@ struct AdminAPITests {
         try await withRelay { relay in
             let created = try await relay.admin(.POST, "/v1/subscriptions", """
                 {"id": "ops", "type": "slack", "url": "\(Self.slackURL)", "slack_icon": ":rocket:", "slack_username": "Relay",
-                 "filter": {"types": ["deployment"], "apps": ["*-prod"], "projects": []}}
+                 "filter": {"types": ["deployment"], "categories": ["deploy.*"], "apps": ["*-prod"], "projects": []}}
                 """)
             #expect(created.status == 201)
             #expect(created.json["url"] == .string("https://hooks.slack.com/…WXYZ"))
             #expect(created.json["filter"]?["apps"] == .array([.string("*-prod")]))
+            #expect(created.json["filter"]?["categories"] == .array([.string("deploy.*")]))
             let response = try await relay.client.execute(HTTPRequest(
                 method: .POST, url: relay.adminURL + "/v1/subscriptions",
                 headers: [("Authorization", "Bearer \(RelayHarness.adminToken)")],
@@ -98,6 +99,7 @@ struct AdminAPITests {
         ("POST", "/v1/subscriptions", #"{"type": "webhook", "url": "https://x.test/a", "secret": "hunter2"}"#, 422, "invalid_field", "secret"),
         ("POST", "/v1/subscriptions", #"{"id": "bad id!", "type": "slack", "url": "https://x.test/a"}"#, 422, "invalid_field", "id"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "filter": {"types": "deployment"}}"#, 422, "invalid_field", "filter.types"),
+        ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "filter": {"categories": ["deploy.faild"]}}"#, 422, "invalid_field", "filter.categories"),
         ("POST", "/v1/subscriptions", #"{"id": "taken", "type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
         ("POST", "/v1/subscriptions", #"{"id": "from-rules", "type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
         ("PUT", "/v1/subscriptions/from-rules", #"{"type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
