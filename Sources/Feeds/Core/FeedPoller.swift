@@ -256,8 +256,12 @@ public final class FeedPoller: Sendable {
         let result = await feed.poll(stream: stream, cursor: cursor, now: now)
         guard let newCursor = result.cursor else { return result.failure }
         let encoded = try JSONEncoder().encode(newCursor)
-        let outcome = try await ingest.ingest(IngestBatch(
-            events: result.events, checkpoint: (key, FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded))), now: now))
+        let batch = IngestBatch(
+            events: result.events, checkpoint: (key, FeedCheckpoint(version: Self.checkpointVersion, data: Array(encoded))), now: now)
+        // What was read is committed even when shutdown cancels the poll (in a wait for the
+        // platform's rate limit, say): a task of its own does not inherit the cancellation.
+        let ingest = self.ingest
+        let outcome = try await Task { try await ingest.ingest(batch) }.value
         let wasBehind = cursor?.isBehind ?? false
         updateStream(stream) {
             $0.cursor = newCursor
