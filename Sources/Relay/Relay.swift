@@ -58,7 +58,12 @@ public final class Relay: Sendable {
         }
         let catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored)
         self.catalog = catalog
-        let client = try CurlHTTPClient(configuration: configuration.httpClient)
+        // As many connections to one receiver as deliveries may be in flight: a delivery queued in
+        // libcurl for a free connection would spend its timeout before it is even sent.
+        var clientConfiguration = configuration.httpClient
+        clientConfiguration.maxConnectionsPerHost = max(clientConfiguration.maxConnectionsPerHost, configuration.dispatcher.concurrency)
+        clientConfiguration.maxTotalConnections = max(clientConfiguration.maxTotalConnections, configuration.dispatcher.concurrency * 2)
+        let client = try CurlHTTPClient(configuration: clientConfiguration)
         self.client = client
         let feeds: [any EventFeed]
         let pushFeeds: [PushFeed]

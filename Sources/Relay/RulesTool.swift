@@ -43,7 +43,7 @@ public enum RulesTool {
         }
         let event: Event
         if let normalized = try? Event.makeDecoder().decode(Event.self, from: bytes) {
-            event = normalized
+            event = FeedRegistry.completed(normalized, receivedAt: Date())
         } else if let raw = try? JSONValue.parse(Array(bytes)), let found = FeedRegistry.events(in: raw, feed: "test", receivedAt: Date()),
                   let first = found.events.first {
             event = first

@@ -162,10 +162,11 @@ public final class PushFeed: Sendable {
         } catch {
             return .failure(PushRejection(status: 400, code: "invalid_json", message: "the body is not JSON: \(error)"))
         }
+        // Each item is read on its own, so one that is not an event refuses the whole batch.
         let items: [JSONValue]
         if case .array(let list) = document {
             items = list
-        } else if settings.format == PushFeedSettings.relayFormat, let list = document["events"]?.arrayValue {
+        } else if let list = document["events"]?.arrayValue {
             items = list
         } else {
             items = [document]
@@ -194,10 +195,11 @@ public final class PushFeed: Sendable {
 
     private func read(_ item: JSONValue, receivedAt: Date) -> [Event] {
         if settings.format == PushFeedSettings.relayFormat {
-            // A normalized event, or a relay's webhook body carrying one under `event` (relay to relay).
+            // A normalized event, or a relay's webhook body carrying one under `event` beside `raw`.
             let document = item["id"] == nil ? item["event"] ?? item : item
-            guard let event = try? Event.makeDecoder().decode(Event.self, from: Data(document.encoded())), !event.id.isEmpty else { return [] }
-            return [event]
+            guard var event = try? Event.makeDecoder().decode(Event.self, from: Data(document.encoded())), !event.id.isEmpty else { return [] }
+            if case .object(let fields) = event.raw, fields.isEmpty, let raw = item["raw"] { event.raw = raw }
+            return [FeedRegistry.completed(event, receivedAt: receivedAt)]
         }
         return FeedRegistry.plugin(kind: settings.format)?.events(in: item, feed: settings.name, receivedAt: receivedAt) ?? []
     }

@@ -56,6 +56,20 @@ public enum FeedRegistry {
         plugins.first { $0.kind == kind }
     }
 
+    /// A normalized event that arrived without a category (or summary), from a known platform
+    /// with its raw document: what that platform's folder would have made of it fills them in.
+    public static func completed(_ event: Event, receivedAt: Date) -> Event {
+        guard event.category == nil, let plugin = plugin(kind: event.source),
+              let read = plugin.events(in: event.raw, feed: event.feed, receivedAt: receivedAt).first, read.id == event.id
+        else { return event }
+        var completed = event
+        completed.category = read.category
+        if completed.summary == Event.defaultSummary(type: event.type, app: event.app ?? event.project, actor: event.actor) {
+            completed.summary = read.summary
+        }
+        return completed
+    }
+
     /// The events in a document of any known platform (the first that recognises it).
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> (kind: String, events: [Event])? {
         for plugin in plugins {

@@ -124,6 +124,30 @@ struct PushIngestTests {
         await scenario.finish()
     }
 
+    /// The relay's own format, as another relay's webhook delivers it (`event` beside `raw`), without
+    /// a category: the platform's folder works it out from the raw event, so category rules match.
+    @Test func aRelayFormatEventWithoutACategoryGetsItFromItsRawEvent() async throws {
+        let scenario = try await Self.scenario()
+        let created = try await scenario.harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "locked-only", "type": "webhook", "url": "\(scenario.sinks.baseURL)/locked", "secret": "\(RelayHarness.webhookSecret)",
+             "filter": {"categories": ["auth.locked"]}}
+            """)
+        #expect(created.status == 201, "\(created.json)")
+        let raw = ScalingoEventFactory.loginLock(id: "relayed-1", user: "ann", ip: "10.2.2.2", at: Date())
+        let body = JSONValue.object([
+            "type": .string("event"),
+            "event": .object(["source": .string("scalingo"), "id": .string("relayed-1"), "type": .string("login_lock"), "time": .string(Timestamp.format(Date()))]),
+            "raw": raw,
+        ]).encoded()
+        let pushed = try await Self.post(scenario, "signed", body, headers: Self.signed(body))
+        #expect(pushed.status == 202 && pushed.json["deliveries"] == .integer(2), "the audit rule and the category subscription: \(pushed.json)")
+        #expect(await scenario.sinks.waitFor { $0.contains { $0.path == "/locked" } })
+        let delivered = try JSONValue.parse(try #require(scenario.sinks.requests.first { $0.path == "/locked" }).body)
+        #expect(delivered["event"]?["category"] == .string("auth.locked"))
+        #expect(delivered["event"]?["summary"]?.stringValue?.contains("locked") == true)
+        await scenario.finish()
+    }
+
     @Test func aBatchIsAcceptedWholeOrNotAtAll() async throws {
         let scenario = try await Self.scenario()
         let auth = [("Authorization", "Bearer \(Self.bearer)")]
@@ -131,6 +155,9 @@ struct PushIngestTests {
         let broken = JSONValue.array([ScalingoEventFactory.loginLock(id: "bad-1", user: "u", ip: "10.0.0.1", at: Date()), .object(["no": .string("id")])])
         let refused = try await Self.post(scenario, "scalingo-hooks", broken.encoded(), headers: auth)
         #expect(refused.status == 422 && refused.json["error"]?["message"]?.stringValue?.contains("event 1") == true, "\(refused.json)")
+        let page = JSONValue.object(["events": .array([ScalingoEventFactory.loginLock(id: "page-1", user: "u", ip: "10.0.0.1", at: Date()), .object(["no_id": .bool(true)]), .string("junk")])])
+        let refusedPage = try await Self.post(scenario, "scalingo-hooks", page.encoded(), headers: auth)
+        #expect(refusedPage.status == 422 && refusedPage.json["error"]?["message"]?.stringValue?.contains("event 1") == true, "\(refusedPage.json)")
         #expect(try await Self.post(scenario, "scalingo-hooks", Array("{not json".utf8), headers: auth).status == 400)
         #expect(try await Self.post(scenario, "scalingo-hooks", Array("[]".utf8), headers: auth).status == 422)
         #expect(try await Self.post(scenario, "nope", Self.lock("x"), headers: auth).status == 404)
@@ -141,7 +168,7 @@ struct PushIngestTests {
         let accepted = try await Self.post(scenario, "scalingo-hooks", three.encoded(), headers: auth)
         #expect(accepted.status == 202 && accepted.json["new"] == .integer(3))
         #expect(await scenario.sinks.waitFor { $0.count >= 3 })
-        #expect(Set(Self.deliveredIDs(scenario)) == ["batch-1", "batch-2", "batch-3"], "nothing of the refused batch")
+        #expect(Set(Self.deliveredIDs(scenario)) == ["batch-1", "batch-2", "batch-3"], "nothing of the refused batches")
         await scenario.finish()
     }
 
