@@ -109,6 +109,13 @@ enum Views {
         ])
     }
 
+    /// How far behind the platform the stream may be: while it is behind, since the sweep that has
+    /// not caught up began; otherwise since its last successful poll (what happened since is unread).
+    static func lag(_ stream: StreamStatus, now: Date) -> JSONValue {
+        let since = stream.isBehind ? stream.cursor?.backlog?.since : stream.lastSuccessAt
+        return since.map { .number(max(0, now.timeIntervalSince($0)).rounded()) } ?? .null
+    }
+
     /// One stream: its schedule and health, and where its checkpoint stands (lag: how far the
     /// newest event read is behind now; backlog: a stretch not yet read, resumed on the next polls).
     static func stream(_ stream: StreamStatus, now: Date) -> JSONValue {
@@ -134,7 +141,7 @@ enum Views {
             "next_poll_at": time(stream.nextPollAt),
             "pages_last_poll": .integer(Int64(stream.pagesLastPoll)),
             "newest_event_at": time(cursor?.newest),
-            "lag_seconds": cursor?.newest.map { .number(max(0, now.timeIntervalSince($0)).rounded()) } ?? .null,
+            "lag_seconds": lag(stream, now: now),
             "horizon": time(cursor?.horizon),
             "seen_ids": .integer(Int64(cursor?.seen.count ?? 0)),
             "behind": .bool(stream.isBehind),

@@ -61,6 +61,8 @@ public final class FeedPoller: Sendable {
     private let logger: Logger
     private let status: LockedValue<FeedStatus>
     private let stopping = LockedValue(false)
+    /// The streams' tasks, cancelled by `stop()` so a poll waiting on the platform ends at once.
+    private let streamsTask = LockedValue<Task<Void, Never>?>(nil)
     /// One doorbell per stream (each stream's loop is its only waiter), and one for discovery.
     private let wakeups = LockedValue<[String: Wakeup]>([:])
     private let discoveryWakeup = Wakeup()
@@ -91,11 +93,13 @@ public final class FeedPoller: Sendable {
 
     public var currentStatus: FeedStatus { status.value }
 
-    /// Ends the loop after the poll in progress (if any) has committed.
+    /// Ends polling now: a poll in progress is interrupted (its requests cancelled) and commits
+    /// what it had read; the next start resumes from there.
     public func stop() {
         stopping.value = true
         wakeups.value.values.forEach { $0.ring() }
         discoveryWakeup.ring()
+        streamsTask.value?.cancel()
     }
 
     /// Makes every stream due now (`POST /v1/feeds/{id}/poll`), rate-limit pauses aside.
@@ -115,12 +119,17 @@ public final class FeedPoller: Sendable {
         status.withValue { status in
             for index in status.streams.indices { status.streams[index].nextPollAt = start }
         }
-        await withDiscardingTaskGroup { group in
-            for stream in feed.streams {
-                group.addTask { await self.runStream(stream) }
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                for stream in feed.streams {
+                    group.addTask { await self.runStream(stream) }
+                }
+                await discoverStreams(group: &group)
             }
-            await discoverStreams(group: &group)
         }
+        streamsTask.value = task
+        if stopping.value { task.cancel() }
+        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
         logger.info("feed stopped")
     }
 
@@ -226,6 +235,8 @@ public final class FeedPoller: Sendable {
             if recovered { logger.notice("stream recovered", metadata: ["stream": "\(stream)"]) }
             return
         }
+        // Interrupted by stop(): what was read is committed; not a failure of the platform.
+        if stopping.value { return }
         Counter(label: "event_relay_feed_poll_errors_total", dimensions: [("feed", feed.name)]).increment()
         let (failures, changed) = updateStream(stream) { entry -> (Int, Bool) in
             let changed = entry.lastError != failure.message

@@ -56,6 +56,11 @@ public struct TimelineWalk: Sendable {
     private var newestRead: Date?
     /// The oldest event time read in the current phase.
     private var oldestRead: Date?
+    /// Pages the walk may reach while continuing a sweep: all of them, or, when the head found new
+    /// events, a quarter more, so those are committed (and delivered) without waiting for a long
+    /// sweep at the platform's rate limit.
+    private var backlogBudget = Int.max
+    private let seenBeforeHead: Int
 
     /// - Parameters:
     ///   - cursor: the stream's cursor, nil on its first start.
@@ -65,6 +70,7 @@ public struct TimelineWalk: Sendable {
     public init(cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime) {
         self.now = now
         self.order = order
+        seenBeforeHead = cursor?.seen.count ?? 0
         self.lateness = lateness
         self.maxPages = max(2, maxPages)
         if let cursor {
@@ -110,15 +116,18 @@ public struct TimelineWalk: Sendable {
             }
         }
         let line = self.line
+        // The head's line is the newest event when the sweep began: reaching it is enough (what lies
+        // at or below it was read by the sweep; late inserts there go to the next one). The other
+        // lines must be passed: an event exactly at them is still deliverable.
+        let head = phase == .head
         let passed: Bool
         switch order {
-        case .byTime: passed = page.contains { $0.time < line }
-        // The head's line is the newest event when the sweep began: that event itself is read.
-        case .byID: passed = page.allSatisfy { phase == .head ? $0.time <= line : $0.time < line }
+        case .byTime: passed = page.contains { head ? $0.time <= line : $0.time < line }
+        case .byID: passed = page.allSatisfy { head ? $0.time <= line : $0.time < line }
         }
         guard let next, !page.isEmpty, !passed else { return (new, passedTheLine()) }
         // With a sweep to continue, the head leaves it at least one page of the budget.
-        let budget = phase == .head ? maxPages - 1 : maxPages
+        let budget = phase == .head ? maxPages - 1 : phase == .backlog ? backlogBudget : maxPages
         guard pages < budget else { return (new, cut(resume: next)) }
         return (new, .fetch(.token(next)))
     }
@@ -142,6 +151,8 @@ public struct TimelineWalk: Sendable {
             return finish(sweepStartedAt: now)
         case .head:
             guard var backlog = cursor.backlog else { return finish(sweepStartedAt: now) }
+            let headFoundNew = cursor.seen.count > seenBeforeHead
+            backlogBudget = headFoundNew ? min(maxPages, pages + max(1, maxPages / 4)) : maxPages
             // Everything above the old line is read now: the next poll's head starts from here,
             // so a busy top never eats the whole budget. (Late inserts below it go to the next sweep.)
             backlog.upper = max(backlog.upper, newestRead ?? backlog.upper)
@@ -164,8 +175,9 @@ public struct TimelineWalk: Sendable {
     private mutating func cut(resume: String) -> Step {
         switch phase {
         case .baseline:
-            // Nothing from before the first start is owed: what could not be read is history.
-            cursor.horizon = max(cursor.horizon, oldestRead ?? cursor.horizon)
+            // Nothing from before the first start is owed: what could not be read is history,
+            // including events at the very millisecond of the oldest one read (bursts share them).
+            cursor.horizon = max(cursor.horizon, (oldestRead ?? cursor.horizon).addingTimeInterval(0.001))
         case .sweep:
             cursor.backlog = TimelineCursor.Backlog(
                 upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now, reached: oldestRead ?? line)

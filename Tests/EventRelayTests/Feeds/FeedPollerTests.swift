@@ -38,14 +38,15 @@ struct FeedPollerTests {
         }
     }
 
-    @Test func whatWasReadBeforeShutdownCancelledThePollIsCommitted() async throws {
+    /// stop() (graceful shutdown) interrupts a poll waiting on the platform at once, and what it
+    /// had read is committed although its task is cancelled.
+    @Test func stopInterruptsAWaitingPollAndWhatItReadIsCommitted() async throws {
         let entered = LockedValue(false)
         let ingest = CancellableIngest()
         let poller = FeedPoller(feed: WaitingFeed(entered: entered), ingest: ingest)
         let running = Task { await poller.run() }
         #expect(try await eventually { entered.value })
         poller.stop()
-        running.cancel()
         await running.value
         let batch = try #require(ingest.ingested.first)
         #expect(batch.events.map(\.id) == ["read-before-the-wait"])

@@ -214,6 +214,44 @@ struct TimelineWalkTests {
         #expect(last.step == .done && last.new.isEmpty, "a page wholly below the line ends it")
     }
 
+    @Test func aBaselineCutByItsPageLimitNeverSendsAnEventOfTheSameMillisecondLater() {
+        var timeline = SimulatedTimeline(pageSize: 2)
+        // A burst: five events at the very same millisecond, before the first start.
+        for index in 0..<5 { timeline.insert(id: "pre\(index)", time: Self.at(100)) }
+        let first = timeline.poll(nil, now: Self.at(110), maxPages: 2)
+        #expect(first.pages == 2 && first.new.isEmpty)
+        let second = timeline.poll(first.cursor, now: Self.at(120), maxPages: 10)
+        #expect(second.new.isEmpty, "the fifth, unread at the start, is history too: \(second.new)")
+    }
+
+    @Test func aHeadReachesItsLineOnAPageOfEventsAtThatVeryTime() throws {
+        var timeline = SimulatedTimeline(pageSize: 3)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = timeline.poll(nil, now: Self.at(1), maxPages: 4).cursor
+        for index in 0..<30 { timeline.insert(id: "same\(index)", time: Self.at(50)) }  // one shared timestamp
+        cursor = timeline.poll(cursor, now: Self.at(60), maxPages: 4).cursor
+        let backlog = try #require(cursor?.backlog)
+        #expect(backlog.upper == Self.at(50))
+        let next = timeline.poll(cursor, now: Self.at(61), maxPages: 4)
+        #expect(next.new.count == 9, "one head page, then three pages of the sweep, not a page limit of seen events")
+    }
+
+    @Test func newEventsOnTopShortenTheSweepSoTheyAreCommittedSoon() throws {
+        var timeline = SimulatedTimeline(pageSize: 5)
+        timeline.insert(id: "base", time: Self.at(0))
+        var cursor = timeline.poll(nil, now: Self.at(1), maxPages: 40).cursor
+        for index in 0..<1000 { timeline.insert(id: "burst\(index)", time: Self.at(10 + Double(index) * 0.001)) }
+        cursor = timeline.poll(cursor, now: Self.at(20), maxPages: 40).cursor
+        #expect(cursor?.backlog != nil)
+        // Nothing new on top: the sweep goes on with the whole budget.
+        let quiet = timeline.poll(cursor, now: Self.at(21), maxPages: 40)
+        #expect(quiet.pages == 40)
+        // Something new on top: the head, then a quarter of the budget, then commit.
+        timeline.insert(id: "fresh", time: Self.at(30))
+        let busy = timeline.poll(quiet.cursor, now: Self.at(31), maxPages: 40)
+        #expect(busy.new.contains("fresh") && busy.pages == 11, "1 head page + 10: \(busy.pages)")
+    }
+
     @Test func aFailedPageKeepsWhatWasReadAndResumesThere() throws {
         var timeline = SimulatedTimeline(pageSize: 5)
         timeline.insert(id: "base", time: Self.at(0))
