@@ -41,23 +41,7 @@ public final class Relay: Sendable {
         _ = RelayMetrics.registry  // Install the metrics backend before any feed or dispatcher counts.
         let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
 
-        dataDirectory = try DataDirectory(path: configuration.dataDirectory)
-        let store = try SQLiteStore(path: dataDirectory.storePath)
-        self.store = store
-        let (token, generatedAt) = try dataDirectory.adminToken(environmentName: configuration.adminTokenEnv, environment: environment)
-        if let generatedAt {
-            logger.notice("generated an admin token (none was set in \(configuration.adminTokenEnv)); read it from \(generatedAt)")
-        } else if environment[configuration.adminTokenEnv] == nil {
-            logger.info("admin token read from \(dataDirectory.tokenPath)")
-        }
-
-        let stored = try await store.listSubscriptions()
-        for subscription in stored where rules.subscriptions.contains(where: { $0.id == subscription.id }) {
-            throw ConfigurationError(
-                "subscription \(subscription.id) is declared in the rules folder and also exists in the store (created over the API); rename one")
-        }
-        let catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored)
-        self.catalog = catalog
+        // Feeds and push feeds first: a missing secret is refused before anything is written.
         // As many connections to one receiver as deliveries may be in flight: a delivery queued in
         // libcurl for a free connection would spend its timeout before it is even sent.
         var clientConfiguration = configuration.httpClient
@@ -75,6 +59,33 @@ public final class Relay: Sendable {
         } catch {
             client.shutdown()
             throw ConfigurationError(error.description)
+        }
+
+        let store: SQLiteStore
+        let token: SecretString
+        let catalog: SubscriptionCatalog
+        do {
+            dataDirectory = try DataDirectory(path: configuration.dataDirectory)
+            store = try SQLiteStore(path: dataDirectory.storePath)
+            self.store = store
+            let (found, generatedAt) = try dataDirectory.adminToken(environmentName: configuration.adminTokenEnv, environment: environment)
+            token = found
+            if let generatedAt {
+                logger.notice("generated an admin token (none was set in \(configuration.adminTokenEnv)); read it from \(generatedAt)")
+            } else if environment[configuration.adminTokenEnv] == nil {
+                logger.info("admin token read from \(dataDirectory.tokenPath)")
+            }
+
+            let stored = try await store.listSubscriptions()
+            for subscription in stored where rules.subscriptions.contains(where: { $0.id == subscription.id }) {
+                throw ConfigurationError(
+                    "subscription \(subscription.id) is declared in the rules folder and also exists in the store (created over the API); rename one")
+            }
+            catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored)
+            self.catalog = catalog
+        } catch {
+            client.shutdown()
+            throw error
         }
 
         let dispatcher = DeliveryDispatcher(

@@ -170,6 +170,25 @@ struct ProcessTests {
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/data/event-relay.sqlite"), "nothing started")
     }
 
+    @Test func aFeedWhoseSecretIsMissingStopsServeBeforeAnythingIsWritten() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("relay.yaml", """
+            data_dir: \(directory.path)/data
+            rules_dir: \(directory.path)/rules
+            admin: {listen: '127.0.0.1:0'}
+            feeds:
+              scalingo:
+                - {name: main, token_env: NOT_SET_ANYWHERE}
+            push:
+              - {name: hooks, format: scalingo, auth: bearer, secret_env: ALSO_NOT_SET}
+            """)
+        let serve = try await RelayProcess.run(["serve", "--config", directory.path + "/relay.yaml"], in: directory.url)
+        #expect(serve.status == 2)
+        #expect(serve.output.contains("NOT_SET_ANYWHERE") && serve.output.contains("relay.yaml:6"), "\(serve.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"), "no data directory, no admin token written")
+    }
+
     @Test func rulesTestRoutesAnEventOffline() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
