@@ -76,6 +76,10 @@ public final class AdminAPI: HTTPServerHandler {
 
     private func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Only the deliveries listing takes parameters: anywhere else one is a mistake worth saying.
+        if parts != ["v1", "deliveries"], let key = request.query.keys.sorted().first {
+            throw APIError.invalidParameter(key, "unknown parameter (\(request.path) takes none)")
+        }
         if parts == ["healthz"] {
             try allow(request, ["GET", "HEAD"])
             return await health()

@@ -187,7 +187,8 @@ public struct TimelineWalk: Sendable {
             if var backlog = cursor.backlog {
                 backlog.upper = max(backlog.upper, newestRead ?? backlog.upper)
                 backlog.resume = resume
-                backlog.reached = oldestRead ?? backlog.upper
+                // Everything down to where the sweep had got is read: only below it is news.
+                backlog.reached = min(backlog.reached, oldestRead ?? backlog.reached)
                 cursor.backlog = backlog
             }
         case .backlog:

@@ -100,6 +100,7 @@ struct AdminAPITests {
         ("POST", "/v1/subscriptions", #"{"id": "bad id!", "type": "slack", "url": "https://x.test/a"}"#, 422, "invalid_field", "id"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "filter": {"types": "deployment"}}"#, 422, "invalid_field", "filter.types"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "filter": {"categories": ["deploy.faild"]}}"#, 422, "invalid_field", "filter.categories"),
+        ("GET", "/v1/feeds?verbose=1", "", 400, "invalid_parameter", "verbose"),
         ("POST", "/v1/subscriptions", #"{"id": "taken", "type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
         ("POST", "/v1/subscriptions", #"{"id": "from-rules", "type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
         ("PUT", "/v1/subscriptions/from-rules", #"{"type": "slack", "url": "https://x.test/a"}"#, 409, "conflict", nil),
