@@ -232,19 +232,19 @@ public final class FeedPoller: Sendable {
                 entry.nextPollAt = finished.addingTimeInterval((entry.isBehind ? catchUpInterval : feed.interval).timeInterval)
                 return recovered
             }
-            if recovered { logger.notice("stream recovered", metadata: ["stream": "\(stream)"]) }
+            if recovered == true { logger.notice("stream recovered", metadata: ["stream": "\(stream)"]) }
             return
         }
         // Interrupted by stop(): what was read is committed; not a failure of the platform.
         if stopping.value { return }
         Counter(label: "event_relay_feed_poll_errors_total", dimensions: [("feed", feed.name)]).increment()
-        let (failures, changed) = updateStream(stream) { entry -> (Int, Bool) in
+        guard let (failures, changed) = updateStream(stream, { entry -> (Int, Bool) in
             let changed = entry.lastError != failure.message
             entry.consecutiveFailures += 1
             entry.lastError = failure.message
             entry.nextPollAt = finished.addingTimeInterval(backoff(failures: entry.consecutiveFailures, error: failure).timeInterval)
             return (entry.consecutiveFailures, changed)
-        }
+        }) else { return }
         let wait = backoff(failures: failures, error: failure)
         if failure.isRateLimit {
             status.withValue { $0.pausedUntil = finished.addingTimeInterval(wait.timeInterval) }
@@ -321,13 +321,12 @@ public final class FeedPoller: Sendable {
         }
     }
 
+    /// Changes a stream's status; nil when the stream is gone (an app deleted while it was polled:
+    /// its last answer must not bring it back).
     @discardableResult
-    private func updateStream<T>(_ stream: String, _ change: (inout StreamStatus) -> T) -> T {
+    private func updateStream<T>(_ stream: String, _ change: (inout StreamStatus) -> T) -> T? {
         status.withValue { status in
-            let index = status.streams.firstIndex { $0.name == stream } ?? {
-                status.streams.append(StreamStatus(name: stream))
-                return status.streams.count - 1
-            }()
+            guard let index = status.streams.firstIndex(where: { $0.name == stream }) else { return nil }
             return change(&status.streams[index])
         }
     }
