@@ -70,19 +70,28 @@ public enum SlackMessage {
                 fallback: "\(label.capitalizedFirst): \(event.actor?.displayName ?? "a user")",
                 fields: ip.map { [("Remote IP", escape($0))] } ?? [])
         default:
-            let label = event.type.replacingOccurrences(of: "_", with: " ")
-            var headline = "*\(escape(label.capitalizedFirst))*"
-            if let app { headline += " on *\(app)*" }
-            if let project = event.project { headline += " in project *\(escape(project))*" }
-            if let actor { headline += " by \(actor)" }
+            // Any platform: the summary its folder wrote, marked by the category's emoji.
             var fields: [(String, String)] = []
             if let app { fields.append(("App", app)) }
             if let project = event.project { fields.append(("Project", escape(project))) }
+            if let environment = event.environment { fields.append(("Environment", escape(environment))) }
             if let actor { fields.append(("By", actor)) }
-            return Summary(
-                headline: headline,
-                fallback: "\(label.capitalizedFirst)" + (event.app.map { " on \($0)" } ?? "") + (event.actor?.displayName.map { " by \($0)" } ?? ""),
-                fields: fields)
+            let mark = event.category.map(emoji).map { "\($0) " } ?? ""
+            return Summary(headline: mark + "*\(escape(event.summary.capitalizedFirst))*", fallback: event.summary.capitalizedFirst, fields: fields)
+        }
+    }
+
+    static func emoji(_ category: EventCategory) -> String {
+        switch category {
+        case .deployFailed, .appCrashed, .databaseBackupFailed: ":x:"
+        case .deploySucceeded: ":white_check_mark:"
+        case .deployStarted: ":hourglass_flowing_sand:"
+        case .authLocked, .authLoginFailed: ":lock:"
+        case .consoleOpened: ":computer:"
+        case .accessChanged: ":key:"
+        case .appDeleted, .appStopped: ":wastebasket:"
+        case .appCreated: ":new:"
+        case .appRestarted, .appScaled, .configChanged, .databaseMaintenance, .billing: ":information_source:"
         }
     }
 

@@ -60,8 +60,22 @@ struct SlackMessageTests {
         let event = Fixtures.event(type: "database/add_feature", app: "<script>&app")
         let message = SlackMessage.render(event, username: nil, icon: nil)
         let all = Self.text(message)
-        #expect(all.contains("*Database/add feature* on *&lt;script&gt;&amp;app*"))
+        #expect(all.contains("*Database/add feature on &lt;script&gt;&amp;app*"))
+        #expect(all.contains("*App*\\n&lt;script&gt;&amp;app"))
         #expect(!all.contains("<script>"))
+    }
+
+    /// Any platform's event reads as the summary its folder wrote, marked by its category.
+    @Test func anotherPlatformsEventShowsItsSummaryAndCategory() {
+        let event = Event(
+            source: "qovery", feed: "q", id: "q1", type: "DEPLOY_FAILED", category: .deployFailed, time: Date(timeIntervalSince1970: 0),
+            actor: Actor(name: "ann@example.com"), app: "api", project: "acme", environment: "production",
+            summary: "Deployment of api (production, project acme) failed by ann@example.com", raw: .object([:]))
+        let message = SlackMessage.render(event, username: nil, icon: nil)
+        #expect(message["text"]?.stringValue == "Deployment of api (production, project acme) failed by ann@example.com")
+        let all = Self.text(message)
+        #expect(all.contains(":x: *Deployment of api (production, project acme) failed by ann@example.com*"))
+        #expect(all.contains("*Environment*\\nproduction") && all.contains("*Project*\\nacme"))
     }
 
     @Test func longValuesStayWithinSlackLimits() throws {
