@@ -122,3 +122,16 @@ public struct FeedError: Error, Sendable, CustomStringConvertible {
     public var isUnauthorized: Bool { code == .unauthorized }
     public var description: String { message }
 }
+
+extension Array where Element == JSONValue {
+    /// Each item read by `read`; those it cannot read (no id, not an object) are counted, not
+    /// dropped silently and never fatal to the page.
+    public func decodeEach<T>(_ read: (JSONValue) -> T?) -> (decoded: [T], malformed: Int) {
+        var decoded: [T] = []
+        var malformed = 0
+        for item in self {
+            if let value = read(item) { decoded.append(value) } else { malformed += 1 }
+        }
+        return (decoded, malformed)
+    }
+}

@@ -96,15 +96,7 @@ enum EscapeKitDecoder {
         case .object: throw FeedError.badResponse("the events page is an object, not a list of events")
         default: throw FeedError.badResponse("the events page is a single value, not a list of events")
         }
-        var decoded: [(event: Event, timed: Bool)] = []
-        var malformed = 0
-        for item in list {
-            guard let event = self.event(item, feed: feed, environment: environment, fallbackTime: fetchedAt) else {
-                malformed += 1
-                continue
-            }
-            decoded.append(event)
-        }
+        var (decoded, malformed) = list.decodeEach { event($0, feed: feed, environment: environment, fallbackTime: fetchedAt) }
         // An event without a readable time takes its nearest neighbour's: ids follow time, so it
         // stays where the page put it (fetch time would make it look new on every later walk).
         for index in decoded.indices where !decoded[index].timed {

@@ -35,15 +35,7 @@ enum QoveryDecoder {
         case nil: throw FeedError.badResponse("the events page has no \"events\" list")
         default: throw FeedError.badResponse("the events page's \"events\" is not a list")
         }
-        var events: [Event] = []
-        var malformed = 0
-        for item in list {
-            if let event = self.event(item, feed: feed, environment: environment, fetchedAt: fetchedAt) {
-                events.append(event)
-            } else {
-                malformed += 1
-            }
-        }
+        let (events, malformed) = list.decodeEach { event($0, feed: feed, environment: environment, fetchedAt: fetchedAt) }
         return Page(events: events, next: next(document["links"]), malformed: malformed)
     }
 

@@ -40,15 +40,7 @@ enum ScalingoDecoder {
         guard let list = document["events"]?.arrayValue else {
             throw FeedError.badResponse("the events page has no \"events\" list")
         }
-        var events: [Event] = []
-        var malformed = 0
-        for item in list {
-            if let event = self.event(item, feed: feed, environment: environment, fetchedAt: fetchedAt) {
-                events.append(event)
-            } else {
-                malformed += 1
-            }
-        }
+        let (events, malformed) = list.decodeEach { event($0, feed: feed, environment: environment, fetchedAt: fetchedAt) }
         return Page(events: events, pagination: pagination(document["meta"]?["pagination"]), malformed: malformed)
     }
 
