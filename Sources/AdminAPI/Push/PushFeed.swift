@@ -126,7 +126,6 @@ public final class PushFeed: Sendable {
 
     /// nil when the request is this feed's; otherwise a 401 that says what was wrong, never how.
     func authenticate(_ request: HTTPRequestParts, now: Date) -> PushRejection? {
-        let refused = PushRejection(status: 401, code: "unauthorized", message: "")
         switch settings.auth {
         case .bearer:
             guard matcher.matches(authorization: request.header("authorization")) else {
@@ -145,7 +144,9 @@ public final class PushFeed: Sendable {
             guard let seconds = Int64(stamp), abs(Double(seconds) - now.timeIntervalSince1970) <= Self.signatureTolerance else {
                 return PushRejection(status: 401, code: "unauthorized", message: "webhook-timestamp is missing or more than 5 minutes from now")
             }
-            guard let expected = WebhookSignature.sign(secret: secret.value, id: id, timestamp: seconds, body: request.body) else { return refused }
+            guard let expected = WebhookSignature.sign(secret: secret.value, id: id, timestamp: seconds, body: request.body) else {
+                return PushRejection(status: 401, code: "unauthorized", message: "this push feed cannot check signatures")
+            }
             let expectedMatcher = SecretMatcher(SecretString(expected))
             // Several signatures may be sent (secret rotation): any valid v1 one will do.
             let valid = signatures.split(separator: " ").contains { expectedMatcher.matches(String($0)) }

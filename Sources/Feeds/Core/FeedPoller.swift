@@ -53,7 +53,8 @@ public struct FeedStatus: Sendable {
 /// Each stream backs off on its own: an app timeline answering 404 never delays the user
 /// timeline. A rate limit (the platform's, shared by the feed's token) pauses all of them. A poll
 /// that read some pages and then failed commits what it read; its cursor's backlog says where
-/// the next poll resumes. A stream with a backlog is polled again after `catchUpInterval`.
+/// the next poll resumes. A stream that is behind (events never read) is polled again after
+/// `catchUpInterval`; a sweep that only looks again for late inserts goes on at the interval.
 public final class FeedPoller: Sendable {
     public let feed: any EventFeed
     private let ingest: any EventIngest
