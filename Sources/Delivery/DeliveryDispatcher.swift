@@ -93,8 +93,11 @@ public final class DeliveryDispatcher: Sendable {
                 // is in flight, or every 100 ms.
                 let batch = max(1, configuration.concurrency / 4)
                 if finished >= batch || (finished > 0 && (inFlight == 0 || ContinuousClock.now - lastFlush > .milliseconds(100))) {
-                    await flushFinished()
+                    let recorded = await flushFinished()
                     lastFlush = ContinuousClock.now
+                    // The store failed: the outcomes are kept (and hold their slots) until it answers.
+                    if !recorded { await waiter.wait(timeout: .seconds(1)) }
+                    if !recorded && stopping && inFlight == 0 { break }
                     continue
                 }
                 if stopping && inFlight == 0 { break }
@@ -145,17 +148,22 @@ public final class DeliveryDispatcher: Sendable {
         return !claimed.isEmpty
     }
 
-    private func flushFinished() async {
+    /// Records the finished attempts; false when the store failed, in which case they are kept
+    /// to be written again (a delivered one dropped here would be sent again when its lease ends).
+    @discardableResult
+    private func flushFinished() async -> Bool {
         let records = state.withValue { state -> [AttemptRecord] in
             defer { state.finished.removeAll() }
             return state.finished
         }
-        guard !records.isEmpty else { return }
+        guard !records.isEmpty else { return true }
         do {
             try await store.recordAttempts(records)
+            return true
         } catch {
-            // Not lost: the deliveries stay pending with their lease, and are retried when it expires.
-            logger.error("could not record \(records.count) delivery attempts", metadata: ["error": "\(error)"])
+            state.withValue { $0.finished.insert(contentsOf: records, at: 0) }
+            logger.error("could not record \(records.count) delivery attempts; retrying", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
@@ -188,7 +196,8 @@ public final class DeliveryDispatcher: Sendable {
             return AttemptRecord(deliveryID: delivery.id, at: finished, outcome: .delivered, statusCode: status, durationMilliseconds: duration)
         case .retry(let status, let reason, let retryAfter):
             if status == 429 {
-                let until = finished.addingTimeInterval((retryAfter ?? configuration.retry.ceiling(afterAttempt: attemptNumber)).timeInterval)
+                let pause = min(retryAfter ?? configuration.retry.ceiling(afterAttempt: attemptNumber), configuration.retry.maxRetryAfter)
+                let until = finished.addingTimeInterval(pause.timeInterval)
                 state.withValue { $0.pausedUntil[subscription.id] = until }
             }
             switch configuration.retry.decide(afterAttempt: attemptNumber, retryAfter: retryAfter, random: random()) {

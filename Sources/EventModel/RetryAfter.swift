@@ -8,7 +8,8 @@ public enum RetryAfter {
     public static func parse(_ value: String, now: Date) -> Duration? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         if let seconds = Int(trimmed) {
-            return seconds >= 0 ? .seconds(seconds) : nil
+            // Callers cap it to their own bounds; this only keeps date arithmetic finite.
+            return seconds >= 0 ? .seconds(min(seconds, 1_000_000_000)) : nil
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

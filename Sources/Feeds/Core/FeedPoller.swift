@@ -140,11 +140,14 @@ public final class FeedPoller: Sendable {
         var waiter = discoveryWakeup.makeWaiter()
         var previous: Date?
         var failures = 0
+        let started = clock.now
         while !stopping.value && !Task.isCancelled {
             let now = clock.now
             var wait = feed.discoveryInterval
             do {
                 guard let found = try await feed.discoverStreams(now: now) else { return }
+                // The first look failed: apps found later are read back to the feed's start.
+                if previous == nil && failures > 0 { previous = started }
                 failures = 0
                 let (added, removed) = status.withValue { status -> ([String], [String]) in
                     let known = Set(status.streams.map(\.name))
@@ -183,11 +186,14 @@ public final class FeedPoller: Sendable {
     /// How far before the previous discovery a newly found stream's first poll reads.
     static let discoveryMargin: Duration = .seconds(300)
 
-    private func isActive(_ stream: String) -> Bool { wakeups.value[stream] != nil }
+    /// Whether `doorbell` is still the stream's: an app removed and found again gets a new one,
+    /// so the loop of its first life ends instead of polling beside the new one.
+    private func isActive(_ stream: String, _ doorbell: Wakeup) -> Bool { wakeups.value[stream] === doorbell }
 
     private func runStream(_ stream: String) async {
-        guard var waiter = wakeups.value[stream]?.makeWaiter() else { return }
-        while !stopping.value && !Task.isCancelled && isActive(stream) {
+        guard let doorbell = wakeups.value[stream] else { return }
+        var waiter = doorbell.makeWaiter()
+        while !stopping.value && !Task.isCancelled && isActive(stream, doorbell) {
             let now = clock.now
             let due = status.withValue { status -> Date in
                 let next = status.streams.first { $0.name == stream }?.nextPollAt ?? now
@@ -202,10 +208,11 @@ public final class FeedPoller: Sendable {
     }
 
     /// Failed polls wait interval × 2^(n-1), at most 5 minutes (or the interval, if longer); a
-    /// rate limit waits as long as asked (at least 60 s when the platform does not say).
+    /// rate limit waits as long as asked, at most an hour (60 s when the platform does not say).
     func backoff(failures: Int, error: FeedError?) -> Duration {
         if let error, error.isRateLimit {
-            return max(error.retryAfter ?? .seconds(60), feed.interval)
+            // A platform asking for more than an hour is not believed: the feed would stall for it.
+            return max(min(error.retryAfter ?? .seconds(60), .seconds(3600)), feed.interval)
         }
         let cap = max(300, feed.interval.timeInterval)
         let seconds = min(cap, feed.interval.timeInterval * pow(2.0, Double(min(max(failures - 1, 0), 20))))

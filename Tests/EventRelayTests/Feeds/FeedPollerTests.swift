@@ -52,4 +52,27 @@ struct FeedPollerTests {
         #expect(batch.events.map(\.id) == ["read-before-the-wait"])
         #expect(batch.checkpoint?.stream == "waiting/only")
     }
+
+    /// A platform answering 429 with an absurd Retry-After.
+    struct RateLimitedFeed: EventFeed {
+        var name: String { "limited" }
+        var source: String { "test" }
+        var streams: [String] { ["only"] }
+        var interval: Duration { .seconds(30) }
+
+        func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll {
+            StreamPoll(cursor: nil, events: [], pages: 0, failure: .rateLimited(retryAfter: .seconds(10 * 365 * 86400)))
+        }
+    }
+
+    @Test func aRateLimitAskingForYearsPausesTheFeedForAnHourAtMost() async throws {
+        let poller = FeedPoller(feed: RateLimitedFeed(), ingest: CancellableIngest())
+        let running = Task { await poller.run() }
+        #expect(try await eventually { poller.currentStatus.consecutiveFailures >= 1 })
+        let status = poller.currentStatus
+        let paused = try #require(status.pausedUntil)
+        #expect(paused.timeIntervalSinceNow <= 3600 + 5 && paused.timeIntervalSinceNow > 3500, "\(paused)")
+        poller.stop()
+        await running.value
+    }
 }
