@@ -49,12 +49,7 @@ public struct PushFeedSettings: Sendable {
     public static func parse(_ entry: YAMLValue) throws(YAMLError) -> PushFeedSettings {
         let fields = try entry.mapping()
         try fields.allowOnly(keys)
-        let nameValue = try fields.require("name")
-        let name = try nameValue.nonEmptyString()
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-        guard name.allSatisfy({ allowed.contains($0) }), name.count <= 64 else {
-            throw nameValue.error("must be lower-case letters, digits, - and _ (at most 64)")
-        }
+        let name = try fields.require("name").feedName()
         let formatValue = try fields.require("format")
         let format = try formatValue.string()
         guard formats.contains(format) else { throw formatValue.error("must be one of: \(formats.joined(separator: ", "))") }

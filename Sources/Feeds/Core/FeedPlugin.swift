@@ -100,13 +100,7 @@ public struct CommonFeedSettings: Sendable {
     /// Reads the shared keys of one feed entry (the caller has checked the entry's keys).
     public mutating func read(_ fields: YAMLMapping, entry: YAMLValue) throws(YAMLError) {
         location = "\(entry.file):\(entry.line)"
-        if let value = fields["name"] {
-            name = try value.nonEmptyString()
-            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-            guard name.allSatisfy({ allowed.contains($0) }), name.count <= 64 else {
-                throw value.error("must be lower-case letters, digits, - and _ (at most 64)")
-            }
-        }
+        if let value = fields["name"] { name = try value.feedName() }
         if let value = fields["interval"] { interval = try value.duration(in: .seconds(1)...(.seconds(86400))) }
         if let value = fields["lateness"] { lateness = try value.duration(in: .zero...(.seconds(86400))) }
         if let value = fields["max_pages"] { maxPages = try value.int(in: 2...1000) }
@@ -124,6 +118,16 @@ public struct CommonFeedSettings: Sendable {
 }
 
 extension YAMLValue {
+    /// A feed's (or push feed's) name: it keys checkpoints and URLs.
+    public func feedName() throws(YAMLError) -> String {
+        let name = try nonEmptyString()
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+        guard name.allSatisfy({ allowed.contains($0) }), name.count <= 64 else {
+            throw error("must be lower-case letters, digits, - and _ (at most 64)")
+        }
+        return name
+    }
+
     /// An http(s) URL, validated as subscription URLs are.
     public func httpURL() throws(YAMLError) -> String {
         let text = try string()

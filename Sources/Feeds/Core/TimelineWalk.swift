@@ -138,7 +138,7 @@ public struct TimelineWalk: Sendable {
         guard phase != .finished else { return }
         switch pending {
         case .first:
-            if pages > 0 { finish(sweepStartedAt: nil) } else { phase = .finished }
+            phase = .finished  // only ever the first request: nothing was read
         case .token(let token):
             _ = cut(resume: token)
         }
