@@ -106,11 +106,16 @@ struct Bench {
         var claimed = 0
         let drain = try await clock.measure {
             while true {
-                let batch = try await store.claimDueDeliveries(now: now.addingTimeInterval(1), limit: 256, leaseUntil: now.addingTimeInterval(120))
+                let lease = Lease(owner: "bench", token: Int64(claimed + 1), until: now.addingTimeInterval(120))
+                let results = try await store.claimDeliveries(
+                    ["a", "b"].map { LaneClaim(subscriptionID: $0, limit: 128, ordered: false) }, now: now.addingTimeInterval(1), lease: lease)
+                let batch = results.flatMap(\.deliveries)
                 if batch.isEmpty { break }
                 claimed += batch.count
                 try await store.recordAttempts(batch.map {
-                    AttemptRecord(deliveryID: $0.delivery.id, at: now, outcome: .delivered, statusCode: 204, durationMilliseconds: 1)
+                    AttemptRecord(
+                        deliveryID: $0.delivery.id, subscriptionID: $0.delivery.subscriptionID, leaseToken: lease.token, at: now,
+                        outcome: .delivered, statusCode: 204, durationMilliseconds: 1, next: .delivered)
                 })
             }
         }
@@ -127,7 +132,8 @@ struct Bench {
         let now = Date()
         let subscription = Subscription(
             id: "hook", kind: .webhook, url: "http://127.0.0.1:\(sink.port)/hook",
-            signingSecret: "whsec_" + Data(repeating: 1, count: 32).base64EncodedString())
+            signingSecret: "whsec_" + Data(repeating: 1, count: 32).base64EncodedString(),
+            delivery: DeliveryOptions(ordering: DeliveryOptions.Ordering.none, concurrency: concurrency))
         var remaining = count
         var poll = 0
         while remaining > 0 {
@@ -144,7 +150,7 @@ struct Bench {
         }
         let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: concurrency, maxTotalConnections: concurrency * 2))
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: client), lookup: { $0 == "hook" ? subscription : nil },
+            store: store, notifiers: NotifierFactory(transport: client), subscriptions: { [subscription] },
             configuration: DispatcherConfiguration(concurrency: concurrency, idlePoll: .milliseconds(50)))
         let clock = ContinuousClock()
         let started = clock.now

@@ -246,7 +246,8 @@ public final class AdminAPI: HTTPServerHandler {
             signingSecret: try SubscriptionInput.string(object, "secret"),
             slackIcon: try SubscriptionInput.string(object, "slack_icon"),
             slackUsername: try SubscriptionInput.string(object, "slack_username"),
-            filter: try SubscriptionInput.filter(object["filter"], base: .any), origin: .api, createdAt: now, updatedAt: now))
+            filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
+            origin: .api, createdAt: now, updatedAt: now))
         if dependencies.catalog.isDeclaredInRules(id) {
             throw APIError.conflict("subscription \(id) is declared in the rules folder")
         }
@@ -275,8 +276,8 @@ public final class AdminAPI: HTTPServerHandler {
             id: id, kind: kind, url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
             signingSecret: secret, slackIcon: try SubscriptionInput.string(object, "slack_icon"),
             slackUsername: try SubscriptionInput.string(object, "slack_username"),
-            filter: try SubscriptionInput.filter(object["filter"], base: .any), origin: .api, createdAt: existing.createdAt,
-            updatedAt: dependencies.clock.now))
+            filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
+            origin: .api, createdAt: existing.createdAt, updatedAt: dependencies.clock.now))
         return try await save(updated)
     }
 
@@ -303,6 +304,7 @@ public final class AdminAPI: HTTPServerHandler {
         }
         if updated.kind == .slack, object["type"] != nil, object["secret"] == nil { updated.signingSecret = nil }
         updated.filter = try SubscriptionInput.filter(object["filter"], base: updated.filter)
+        if object["delivery"] != nil { updated.delivery = try SubscriptionInput.delivery(object["delivery"]) }
         updated.updatedAt = dependencies.clock.now
         return try await save(try SubscriptionInput.checked(updated))
     }
@@ -369,8 +371,8 @@ public final class AdminAPI: HTTPServerHandler {
 
     private func retryDelivery(_ id: String) async throws -> HTTPServerResponse {
         guard let current = try await dependencies.store.delivery(id: id) else { throw APIError.notFound("no delivery with id \(id)") }
-        guard current.status == .failed else {
-            throw APIError.conflict("delivery \(id) is \(current.status.rawValue); only failed deliveries can be retried")
+        guard current.status == .deadLetter else {
+            throw APIError.conflict("delivery \(id) is \(current.status.rawValue); only dead letters can be retried")
         }
         guard dependencies.catalog.subscription(id: current.subscriptionID) != nil else {
             throw APIError.conflict("subscription \(current.subscriptionID) no longer exists")

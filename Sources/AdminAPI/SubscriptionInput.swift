@@ -1,10 +1,12 @@
 import EventModel
+import Rules
+import YAMLSupport
 import Foundation
 
 /// Reads subscription documents sent to the API: unknown fields and wrong JSON types are
 /// refused with the field's name; values are checked by `Subscription.validate()`.
 enum SubscriptionInput {
-    static let fields = ["id", "type", "url", "secret", "slack_icon", "slack_username", "filter"]
+    static let fields = ["id", "type", "url", "secret", "slack_icon", "slack_username", "filter", "delivery"]
 
     /// Parses a request body into a JSON object, or explains why it is not one.
     static func object(_ body: [UInt8]) throws(APIError) -> [String: JSONValue] {
@@ -45,6 +47,54 @@ enum SubscriptionInput {
             throw APIError.invalidField("url", "looks like a masked URL as the API shows it; send the full URL")
         }
         return text
+    }
+
+    /// A subscription's `delivery` options (the keys a rules file uses); null or absent: the defaults.
+    static func delivery(_ value: JSONValue?) throws(APIError) -> DeliveryOptions {
+        guard let value, !value.isNull else { return .none }
+        guard case .object(let object) = value else { throw APIError.invalidField("delivery", "must be an object") }
+        for key in object.keys.sorted() where !DeliveryOptionsReader.keys.contains(key) {
+            throw APIError.unknownField("delivery.\(key)", allowed: DeliveryOptionsReader.keys.map { "delivery.\($0)" })
+        }
+        var options = DeliveryOptions()
+        if let ordering = try string(object, "ordering") {
+            guard let parsed = DeliveryOptions.Ordering(rawValue: ordering) else {
+                throw APIError.invalidField(
+                    "delivery.ordering", "must be one of: \(DeliveryOptions.Ordering.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            options.ordering = parsed
+        }
+        options.concurrency = try integer(object, "concurrency", field: "delivery.concurrency")
+        let burst = try integer(object, "burst", field: "delivery.burst")
+        if let rate = try string(object, "rate_limit") {
+            guard let parsed = RateLimit.parse(rate, burst: burst) else {
+                throw APIError.invalidField("delivery.rate_limit", "must be a rate like 1/s, 30/min or 1000/h")
+            }
+            options.rateLimit = parsed
+        } else if burst != nil {
+            throw APIError.invalidField("delivery.burst", "needs a rate_limit")
+        }
+        if let schedule = object["retry_schedule"], !schedule.isNull {
+            guard let steps = schedule.arrayValue else {
+                throw APIError.invalidField("delivery.retry_schedule", "must be a list of durations like [\"5s\", \"5m\"]")
+            }
+            options.retrySchedule = try steps.map { step throws(APIError) in
+                guard let text = step.stringValue, let duration = DurationText.parse(text) else {
+                    throw APIError.invalidField("delivery.retry_schedule", "must be a list of durations like [\"5s\", \"5m\"]")
+                }
+                return duration
+            }
+        }
+        if let problem = options.validate(field: "delivery") { throw APIError.invalidField(problem.field, problem.message) }
+        return options
+    }
+
+    static func integer(_ object: [String: JSONValue], _ key: String, field: String) throws(APIError) -> Int? {
+        guard let value = object[key], !value.isNull else { return nil }
+        guard case .integer(let number) = value, let small = Int(exactly: number), abs(small) <= 1_000_000_000 else {
+            throw APIError.invalidField(field, "must be a whole number")
+        }
+        return small
     }
 
     /// A whole filter (POST/PUT) or the changes to one (PATCH, merged into `base`).

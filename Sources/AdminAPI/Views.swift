@@ -3,6 +3,7 @@ import Feeds
 import Foundation
 import Rules
 import Store
+import YAMLSupport
 
 /// How resources look in responses. Secrets are always masked.
 enum Views {
@@ -30,10 +31,24 @@ enum Views {
             object["slack_username"] = optional(subscription.slackUsername)
         }
         if let secret = subscription.signingSecret { object["secret"] = .string(Redact.secret(secret)) }
+        object["delivery"] = delivery(subscription.delivery)
         if subscription.origin == .api {
             object["created_at"] = time(subscription.createdAt)
             object["updated_at"] = time(subscription.updatedAt)
         }
+        return .object(object)
+    }
+
+    /// A subscription's own delivery options (unset ones take the defaults of its kind and of the configuration).
+    static func delivery(_ options: DeliveryOptions) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        if let ordering = options.ordering { object["ordering"] = .string(ordering.rawValue) }
+        if let concurrency = options.concurrency { object["concurrency"] = .integer(Int64(concurrency)) }
+        if let rate = options.rateLimit {
+            object["rate_limit"] = .string(rate.description)
+            object["burst"] = .integer(Int64(rate.burst))
+        }
+        if let schedule = options.retrySchedule { object["retry_schedule"] = .array(schedule.map { .string(DurationText.format($0)) }) }
         return .object(object)
     }
 
@@ -64,7 +79,7 @@ enum Views {
         ])
     }
 
-    static func attempt(_ attempt: AttemptRecord) -> JSONValue {
+    static func attempt(_ attempt: DeliveryAttempt) -> JSONValue {
         .object([
             "at": time(attempt.at),
             "outcome": .string(attempt.outcome.rawValue),

@@ -5,223 +5,408 @@ import Metrics
 import Sinks
 import Store
 
-/// Settings for the outbox dispatcher.
+/// Settings for the outbox dispatcher; every subscription's lane starts from these.
 public struct DispatcherConfiguration: Sendable {
-    /// Deliveries in flight at once.
+    /// Deliveries in flight per subscription: sent at once when it opts out of ordering
+    /// (`ordering: none`), claimed at once and sent one after another when ordered (the default).
+    /// After a crash, at most this many per subscription are sent again.
     public var concurrency: Int
-    /// How long a claimed delivery stays leased to this process before another claim may take it.
+    /// How long a claimed delivery stays leased to this process; a lease that ends unrecorded
+    /// (the process died) makes the delivery due again.
     public var lease: Duration
     /// Longest sleep when nothing is due (new work rings the doorbell sooner).
     public var idlePoll: Duration
-    public var retry: RetryPolicy
+    public var retry: RetrySchedule
+    public var breaker: CircuitBreaker.Settings
+    /// Failing continuously this long disables a subscription.
+    public var disableAfter: Duration
+    /// How long a 429 without Retry-After pauses a lane without a rate limit of its own.
+    public var rateLimitWait: Duration
+    /// The rate limit of each kind when a subscription sets none (the sink folder's default).
+    public var defaultRateLimit: @Sendable (SubscriptionKind) -> RateLimit?
 
-    public init(concurrency: Int = 32, lease: Duration = .seconds(120), idlePoll: Duration = .seconds(1), retry: RetryPolicy = RetryPolicy()) {
+    public init(
+        concurrency: Int = 16, lease: Duration = .seconds(60), idlePoll: Duration = .seconds(1), retry: RetrySchedule = RetrySchedule(),
+        breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), disableAfter: Duration = .seconds(3 * 86400),
+        rateLimitWait: Duration = .seconds(1), defaultRateLimit: @escaping @Sendable (SubscriptionKind) -> RateLimit? = { _ in nil }
+    ) {
         self.concurrency = concurrency
         self.lease = lease
         self.idlePoll = idlePoll
         self.retry = retry
+        self.breaker = breaker
+        self.disableAfter = disableAfter
+        self.rateLimitWait = rateLimitWait
+        self.defaultRateLimit = defaultRateLimit
+    }
+
+    /// A subscription's lane: its own options over these defaults.
+    public func laneSettings(for subscription: Subscription) -> LaneSettings {
+        let options = subscription.delivery
+        let ordered = (options.ordering ?? .fifo) == .fifo
+        var schedule = retry
+        if let delays = options.retrySchedule { schedule.delays = delays }
+        return LaneSettings(
+            concurrency: ordered ? 1 : (options.concurrency ?? concurrency), ordered: ordered,
+            rateLimit: options.rateLimit ?? defaultRateLimit(subscription.kind), schedule: schedule, breaker: breaker,
+            disableAfter: disableAfter, orderedBatch: concurrency)
     }
 }
 
-/// Sends what the outbox owes. Claims due deliveries (leasing them), sends up to `concurrency`
-/// at once through each subscription's notifier, and records every attempt with its outcome:
-/// delivered, retry at a time the `RetryPolicy` picks (honouring Retry-After), or failed.
-/// A 429 pauses the whole subscription until its Retry-After passes.
+/// Sends what the outbox owes, one lane per subscription. The pacing decisions are the pure
+/// `LaneScheduler`'s; this class runs them: it claims what the scheduler allows (each lane its
+/// own slots, tokens and breaker), sends each claimed delivery through its subscription's
+/// notifier, classifies the outcome (`AttemptDecision`), and hands the records to a recorder
+/// that writes them in batches while sending goes on. A delivery holds its lane's slot until its
+/// outcome is recorded, so after a crash at most the deliveries in flight are sent again.
 ///
 /// Stopping is graceful: `stop()` ends claiming; `run()` returns once in-flight deliveries have
-/// been answered and recorded. Cancelling `run()` abandons them; they stay pending in the store
-/// and are sent after a restart.
+/// been answered and recorded. Cancelling `run()` abandons them; they stay pending in the store,
+/// leased until their lease ends, and are sent again after that.
 public final class DeliveryDispatcher: Sendable {
-    public typealias SubscriptionLookup = @Sendable (String) -> Subscription?
+    public typealias Subscriptions = @Sendable () -> [Subscription]
+    public typealias HealthReporter = @Sendable (HealthNotice) async -> Void
 
     private let store: any RelayStore
     private let notifiers: NotifierFactory
-    private let lookup: SubscriptionLookup
+    private let subscriptions: Subscriptions
     private let configuration: DispatcherConfiguration
     private let clock: WallClock
     private let logger: Logger
-    private let wakeup = Wakeup()
-    private let state = LockedValue(State())
+    private let health: HealthReporter
     private let random: @Sendable () -> Double
+    /// Rung when a lane may claim again (new work, a freed slot).
+    private let claimBell = Wakeup()
+    /// Rung when an outcome is ready to be written.
+    private let recordBell = Wakeup()
+    private let state = LockedValue(State())
+    private let metrics = DeliveryMetrics()
+    private let owner: String
 
     struct State {
+        var scheduler = LaneScheduler()
+        var byID: [String: Subscription] = [:]
+        var states: [String: SubscriptionState] = [:]
         var stopping = false
+        /// Claimed and not yet recorded, across lanes.
         var inFlight = 0
         var finished: [AttemptRecord] = []
-        /// Subscriptions paused by a 429, until when.
-        var pausedUntil: [String: Date] = [:]
+        var needsSync = true
     }
 
     public init(
-        store: any RelayStore, notifiers: NotifierFactory, lookup: @escaping SubscriptionLookup,
+        store: any RelayStore, notifiers: NotifierFactory, subscriptions: @escaping Subscriptions,
         configuration: DispatcherConfiguration = DispatcherConfiguration(), clock: WallClock = .system,
-        logger: Logger = Logger(label: "event-relay.delivery"),
+        logger: Logger = Logger(label: "event-relay.delivery"), health: @escaping HealthReporter = { _ in },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.store = store
         self.notifiers = notifiers
-        self.lookup = lookup
+        self.subscriptions = subscriptions
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        self.health = health
         self.random = random
+        owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    /// New deliveries were written: look now rather than at the next poll.
-    public func wake() { wakeup.ring() }
+    /// New deliveries were written (for these subscriptions, or any): look now.
+    public func wake(_ subscriptionIDs: Set<String>? = nil) {
+        state.withValue { $0.scheduler.wake(subscriptionIDs) }
+        claimBell.ring()
+    }
+
+    /// Subscriptions were created, changed or deleted: take them up now.
+    public func subscriptionsChanged() {
+        state.withValue {
+            $0.needsSync = true
+            $0.scheduler.wake()
+        }
+        claimBell.ring()
+    }
+
+    /// An operator paused or resumed, or the relay disabled or enabled, a subscription (already written to the store).
+    public func setState(_ subscriptionID: String, _ subscriptionState: SubscriptionState) {
+        state.withValue {
+            $0.states[subscriptionID] = subscriptionState
+            $0.scheduler.setHeld(subscriptionID, subscriptionState.isHeld)
+        }
+        claimBell.ring()
+    }
+
+    /// The lane of a subscription as it is now (nil: no such lane).
+    public func laneStatus(_ subscriptionID: String) -> LaneStatus? {
+        state.withValue { $0.scheduler.status(subscriptionID) }
+    }
 
     /// Stop claiming; `run()` returns after in-flight deliveries are recorded.
     public func stop() {
         state.withValue { $0.stopping = true }
-        wakeup.ring()
+        claimBell.ring()
+        recordBell.ring()
     }
 
     public func run() async {
-        do {
-            try await store.releaseAllLeases()
-        } catch {
-            logger.error("could not release delivery leases at start-up", metadata: ["error": "\(error)"])
-        }
-        var waiter = wakeup.makeWaiter()
-        // A discarding group frees each child task as soon as it finishes: a plain task group keeps
-        // every finished child until it is awaited, which is memory per delivery, for weeks.
+        await start()
         await withDiscardingTaskGroup { group in
-            var lastFlush = ContinuousClock.now
+            group.addTask { await self.recordLoop() }
+            var waiter = claimBell.makeWaiter()
+            var lastRescan = ContinuousClock.now
             while !Task.isCancelled {
-                let (stopping, inFlight, finished) = state.withValue { ($0.stopping, $0.inFlight, $0.finished.count) }
-                // Record attempts in batches: when a quarter of the slots have finished, when nothing
-                // is in flight, or every 100 ms.
-                let batch = max(1, configuration.concurrency / 4)
-                if finished >= batch || (finished > 0 && (inFlight == 0 || ContinuousClock.now - lastFlush > .milliseconds(100))) {
-                    let recorded = await flushFinished()
-                    lastFlush = ContinuousClock.now
-                    // The store failed: the outcomes are kept (and hold their slots) until it answers.
-                    if !recorded { await waiter.wait(timeout: .seconds(1)) }
-                    if !recorded && stopping && inFlight == 0 { break }
-                    continue
+                if state.withValue({ $0.stopping }) { break }
+                if ContinuousClock.now - lastRescan >= configuration.idlePoll {
+                    // Now and then every lane looks again (work another replica wrote, say).
+                    lastRescan = ContinuousClock.now
+                    state.withValue {
+                        $0.needsSync = true
+                        $0.scheduler.wake()
+                    }
                 }
-                if stopping && inFlight == 0 { break }
-                var claimedAny = false
-                // A delivery holds its slot until its outcome is recorded, so after a crash at most
-                // `concurrency` deliveries can be sent again. Claim in batches too: when a quarter of
-                // the slots are free (or all are).
-                let free = configuration.concurrency - inFlight - finished
-                if !stopping, free > 0, inFlight == 0 || free >= batch {
-                    claimedAny = await claimAndSend(slots: free, group: &group)
+                syncLanesIfNeeded()
+                if await claimAndSend(group: &group) { continue }
+                let now = clock.now
+                let next = state.withValue { $0.scheduler.nextWake(now: now) }
+                var timeout = configuration.idlePoll
+                if let next {
+                    let wait = next.timeIntervalSince(now)
+                    timeout = min(timeout, .milliseconds(max(1, Int64((wait * 1000).rounded(.up)))))
                 }
-                if claimedAny { continue }
-                await waiter.wait(timeout: inFlight > 0 ? .milliseconds(100) : await idleTimeout())
+                await waiter.wait(timeout: timeout)
             }
-            group.cancelAll()
+            if Task.isCancelled { group.cancelAll() }
+            state.withValue { $0.stopping = true }
+            recordBell.ring()
         }
-        await flushFinished()
     }
 
-    /// Sleep until the next delivery is due, at most `idlePoll`.
-    private func idleTimeout() async -> Duration {
-        guard let next = try? await store.nextDueTime() else { return configuration.idlePoll }
-        let wait = next.timeIntervalSince(clock.now)
-        return wait <= 0 ? .milliseconds(20) : min(configuration.idlePoll, .milliseconds(Int64(wait * 1000) + 5))
-    }
+    // MARK: - Start
 
-    private func claimAndSend(slots: Int, group: inout DiscardingTaskGroup) async -> Bool {
-        let now = clock.now
-        let claimed: [ClaimedDelivery]
+    private func start() async {
         do {
-            claimed = try await store.claimDueDeliveries(
-                now: now, limit: slots, leaseUntil: now.addingTimeInterval(configuration.lease.timeInterval))
+            let states = try await store.subscriptionStates()
+            state.withValue { $0.states = states }
+        } catch {
+            logger.error("could not read subscription states; every subscription starts enabled", metadata: ["error": "\(error)"])
+        }
+        syncLanesIfNeeded()
+        // Deliveries owed to a subscription that no longer exists (removed from a rules file)
+        // would wait forever: they become dead letters, listed and visible.
+        do {
+            let known = Set(subscriptions().map(\.id))
+            for orphan in try await store.subscriptionsWithPendingDeliveries().subtracting(known).sorted() {
+                let count = try await store.deadLetterPending(subscriptionID: orphan, reason: "subscription no longer exists", now: clock.now)
+                logger.warning("dead-lettered deliveries of a subscription that no longer exists", metadata: [
+                    "subscription": "\(orphan)", "count": "\(count)",
+                ])
+            }
+        } catch {
+            logger.error("could not look for deliveries of removed subscriptions", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func syncLanesIfNeeded() {
+        guard state.withValue({ $0.needsSync }) else { return }
+        let all = subscriptions()
+        let now = clock.now
+        var settings: [String: LaneSettings] = [:]
+        for subscription in all { settings[subscription.id] = configuration.laneSettings(for: subscription) }
+        state.withValue { state in
+            state.needsSync = false
+            let known = state.scheduler.laneIDs
+            state.byID = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            state.scheduler.configure(settings, now: now)
+            for id in settings.keys where !known.contains(id) {
+                let stored = state.states[id]
+                state.scheduler.setHeld(id, stored?.isHeld ?? false)
+                state.scheduler.restoreFailingSince(id, stored?.failingSince)
+            }
+        }
+    }
+
+    // MARK: - Claim and send
+
+    private func claimAndSend(group: inout DiscardingTaskGroup) async -> Bool {
+        let now = clock.now
+        let plan = state.withValue { $0.scheduler.plan(now: now) }
+        guard !plan.isEmpty else { return false }
+        let lease = Lease(owner: owner, token: Int64.random(in: 1...Int64.max), until: now.addingTimeInterval(configuration.lease.timeInterval))
+        let results: [LaneClaimResult]
+        do {
+            results = try await store.claimDeliveries(plan, now: now, lease: lease)
         } catch {
             logger.error("could not claim deliveries", metadata: ["error": "\(error)"])
             return false
         }
-        for item in claimed {
-            state.withValue { $0.inFlight += 1 }
-            group.addTask { [self] in
-                let record = await attempt(item)
-                state.withValue {
-                    $0.inFlight -= 1
-                    $0.finished.append(record)
+        var claimedAny = false
+        for (claim, result) in zip(plan, results) where claim.subscriptionID == result.subscriptionID {
+            let subscription = state.withValue { state -> Subscription? in
+                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: result.deliveries.count, nextDue: result.nextDue, now: now)
+                state.inFlight += result.deliveries.count
+                return state.byID[claim.subscriptionID]
+            }
+            guard !result.deliveries.isEmpty else { continue }
+            claimedAny = true
+            guard let subscription else {
+                // Removed between planning and claiming: dead letters, as at start-up.
+                finish(result.deliveries.map { item in
+                    AttemptRecord(
+                        deliveryID: item.delivery.id, subscriptionID: claim.subscriptionID, leaseToken: lease.token, at: now, outcome: .failed,
+                        error: "subscription no longer exists", next: .deadLetter)
+                })
+                continue
+            }
+            let settings = configuration.laneSettings(for: subscription)
+            if settings.ordered {
+                // One task sends the lane's batch in order; the first that does not get through
+                // stops the rest (they are put back, not counted).
+                let batch = result.deliveries
+                group.addTask { [self] in
+                    for (index, item) in batch.enumerated() {
+                        // Each outcome goes to the recorder at once, so a crash repeats as few as possible.
+                        let record = await attempt(item, subscription: subscription, settings: settings)
+                        finish([record])
+                        let stopped = state.withValue { $0.stopping }
+                        if record.next != .delivered || (stopped && index + 1 < batch.count) {
+                            let at = clock.now
+                            finish(batch[(index + 1)...].map { rest in
+                                AttemptRecord(
+                                    deliveryID: rest.delivery.id, subscriptionID: subscription.id, leaseToken: rest.lease.token, at: at,
+                                    outcome: .deferred, next: .wait(until: at))
+                            })
+                            break
+                        }
+                    }
                 }
-                wakeup.ring()
+            } else {
+                for item in result.deliveries {
+                    group.addTask { [self] in
+                        finish([await attempt(item, subscription: subscription, settings: settings)])
+                    }
+                }
             }
         }
-        return !claimed.isEmpty
+        return claimedAny
     }
 
-    /// Records the finished attempts; false when the store failed, in which case they are kept
-    /// to be written again (a delivered one dropped here would be sent again when its lease ends).
-    @discardableResult
-    private func flushFinished() async -> Bool {
-        let records = state.withValue { state -> [AttemptRecord] in
-            defer { state.finished.removeAll() }
-            return state.finished
-        }
-        guard !records.isEmpty else { return true }
-        do {
-            try await store.recordAttempts(records)
-            return true
-        } catch {
-            state.withValue { $0.finished.insert(contentsOf: records, at: 0) }
-            logger.error("could not record \(records.count) delivery attempts; retrying", metadata: ["error": "\(error)"])
-            return false
-        }
+    private func finish(_ records: [AttemptRecord]) {
+        state.withValue { $0.finished += records }
+        recordBell.ring()
     }
 
-    /// One attempt at one delivery; never throws, always returns what to record.
-    func attempt(_ claimed: ClaimedDelivery) async -> AttemptRecord {
+    /// One attempt at one delivery; never throws, always returns what to record. Runs the
+    /// lane's decisions (breaker, pause, disable) as soon as the answer is in.
+    func attempt(_ claimed: ClaimedDelivery, subscription: Subscription, settings: LaneSettings) async -> AttemptRecord {
         let delivery = claimed.delivery
         let started = clock.now
-        let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(delivery.subscriptionID)])
-        guard let subscription = lookup(delivery.subscriptionID) else {
-            Counter(label: "event_relay_deliveries_failed_total", dimensions: [("subscription", delivery.subscriptionID)]).increment()
-            logger.warning("delivery failed: its subscription no longer exists")
-            return AttemptRecord(deliveryID: delivery.id, at: started, outcome: .failed, error: "subscription no longer exists")
-        }
-        if let paused = state.withValue({ $0.pausedUntil[subscription.id] }), paused > started {
-            return AttemptRecord(deliveryID: delivery.id, at: started, outcome: .deferred, nextAttemptAt: paused)
-        }
         let attemptNumber = delivery.attempts + 1
         let context = DeliveryContext(
             deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
         let result = await notifiers.notifier(for: subscription).notify(claimed.event, context: context)
         let finished = clock.now
         let duration = Int(max(0, finished.timeIntervalSince(started)) * 1000)
-        Timer(label: "event_relay_delivery_duration_seconds", dimensions: [("kind", subscription.kind.rawValue)])
-            .recordMilliseconds(duration)
+        var rateLimitWait = configuration.rateLimitWait
+        if let rate = settings.rateLimit { rateLimitWait = max(rateLimitWait, .milliseconds(Int64(1000 / rate.perSecond))) }
+        let decision = AttemptDecision.decide(
+            result, attempt: attemptNumber, schedule: settings.schedule, rateLimitWait: rateLimitWait, now: finished, random: random())
+        metrics.attempt(subscription: subscription.id, kind: subscription.kind, outcome: decision.outcome, milliseconds: duration)
 
-        switch result {
-        case .delivered(let status):
-            Counter(label: "event_relay_deliveries_delivered_total", dimensions: [("subscription", subscription.id)]).increment()
-            logger.debug("delivered", metadata: ["status": "\(status)", "attempt": "\(attemptNumber)"])
-            return AttemptRecord(deliveryID: delivery.id, at: finished, outcome: .delivered, statusCode: status, durationMilliseconds: duration)
-        case .retry(let status, let reason, let retryAfter):
-            if status == 429 {
-                let pause = min(retryAfter ?? configuration.retry.ceiling(afterAttempt: attemptNumber), configuration.retry.maxRetryAfter)
-                let until = finished.addingTimeInterval(pause.timeInterval)
-                state.withValue { $0.pausedUntil[subscription.id] = until }
-            }
-            switch configuration.retry.decide(afterAttempt: attemptNumber, retryAfter: retryAfter, random: random()) {
-            case .retry(let wait):
-                Counter(label: "event_relay_delivery_retries_total", dimensions: [("subscription", subscription.id)]).increment()
-                let next = finished.addingTimeInterval(wait.timeInterval)
-                logger.warning("delivery attempt failed; will retry", metadata: [
-                    "attempt": "\(attemptNumber)", "reason": "\(reason)", "next_attempt_at": "\(Timestamp.format(next))",
+        let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
+        switch decision.next {
+        case .delivered:
+            logger.debug("delivered", metadata: ["status": "\(decision.statusCode ?? 0)", "attempt": "\(attemptNumber)"])
+        case .retry(let at):
+            logger.warning("delivery attempt failed; will retry", metadata: [
+                "attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")", "next_attempt_at": "\(Timestamp.format(at))",
+            ])
+        case .wait(let until):
+            logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
+        case .deadLetter:
+            logger.error("delivery dead-lettered", metadata: ["attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")"])
+        }
+
+        let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished) }
+        for action in actions { await perform(action, now: finished) }
+        if decision.next == .deadLetter, claimed.event.source != HealthEvents.source {
+            await health(.deliveryDeadLettered(
+                subscriptionID: subscription.id, deliveryID: delivery.id, eventKey: delivery.eventKey, reason: decision.reason ?? "gave up"))
+        }
+        return AttemptRecord(
+            deliveryID: delivery.id, subscriptionID: subscription.id, leaseToken: claimed.lease.token, at: finished,
+            outcome: decision.outcome, statusCode: decision.statusCode, error: decision.reason, durationMilliseconds: duration,
+            next: decision.next)
+    }
+
+    private func perform(_ action: LaneAction, now: Date) async {
+        do {
+            switch action {
+            case .breakerOpened(let id, let failures):
+                logger.warning("deliveries keep failing; sending stopped, probing one at a time", metadata: [
+                    "subscription": "\(id)", "failures": "\(failures)",
                 ])
-                return AttemptRecord(
-                    deliveryID: delivery.id, at: finished, outcome: .retry, statusCode: status, error: reason,
-                    durationMilliseconds: duration, nextAttemptAt: next)
-            case .giveUp:
-                Counter(label: "event_relay_deliveries_failed_total", dimensions: [("subscription", subscription.id)]).increment()
-                logger.error("delivery failed after \(attemptNumber) attempts", metadata: ["reason": "\(reason)"])
-                return AttemptRecord(
-                    deliveryID: delivery.id, at: finished, outcome: .failed, statusCode: status,
-                    error: "gave up after \(attemptNumber) attempts: \(reason)", durationMilliseconds: duration)
+                metrics.breaker(subscription: id, open: true)
+                await health(.subscriptionFailing(subscriptionID: id, failures: failures))
+            case .breakerClosed(let id):
+                logger.notice("deliveries get through again", metadata: ["subscription": "\(id)"])
+                metrics.breaker(subscription: id, open: false)
+                await health(.subscriptionRecovered(subscriptionID: id))
+            case .expediteRetries(let id):
+                try await store.expediteRetries(subscriptionID: id, now: now)
+                wake([id])
+            case .failingSince(let id, let since):
+                try await store.setFailingSince(subscriptionID: id, since, now: now)
+            case .disable(let id, let reason):
+                try await store.setDisabled(subscriptionID: id, reason: reason, now: now)
+                state.withValue { $0.states[id, default: SubscriptionState()].disabledAt = now }
+                logger.error("subscription disabled; resume it once its destination is fixed", metadata: [
+                    "subscription": "\(id)", "reason": "\(reason)",
+                ])
+                metrics.disabled(subscription: id)
+                await health(.subscriptionDisabled(subscriptionID: id, reason: reason))
             }
-        case .failed(let status, let reason):
-            Counter(label: "event_relay_deliveries_failed_total", dimensions: [("subscription", subscription.id)]).increment()
-            logger.error("delivery failed permanently", metadata: ["reason": "\(reason)", "attempt": "\(attemptNumber)"])
-            return AttemptRecord(
-                deliveryID: delivery.id, at: finished, outcome: .failed, statusCode: status, error: reason, durationMilliseconds: duration)
+        } catch {
+            logger.error("could not record a subscription's delivery state", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Record
+
+    /// Writes finished attempts in batches (whatever finished while the last write ran), frees
+    /// their slots, and wakes the claimer. A failed write keeps the records (they hold their
+    /// slots) and tries again: a delivered one dropped here would be sent again when its lease ends.
+    private func recordLoop() async {
+        var waiter = recordBell.makeWaiter()
+        while true {
+            let (records, done) = state.withValue { state -> ([AttemptRecord], Bool) in
+                defer { state.finished.removeAll(keepingCapacity: true) }
+                return (state.finished, state.stopping && state.inFlight == 0)
+            }
+            if records.isEmpty {
+                if done || Task.isCancelled { return }
+                await waiter.wait(timeout: .milliseconds(250))
+                continue
+            }
+            do {
+                let fenced = try await store.recordAttempts(records)
+                if !fenced.isEmpty {
+                    logger.warning("outcomes of \(fenced.count) deliveries were not recorded: their lease had ended and another claim holds them")
+                }
+            } catch {
+                state.withValue { $0.finished.insert(contentsOf: records, at: 0) }
+                logger.error("could not record \(records.count) delivery attempts; retrying", metadata: ["error": "\(error)"])
+                if Task.isCancelled { return }
+                await waiter.wait(timeout: .seconds(1))
+                continue
+            }
+            state.withValue { state in
+                state.inFlight -= records.count
+                for record in records {
+                    state.scheduler.recorded(record.subscriptionID, count: 1)
+                    if case .retry(let at) = record.next { state.scheduler.due(record.subscriptionID, at: at) }
+                    if case .wait(let until) = record.next { state.scheduler.due(record.subscriptionID, at: until) }
+                }
+            }
+            claimBell.ring()
         }
     }
 }

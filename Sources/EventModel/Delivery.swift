@@ -5,8 +5,9 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
     case pending
     /// The sink accepted it.
     case delivered
-    /// Given up: a permanent error or too many attempts. Kept, listed, and retryable by hand.
-    case failed
+    /// A dead letter: a permanent failure, the last attempt of its schedule failed, or its
+    /// subscription is gone. Kept (longer than delivered rows), listed, and retryable by hand.
+    case deadLetter = "dead_letter"
 }
 
 /// One event owed to one subscription: a row of the outbox.

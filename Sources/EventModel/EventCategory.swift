@@ -23,4 +23,9 @@ public enum EventCategory: String, Sendable, Codable, CaseIterable, Hashable {
     case databaseMaintenance = "database.maintenance"
     case databaseBackupFailed = "database.backup_failed"
     case billing
+    /// The relay's own deliveries (events of source `event-relay`).
+    case relayDeliveryFailing = "relay.delivery_failing"
+    case relayDeliveryRecovered = "relay.delivery_recovered"
+    case relaySubscriptionDisabled = "relay.subscription_disabled"
+    case relayDeadLetter = "relay.dead_letter"
 }

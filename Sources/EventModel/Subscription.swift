@@ -97,6 +97,8 @@ public struct Subscription: Sendable, Hashable {
     public var slackIcon: String?
     public var slackUsername: String?
     public var filter: EventFilter
+    /// Pacing of its lane: order, concurrency, rate limit, retry schedule.
+    public var delivery: DeliveryOptions
     public var origin: SubscriptionOrigin
     public var createdAt: Date
     public var updatedAt: Date
@@ -104,7 +106,7 @@ public struct Subscription: Sendable, Hashable {
     public init(
         id: String, kind: SubscriptionKind, url: String, signingSecret: String? = nil,
         slackIcon: String? = nil, slackUsername: String? = nil, filter: EventFilter = .any,
-        origin: SubscriptionOrigin = .api, createdAt: Date = Date(timeIntervalSince1970: 0),
+        delivery: DeliveryOptions = .none, origin: SubscriptionOrigin = .api, createdAt: Date = Date(timeIntervalSince1970: 0),
         updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
         self.id = id
@@ -114,6 +116,7 @@ public struct Subscription: Sendable, Hashable {
         self.slackIcon = slackIcon
         self.slackUsername = slackUsername
         self.filter = filter
+        self.delivery = delivery
         self.origin = origin
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -167,6 +170,7 @@ extension Subscription {
             }
             if let problem = Subscription.validateSigningSecret(secret) { return problem }
         }
+        if let problem = delivery.validate() { return problem }
         return Subscription.validateFilter(filter, field: "filter")
     }
 

@@ -42,11 +42,13 @@ public final class Relay: Sendable {
         let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
 
         // Feeds and push feeds first: a missing secret is refused before anything is written.
-        // As many connections to one receiver as deliveries may be in flight: a delivery queued in
-        // libcurl for a free connection would spend its timeout before it is even sent.
+        // Connections to one receiver are sized by its lanes, not here: each lane bounds its own
+        // deliveries in flight (up to 1024), and libcurl opens a connection only for a request
+        // that has none free. A delivery queued in libcurl for a free connection would spend its
+        // timeout before it is even sent.
         var clientConfiguration = configuration.httpClient
-        clientConfiguration.maxConnectionsPerHost = max(clientConfiguration.maxConnectionsPerHost, configuration.dispatcher.concurrency)
-        clientConfiguration.maxTotalConnections = max(clientConfiguration.maxTotalConnections, configuration.dispatcher.concurrency * 2)
+        clientConfiguration.maxConnectionsPerHost = max(clientConfiguration.maxConnectionsPerHost, DeliveryOptions.maxConcurrency)
+        clientConfiguration.maxTotalConnections = max(clientConfiguration.maxTotalConnections, 2 * DeliveryOptions.maxConcurrency)
         let client = try CurlHTTPClient(configuration: clientConfiguration)
         self.client = client
         let feeds: [any EventFeed]
@@ -88,12 +90,27 @@ public final class Relay: Sendable {
             throw error
         }
 
+        // The relay's own health events go through the same pipeline as any platform's.
+        let healthIngest = LockedValue<IngestPipeline?>(nil)
+        let healthLogger = logger.labelled("event-relay.health")
+        var dispatcherConfiguration = configuration.dispatcher
+        dispatcherConfiguration.defaultRateLimit = { NotifierFactory.defaultRateLimit(for: $0) }
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: client), lookup: { catalog.subscription(id: $0) },
-            configuration: configuration.dispatcher, logger: logger.labelled("event-relay.delivery"))
+            store: store, notifiers: NotifierFactory(transport: client), subscriptions: { catalog.all },
+            configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
+            health: { notice in
+                guard let pipeline = healthIngest.value else { return }
+                let now = Date()
+                do {
+                    _ = try await pipeline.ingest(IngestBatch(events: [HealthEvents.event(for: notice, now: now)], now: now))
+                } catch {
+                    healthLogger.error("could not record a health event", metadata: ["error": "\(error)"])
+                }
+            })
         self.dispatcher = dispatcher
         let pipeline = IngestPipeline(
             store: store, stages: IngestPipeline.standardStages(catalog: catalog), onDeliveries: { [dispatcher] in dispatcher.wake() })
+        healthIngest.value = pipeline
         self.pipeline = pipeline
         let pollers = feeds.map { feed in
             FeedPoller(feed: feed, ingest: pipeline, logger: logger.labelled("event-relay.feed"))
@@ -103,7 +120,7 @@ public final class Relay: Sendable {
         let api = AdminAPI(
             token: token,
             dependencies: AdminAPI.Dependencies(
-                store: store, catalog: catalog, feeds: { pollers.map(\.currentStatus) },
+                store: store, catalog: catalog, feeds: { pollers.map { $0.currentStatus } },
                 pollFeed: { name in
                     guard let poller = pollers.first(where: { $0.feed.name == name }) else { return false }
                     poller.pollNow()
@@ -138,7 +155,7 @@ public final class Relay: Sendable {
         logger.info("event-relay ready", metadata: [
             "admin": "http://\(configuration.adminHost):\(server.port)", "store": "\(dataDirectory.storePath)",
             "rules": "\(rules.rules.count) rules, \(rules.subscriptions.count) subscriptions from \(rules.files.count) files",
-            "feeds": "\(pollers.map(\.feed.name).joined(separator: ", "))",
+            "feeds": "\(pollers.map { $0.feed.name }.joined(separator: ", "))",
         ])
     }
 

@@ -48,7 +48,10 @@ public enum ConfigurationLoader {
     static let topKeys = ["data_dir", "rules_dir", "log_level", "admin", "http_client", "delivery", "feeds", "push"]
     static let adminKeys = ["listen", "token_env", "max_body_bytes", "connection_timeout", "connection_limit"]
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
-    static let deliveryKeys = ["concurrency", "lease", "max_attempts", "initial_backoff", "max_backoff", "shutdown_grace"]
+    static let deliveryKeys = [
+        "concurrency", "lease", "retry_schedule", "max_attempts", "initial_backoff", "max_backoff", "max_retry_after",
+        "breaker_threshold", "disable_after", "shutdown_grace",
+    ]
 
     /// Every key the loader accepts (docs/configuration.md must document each).
     public static var documentedKeys: [String] {
@@ -117,19 +120,37 @@ public enum ConfigurationLoader {
         if let delivery = top["delivery"], !delivery.isNull {
             let fields = try delivery.mapping()
             try fields.allowOnly(deliveryKeys)
-            if let value = fields["concurrency"] { configuration.dispatcher.concurrency = try value.int(in: 1...1024) }
-            if let value = fields["lease"] { configuration.dispatcher.lease = try value.duration(in: .seconds(5)...(.seconds(3600))) }
-            if let value = fields["max_attempts"] { configuration.dispatcher.retry.maxAttempts = try value.int(in: 1...1000) }
-            if let value = fields["initial_backoff"] {
-                configuration.dispatcher.retry.initialBackoff = try value.duration(in: .milliseconds(10)...(.seconds(3600)))
+            if let value = fields["concurrency"] {
+                configuration.dispatcher.concurrency = try value.int(in: 1...DeliveryOptions.maxConcurrency)
             }
-            if let value = fields["max_backoff"] {
-                configuration.dispatcher.retry.maxBackoff = try value.duration(in: .milliseconds(10)...(.seconds(86400)))
+            if let value = fields["lease"] { configuration.dispatcher.lease = try value.duration(in: .seconds(5)...(.seconds(3600))) }
+            let exponential = ["max_attempts", "initial_backoff", "max_backoff"].compactMap { fields[$0] }
+            if let value = fields["retry_schedule"] {
+                if let other = exponential.first {
+                    throw other.error("give either retry_schedule or max_attempts/initial_backoff/max_backoff, not both")
+                }
+                let steps = try value.sequence()
+                guard steps.count <= DeliveryOptions.maxRetrySteps else { throw value.error("has more than \(DeliveryOptions.maxRetrySteps) steps") }
+                configuration.dispatcher.retry.delays = try steps.map { step throws(YAMLError) in
+                    try step.duration(in: .zero...DeliveryOptions.maxRetryDelay)
+                }
+            } else if !exponential.isEmpty {
+                let attempts = try fields["max_attempts"]?.int(in: 1...DeliveryOptions.maxRetrySteps + 1) ?? 8
+                let initial = try fields["initial_backoff"]?.duration(in: .milliseconds(10)...(.seconds(3600))) ?? .seconds(5)
+                let maximum = try fields["max_backoff"]?.duration(in: .milliseconds(10)...(.seconds(86400))) ?? .seconds(36000)
+                if maximum < initial {
+                    throw (fields["max_backoff"] ?? delivery).error("must not be shorter than initial_backoff")
+                }
+                configuration.dispatcher.retry.delays = RetrySchedule.exponential(initial: initial, maximum: maximum, attempts: attempts).delays
+            }
+            if let value = fields["max_retry_after"] {
+                configuration.dispatcher.retry.maxRetryAfter = try value.duration(in: .seconds(1)...(.seconds(86400)))
+            }
+            if let value = fields["breaker_threshold"] { configuration.dispatcher.breaker.threshold = try value.int(in: 1...1000) }
+            if let value = fields["disable_after"] {
+                configuration.dispatcher.disableAfter = try value.duration(in: .seconds(60)...(.seconds(365 * 86400)))
             }
             if let value = fields["shutdown_grace"] { configuration.shutdownGrace = try value.duration(in: .zero...(.seconds(600))) }
-            if configuration.dispatcher.retry.maxBackoff < configuration.dispatcher.retry.initialBackoff {
-                throw (fields["max_backoff"] ?? delivery).error("must not be shorter than initial_backoff")
-            }
         }
         if let feeds = top["feeds"], !feeds.isNull {
             let kinds = try feeds.mapping()

@@ -35,7 +35,7 @@ public struct RuleLoader: Sendable {
     }
 
     static let topKeys = ["subscriptions", "rules"]
-    static let subscriptionKeys = ["id", "type", "url_env", "secret_env", "slack_icon", "slack_username", "description"]
+    static let subscriptionKeys = ["id", "type", "url_env", "secret_env", "slack_icon", "slack_username", "description", "delivery"]
     static let ruleKeys = ["name", "description", "filter", "subscriptions"]
 
     /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
@@ -166,6 +166,7 @@ public struct RuleLoader: Sendable {
         var subscription = Subscription(
             id: id, kind: kind, url: url ?? "https://unresolved.invalid/", signingSecret: secret ?? nil,
             slackIcon: try fields["slack_icon"]?.string(), slackUsername: try fields["slack_username"]?.string(),
+            delivery: try fields["delivery"].map { value throws(YAMLError) in try DeliveryOptionsReader.read(value) } ?? .none,
             origin: .rules)
         if kind == .webhook, fields["secret_env"] == nil {
             throw value.error("subscription \"\(id)\": webhook subscriptions are signed; name the signing secret's environment variable with secret_env")

@@ -112,6 +112,49 @@ public final class SQLiteStore: RelayStore {
                 INSERT OR IGNORE INTO ingested_events (key, first_seen) SELECT key, created_at FROM events;
                 """)
         }
+        migrator.registerMigration("v4: delivery lanes: claims by subscription, fenced leases, dead letters, subscription state, counts") { db in
+            try db.execute(sql: """
+                ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+                ALTER TABLE deliveries ADD COLUMN lease_token INTEGER;
+                UPDATE deliveries SET status = 'dead_letter' WHERE status = 'failed';
+                DROP INDEX deliveries_due;
+                DROP INDEX deliveries_by_subscription;
+                -- A lane's claim: its due rows, oldest due first; and in order of arrival for FIFO lanes.
+                CREATE INDEX deliveries_lane ON deliveries(subscription_id, status, next_attempt_at, id);
+                CREATE INDEX deliveries_fifo ON deliveries(subscription_id, status, id);
+                CREATE INDEX deliveries_by_status ON deliveries(status, updated_at);
+                CREATE TABLE subscription_state (
+                    subscription_id TEXT PRIMARY KEY,
+                    paused_at INTEGER,
+                    disabled_at INTEGER,
+                    disabled_reason TEXT,
+                    failing_since INTEGER,
+                    updated_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- Counts kept by triggers, so neither the API nor a metrics scrape scans the outbox.
+                CREATE TABLE delivery_counts (
+                    subscription_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    n INTEGER NOT NULL,
+                    PRIMARY KEY (subscription_id, status)
+                ) WITHOUT ROWID;
+                INSERT INTO delivery_counts (subscription_id, status, n)
+                    SELECT subscription_id, status, COUNT(*) FROM deliveries GROUP BY subscription_id, status;
+                CREATE TRIGGER deliveries_counted_insert AFTER INSERT ON deliveries BEGIN
+                    INSERT INTO delivery_counts (subscription_id, status, n) VALUES (NEW.subscription_id, NEW.status, 1)
+                        ON CONFLICT (subscription_id, status) DO UPDATE SET n = n + 1;
+                END;
+                CREATE TRIGGER deliveries_counted_update AFTER UPDATE OF status ON deliveries WHEN OLD.status <> NEW.status BEGIN
+                    UPDATE delivery_counts SET n = n - 1 WHERE subscription_id = OLD.subscription_id AND status = OLD.status;
+                    INSERT INTO delivery_counts (subscription_id, status, n) VALUES (NEW.subscription_id, NEW.status, 1)
+                        ON CONFLICT (subscription_id, status) DO UPDATE SET n = n + 1;
+                END;
+                CREATE TRIGGER deliveries_counted_delete AFTER DELETE ON deliveries BEGIN
+                    UPDATE delivery_counts SET n = n - 1 WHERE subscription_id = OLD.subscription_id AND status = OLD.status;
+                END;
+                ALTER TABLE subscriptions ADD COLUMN delivery_options TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -135,33 +178,36 @@ public final class SQLiteStore: RelayStore {
 
     public func insertSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
+        let options = try Self.encode(subscription.delivery)
         try await pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM subscriptions WHERE id = ?", arguments: [subscription.id]) == true {
                 throw StoreError.conflict("a subscription with id \(subscription.id) already exists")
             }
             try db.execute(
                 sql: """
-                    INSERT INTO subscriptions (id, kind, url, signing_secret, slack_icon, slack_username, filter, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO subscriptions (id, kind, url, signing_secret, slack_icon, slack_username, filter, created_at, updated_at, delivery_options)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     subscription.id, subscription.kind.rawValue, subscription.url, subscription.signingSecret,
                     subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.createdAt), ms(subscription.updatedAt),
+                    options,
                 ])
         }
     }
 
     public func updateSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
+        let options = try Self.encode(subscription.delivery)
         try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE subscriptions SET kind = ?, url = ?, signing_secret = ?, slack_icon = ?, slack_username = ?,
-                    filter = ?, updated_at = ? WHERE id = ?
+                    filter = ?, updated_at = ?, delivery_options = ? WHERE id = ?
                     """,
                 arguments: [
                     subscription.kind.rawValue, subscription.url, subscription.signingSecret, subscription.slackIcon,
-                    subscription.slackUsername, filter, ms(subscription.updatedAt), subscription.id,
+                    subscription.slackUsername, filter, ms(subscription.updatedAt), options, subscription.id,
                 ])
             if db.changesCount == 0 { throw StoreError.notFound("no subscription with id \(subscription.id)") }
         }
@@ -174,10 +220,12 @@ public final class SQLiteStore: RelayStore {
             // Nothing is dropped silently: what was still owed to it stays visible as failed.
             try db.execute(
                 sql: """
-                    UPDATE deliveries SET status = 'failed', last_error = 'subscription deleted', updated_at = ?, lease_until = NULL
+                    UPDATE deliveries SET status = 'dead_letter', last_error = 'subscription deleted', updated_at = ?, lease_until = NULL,
+                    lease_owner = NULL, lease_token = NULL
                     WHERE subscription_id = ? AND status = 'pending'
                     """,
                 arguments: [ms(now), id])
+            try db.execute(sql: "DELETE FROM subscription_state WHERE subscription_id = ?", arguments: [id])
             return true
         }
     }
@@ -260,87 +308,197 @@ public final class SQLiteStore: RelayStore {
         }
     }
 
-    // MARK: Outbox
+    // MARK: Subscription state
 
-    public func claimDueDeliveries(now: Date, limit: Int, leaseUntil: Date) async throws -> [ClaimedDelivery] {
-        let decoder = Event.makeDecoder()
-        let rows = try await pool.write { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
-                    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
-                    ORDER BY d.next_attempt_at, d.id LIMIT ?
-                    """,
-                arguments: [ms(now), ms(now), limit])
-            let lease = try db.makeStatement(sql: "UPDATE deliveries SET lease_until = ? WHERE id = ?")
-            for row in rows {
-                try lease.execute(arguments: [ms(leaseUntil), row["id"] as String])
+    public func subscriptionStates() async throws -> [String: SubscriptionState] {
+        try await pool.read { db in
+            var states: [String: SubscriptionState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM subscription_state") {
+                states[row["subscription_id"]] = SubscriptionState(
+                    pausedAt: (row["paused_at"] as Int64?).map(date), disabledAt: (row["disabled_at"] as Int64?).map(date),
+                    disabledReason: row["disabled_reason"], failingSince: (row["failing_since"] as Int64?).map(date))
             }
-            return rows.map { (Self.delivery(from: $0), $0["event_body"] as String) }
-        }
-        return try rows.map { delivery, body in
-            do {
-                return ClaimedDelivery(delivery: delivery, event: try decoder.decode(Event.self, from: Data(body.utf8)))
-            } catch {
-                throw StoreError.corrupt("stored event \(delivery.eventKey) cannot be read: \(error)")
-            }
+            return states
         }
     }
 
-    public func recordAttempts(_ attempts: [AttemptRecord]) async throws {
-        guard !attempts.isEmpty else { return }
+    public func setPaused(subscriptionID: String, _ paused: Bool, now: Date) async throws {
+        try await setState(subscriptionID, column: "paused_at", value: paused ? ms(now) : nil, now: now)
+    }
+
+    public func setDisabled(subscriptionID: String, reason: String?, now: Date) async throws {
         try await pool.write { db in
-            let log = try db.makeStatement(
+            try db.execute(
+                sql: """
+                    INSERT INTO subscription_state (subscription_id, disabled_at, disabled_reason, failing_since, updated_at) VALUES (?, ?, ?, NULL, ?)
+                    ON CONFLICT (subscription_id) DO UPDATE SET disabled_at = excluded.disabled_at,
+                    disabled_reason = excluded.disabled_reason, failing_since = NULL, updated_at = excluded.updated_at
+                    """,
+                arguments: [subscriptionID, reason == nil ? nil : ms(now), reason, ms(now)])
+        }
+    }
+
+    public func setFailingSince(subscriptionID: String, _ since: Date?, now: Date) async throws {
+        try await setState(subscriptionID, column: "failing_since", value: since.map(ms), now: now)
+    }
+
+    private func setState(_ id: String, column: String, value: Int64?, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO subscription_state (subscription_id, \(column), updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT (subscription_id) DO UPDATE SET \(column) = excluded.\(column), updated_at = excluded.updated_at
+                    """,
+                arguments: [id, value, ms(now)])
+        }
+    }
+
+    // MARK: Outbox
+
+    public func claimDeliveries(_ lanes: [LaneClaim], now: Date, lease: Lease) async throws -> [LaneClaimResult] {
+        guard !lanes.isEmpty else { return [] }
+        let decoder = Event.makeDecoder()
+        let claimed = try await pool.write { db -> [(String, [(Delivery, String)], Date?)] in
+            let nowMS = ms(now)
+            let due = try db.cachedStatement(
+                sql: """
+                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    WHERE d.subscription_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
+                    ORDER BY d.next_attempt_at, d.id LIMIT ?
+                    """)
+            let oldest = try db.cachedStatement(
+                sql: """
+                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
+                    """)
+            let nextDue = try db.cachedStatement(
+                sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE subscription_id = ? AND status = 'pending'")
+            // Leased rows are not due before the lease ends: a lease that ends unrecorded makes them due again.
+            let take = try db.cachedStatement(
+                sql: """
+                    UPDATE deliveries SET lease_until = ?, lease_owner = ?, lease_token = ?, next_attempt_at = ?
+                    WHERE id = ? AND status = 'pending'
+                    """)
+            var results: [(String, [(Delivery, String)], Date?)] = []
+            for lane in lanes where lane.limit > 0 {
+                var rows: [Row]
+                var laneNextDue: Date?
+                if lane.ordered {
+                    // FIFO: the oldest pending rows, up to the first that is not due (a retry
+                    // waiting, or one in flight): none behind it may overtake it.
+                    let head = try Row.fetchAll(oldest, arguments: [lane.subscriptionID, lane.limit])
+                    rows = Array(head.prefix { ($0["next_attempt_at"] as Int64) <= nowMS })
+                    if rows.count < lane.limit {
+                        laneNextDue = rows.count < head.count ? date(head[rows.count]["next_attempt_at"]) : nil
+                    }
+                } else {
+                    rows = try Row.fetchAll(due, arguments: [lane.subscriptionID, nowMS, lane.limit])
+                    if rows.count < lane.limit {
+                        laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
+                    }
+                }
+                for row in rows {
+                    try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row["id"] as String])
+                }
+                if rows.count < lane.limit, let known = laneNextDue, known <= now {
+                    // Only leased rows were left in front (now due at their lease's end).
+                    laneNextDue = lease.until
+                }
+                results.append((lane.subscriptionID, rows.map { (Self.delivery(from: $0), $0["event_body"] as String) }, laneNextDue))
+            }
+            return results
+        }
+        return try claimed.map { subscriptionID, rows, nextDue in
+            let deliveries = try rows.map { delivery, body in
+                do {
+                    return ClaimedDelivery(delivery: delivery, event: try decoder.decode(Event.self, from: Data(body.utf8)), lease: lease)
+                } catch {
+                    throw StoreError.corrupt("stored event \(delivery.eventKey) cannot be read: \(error)")
+                }
+            }
+            return LaneClaimResult(subscriptionID: subscriptionID, deliveries: deliveries, nextDue: nextDue)
+        }
+    }
+
+    @discardableResult
+    public func recordAttempts(_ attempts: [AttemptRecord]) async throws -> [String] {
+        guard !attempts.isEmpty else { return [] }
+        return try await pool.write { db in
+            let log = try db.cachedStatement(
                 sql: "INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
-            let delivered = try db.makeStatement(
+            // Fenced: only the holder of the current lease (or a record made without one) changes the row.
+            let fence = "status = 'pending' AND (? IS NULL OR lease_token = ?)"
+            let delivered = try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, lease_until = NULL, updated_at = ?,
-                    delivered_at = ?, last_status_code = ?, last_error = NULL WHERE id = ?
+                    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, lease_until = NULL, lease_owner = NULL,
+                    lease_token = NULL, updated_at = ?, delivered_at = ?, last_status_code = ?, last_error = NULL WHERE id = ? AND \(fence)
                     """)
-            let retry = try db.makeStatement(
+            let retry = try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL, updated_at = ?, next_attempt_at = ?,
-                    last_status_code = ?, last_error = ? WHERE id = ? AND status = 'pending'
+                    UPDATE deliveries SET attempts = attempts + ?, lease_until = NULL, lease_owner = NULL, lease_token = NULL, updated_at = ?,
+                    next_attempt_at = ?, last_status_code = COALESCE(?, last_status_code), last_error = COALESCE(?, last_error)
+                    WHERE id = ? AND \(fence)
                     """)
-            let failed = try db.makeStatement(
+            let dead = try db.cachedStatement(
                 sql: """
-                    UPDATE deliveries SET status = 'failed', attempts = attempts + 1, lease_until = NULL, updated_at = ?,
-                    last_status_code = ?, last_error = ? WHERE id = ?
+                    UPDATE deliveries SET status = 'dead_letter', attempts = attempts + ?, lease_until = NULL, lease_owner = NULL,
+                    lease_token = NULL, updated_at = ?, last_status_code = ?, last_error = ? WHERE id = ? AND \(fence)
                     """)
-            let deferred = try db.makeStatement(
-                sql: "UPDATE deliveries SET lease_until = NULL, updated_at = ?, next_attempt_at = ? WHERE id = ? AND status = 'pending'")
+            var fenced: [String] = []
             for attempt in attempts {
                 let at = ms(attempt.at)
-                switch attempt.outcome {
+                let counted = attempt.outcome == .rateLimited || attempt.outcome == .deferred ? 0 : 1
+                let token = attempt.leaseToken
+                switch attempt.next {
                 case .delivered:
-                    try delivered.execute(arguments: [at, at, attempt.statusCode, attempt.deliveryID])
-                case .retry:
-                    try retry.execute(arguments: [at, ms(attempt.nextAttemptAt ?? attempt.at), attempt.statusCode, attempt.error, attempt.deliveryID])
-                case .failed:
-                    try failed.execute(arguments: [at, attempt.statusCode, attempt.error, attempt.deliveryID])
-                case .deferred:
-                    try deferred.execute(arguments: [at, ms(attempt.nextAttemptAt ?? attempt.at), attempt.deliveryID])
-                    continue  // Not an attempt: nothing was sent.
+                    try delivered.execute(arguments: [at, at, attempt.statusCode, attempt.deliveryID, token, token])
+                case .retry(let next):
+                    try retry.execute(arguments: [counted, at, ms(next), attempt.statusCode, attempt.error, attempt.deliveryID, token, token])
+                case .wait(let until):
+                    try retry.execute(arguments: [counted, at, ms(until), attempt.statusCode, attempt.error, attempt.deliveryID, token, token])
+                case .deadLetter:
+                    try dead.execute(arguments: [counted, at, attempt.statusCode, attempt.error, attempt.deliveryID, token, token])
                 }
+                if db.changesCount == 0 { fenced.append(attempt.deliveryID) }
+                guard attempt.outcome != .deferred else { continue }  // Not an attempt: nothing was sent.
                 try log.execute(arguments: [
                     attempt.deliveryID, at, attempt.outcome.rawValue, attempt.statusCode, attempt.error, attempt.durationMilliseconds,
                 ])
             }
+            return fenced
         }
     }
 
-    public func releaseAllLeases() async throws {
+    public func expediteRetries(subscriptionID: String, now: Date) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET next_attempt_at = ? WHERE subscription_id = ? AND status = 'pending'
+                    AND next_attempt_at > ? AND lease_token IS NULL
+                    """,
+                arguments: [ms(now), subscriptionID, ms(now)])
         }
     }
 
-    public func nextDueTime() async throws -> Date? {
+    public func subscriptionsWithPendingDeliveries() async throws -> Set<String> {
         try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'").map(date)
+            Set(try String.fetchAll(db, sql: "SELECT subscription_id FROM delivery_counts WHERE status = 'pending' AND n > 0"))
         }
     }
+
+    public func deadLetterPending(subscriptionID: String, reason: String, now: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = 'dead_letter', last_error = ?, updated_at = ?, lease_until = NULL, lease_owner = NULL,
+                    lease_token = NULL WHERE subscription_id = ? AND status = 'pending'
+                    """,
+                arguments: [reason, ms(now), subscriptionID])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Delivery log
 
     public func deliveries(_ query: DeliveryQuery) async throws -> [Delivery] {
         try await pool.read { db in
@@ -372,10 +530,10 @@ public final class SQLiteStore: RelayStore {
         }
     }
 
-    public func attempts(deliveryID: String) async throws -> [AttemptRecord] {
+    public func attempts(deliveryID: String) async throws -> [DeliveryAttempt] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY at, rowid", arguments: [deliveryID]).map { row in
-                AttemptRecord(
+                DeliveryAttempt(
                     deliveryID: row["delivery_id"], at: date(row["at"]),
                     outcome: AttemptRecord.Outcome(rawValue: row["outcome"]) ?? .failed, statusCode: row["status_code"],
                     error: row["error"], durationMilliseconds: row["duration_ms"])
@@ -387,8 +545,8 @@ public final class SQLiteStore: RelayStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?, lease_until = NULL
-                    WHERE id = ? AND status = 'failed'
+                    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?, lease_until = NULL,
+                    lease_owner = NULL, lease_token = NULL WHERE id = ? AND status = 'dead_letter'
                     """,
                 arguments: [ms(now), ms(now), id])
             return try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [id]).map(Self.delivery(from:))
@@ -399,8 +557,18 @@ public final class SQLiteStore: RelayStore {
         try await pool.read { db in
             var counts: [DeliveryStatus: Int] = [:]
             for status in DeliveryStatus.allCases { counts[status] = 0 }
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status") {
+            for row in try Row.fetchAll(db, sql: "SELECT status, SUM(n) AS n FROM delivery_counts GROUP BY status") {
                 if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    public func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]] {
+        try await pool.read { db in
+            var counts: [String: [DeliveryStatus: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT subscription_id, status, n FROM delivery_counts WHERE n > 0") {
+                if let status = DeliveryStatus(rawValue: row["status"]) { counts[row["subscription_id"], default: [:]][status] = row["n"] }
             }
             return counts
         }
@@ -416,12 +584,20 @@ public final class SQLiteStore: RelayStore {
         } catch {
             throw StoreError.corrupt("stored filter of subscription \(row["id"] as String) cannot be read: \(error)")
         }
+        var options = DeliveryOptions.none
+        if let text: String = row["delivery_options"] {
+            do {
+                options = try JSONDecoder().decode(DeliveryOptions.self, from: Data(text.utf8))
+            } catch {
+                throw StoreError.corrupt("stored delivery options of subscription \(row["id"] as String) cannot be read: \(error)")
+            }
+        }
         guard let kind = SubscriptionKind(rawValue: row["kind"]) else {
             throw StoreError.corrupt("stored subscription \(row["id"] as String) has unknown type \(row["kind"] as String)")
         }
         return Subscription(
             id: row["id"], kind: kind, url: row["url"], signingSecret: row["signing_secret"], slackIcon: row["slack_icon"],
-            slackUsername: row["slack_username"], filter: filter, origin: .api, createdAt: date(row["created_at"]),
+            slackUsername: row["slack_username"], filter: filter, delivery: options, origin: .api, createdAt: date(row["created_at"]),
             updatedAt: date(row["updated_at"]))
     }
 
@@ -433,10 +609,10 @@ public final class SQLiteStore: RelayStore {
             deliveredAt: (row["delivered_at"] as Int64?).map(date), lastStatusCode: row["last_status_code"], lastError: row["last_error"])
     }
 
-    private static func encode(_ filter: EventFilter) throws -> String {
+    private static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(filter), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 

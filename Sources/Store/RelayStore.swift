@@ -1,22 +1,41 @@
 import EventModel
 import Foundation
 
-/// Everything the relay persists, behind one protocol: SQLite is the embedded default
-/// (`SQLiteStore`); other engines implement the same contract. Every method is one transaction.
-public protocol RelayStore: Sendable {
-    // MARK: Subscriptions (created over the admin API)
+/// Everything the relay persists, as focused contracts: subscriptions (and their delivery
+/// state), ingest (dedupe, outbox rows and feed checkpoints in one transaction), the outbox
+/// (claiming under a lease, recording outcomes fenced by it) and the delivery log (what the API
+/// shows). SQLite is the embedded default (`SQLiteStore`); another engine implements the same
+/// contracts and passes the same conformance suite (Tests/EventRelayTests/Store/StoreConformance).
+/// Every method is one transaction.
+public typealias RelayStore = SubscriptionStore & IngestStore & OutboxStore & DeliveryLogStore
 
+/// Subscriptions created over the admin API, and the delivery state of every subscription
+/// (also those declared in rules files): paused, disabled, failing since.
+public protocol SubscriptionStore: Sendable {
     func listSubscriptions() async throws -> [Subscription]
     func subscription(id: String) async throws -> Subscription?
     /// Throws `StoreError.conflict` when the id exists.
     func insertSubscription(_ subscription: Subscription) async throws
     /// Throws `StoreError.notFound` when the id does not exist.
     func updateSubscription(_ subscription: Subscription) async throws
-    /// Returns false when the id does not exist. Pending deliveries to it are marked failed.
+    /// Returns false when the id does not exist. Pending deliveries to it are dead-lettered.
     func deleteSubscription(id: String, now: Date) async throws -> Bool
 
-    // MARK: Feeds
+    /// The delivery state of every subscription that has one.
+    func subscriptionStates() async throws -> [String: SubscriptionState]
+    /// Paused by an operator (true) or resumed (false).
+    func setPaused(subscriptionID: String, _ paused: Bool, now: Date) async throws
+    /// Disabled with a reason, or enabled again (nil).
+    func setDisabled(subscriptionID: String, reason: String?, now: Date) async throws
+    /// When the current run of failures began (nil: it ended).
+    func setFailingSince(subscriptionID: String, _ since: Date?, now: Date) async throws
 
+    /// Checks the store answers (for /healthz).
+    func ping() async throws
+}
+
+/// Where feeds and push hand events over.
+public protocol IngestStore: Sendable {
     /// A stream's checkpoint as last committed (`<feed>/<stream>`), nil before its first poll.
     func loadCheckpoint(stream: String) async throws -> FeedCheckpoint?
     /// Atomically: each event not ingested before (by `Event.key`, whatever brought it) is
@@ -24,27 +43,98 @@ public protocol RelayStore: Sendable {
     /// skipped whole. The stream's checkpoint, if given, is written in the same transaction, so an
     /// event is marked seen exactly when its deliveries exist.
     func commitIngest(_ commit: IngestCommit) async throws -> IngestResult
+}
 
-    // MARK: Outbox
+/// The deliveries owed, claimed by lane under a lease.
+public protocol OutboxStore: Sendable {
+    /// For each lane, leases up to `limit` of its pending deliveries that are due and not leased:
+    /// oldest due first, or (ordered lanes) oldest first, stopping at the first that is not due.
+    /// A leased delivery is not due again before its lease ends: a lease that ends without an
+    /// outcome (its owner died) makes the delivery due again, and another owner may claim it.
+    /// When a lane gets fewer than asked, its result says when its next delivery is due.
+    func claimDeliveries(_ lanes: [LaneClaim], now: Date, lease: Lease) async throws -> [LaneClaimResult]
+    /// Records attempts (a batch, in one transaction): the attempt log and each delivery's new
+    /// state. A record whose lease token no longer matches (the lease ended and the delivery was
+    /// claimed again) changes no state; its id is returned.
+    @discardableResult
+    func recordAttempts(_ attempts: [AttemptRecord]) async throws -> [String]
+    /// Pending deliveries of the subscription waiting for a retry are due now.
+    func expediteRetries(subscriptionID: String, now: Date) async throws
+    /// Subscriptions with pending deliveries.
+    func subscriptionsWithPendingDeliveries() async throws -> Set<String>
+    /// Dead-letters every pending delivery of a subscription (which no longer exists).
+    func deadLetterPending(subscriptionID: String, reason: String, now: Date) async throws -> Int
+}
 
-    /// Leases up to `limit` pending deliveries that are due, oldest first, until `leaseUntil`.
-    func claimDueDeliveries(now: Date, limit: Int, leaseUntil: Date) async throws -> [ClaimedDelivery]
-    /// Records attempts (a batch, in one transaction): the attempt log and each delivery's new state.
-    func recordAttempts(_ attempts: [AttemptRecord]) async throws
-    /// Ends every lease (at start-up: the previous process is gone, its in-flight deliveries are pending again).
-    func releaseAllLeases() async throws
-    /// When the next pending delivery is due, if any.
-    func nextDueTime() async throws -> Date?
-
+/// What was delivered, how, and what is owed: for the API and metrics.
+public protocol DeliveryLogStore: Sendable {
     func deliveries(_ query: DeliveryQuery) async throws -> [Delivery]
     func delivery(id: String) async throws -> Delivery?
-    func attempts(deliveryID: String) async throws -> [AttemptRecord]
-    /// Puts a failed delivery back in the queue, due now. Returns nil when there is no such delivery.
+    func attempts(deliveryID: String) async throws -> [DeliveryAttempt]
+    /// Puts a dead letter back in the queue, due now, with a fresh schedule. Nil when there is no such delivery.
     func retryDelivery(id: String, now: Date) async throws -> Delivery?
+    /// Counts by status, kept incrementally (never a scan of the outbox).
     func deliveryCounts() async throws -> [DeliveryStatus: Int]
+    /// Counts by subscription and status, kept incrementally.
+    func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]]
+}
 
-    /// Checks the store answers (for /healthz).
-    func ping() async throws
+/// A subscription's delivery state.
+public struct SubscriptionState: Sendable, Equatable {
+    public var pausedAt: Date?
+    public var disabledAt: Date?
+    public var disabledReason: String?
+    public var failingSince: Date?
+
+    public init(pausedAt: Date? = nil, disabledAt: Date? = nil, disabledReason: String? = nil, failingSince: Date? = nil) {
+        self.pausedAt = pausedAt
+        self.disabledAt = disabledAt
+        self.disabledReason = disabledReason
+        self.failingSince = failingSince
+    }
+
+    /// Nothing is sent: paused or disabled.
+    public var isHeld: Bool { pausedAt != nil || disabledAt != nil }
+}
+
+/// A lease on claimed deliveries: who holds it, a token unique to the claim, and until when.
+public struct Lease: Sendable, Hashable {
+    public var owner: String
+    public var token: Int64
+    public var until: Date
+
+    public init(owner: String, token: Int64, until: Date) {
+        self.owner = owner
+        self.token = token
+        self.until = until
+    }
+}
+
+/// A request to claim up to `limit` due deliveries of one subscription.
+public struct LaneClaim: Sendable, Equatable {
+    public var subscriptionID: String
+    public var limit: Int
+    /// Oldest first, stopping at the first that is not due (FIFO), rather than any due ones.
+    public var ordered: Bool
+
+    public init(subscriptionID: String, limit: Int, ordered: Bool) {
+        self.subscriptionID = subscriptionID
+        self.limit = limit
+        self.ordered = ordered
+    }
+}
+
+public struct LaneClaimResult: Sendable {
+    public var subscriptionID: String
+    public var deliveries: [ClaimedDelivery]
+    /// When fewer than asked were claimed: when the lane's next pending delivery is due (nil: none is pending).
+    public var nextDue: Date?
+
+    public init(subscriptionID: String, deliveries: [ClaimedDelivery], nextDue: Date?) {
+        self.subscriptionID = subscriptionID
+        self.deliveries = deliveries
+        self.nextDue = nextDue
+    }
 }
 
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -115,42 +205,96 @@ public struct NewDelivery: Sendable, Hashable {
 public struct ClaimedDelivery: Sendable {
     public var delivery: Delivery
     public var event: Event
+    public var lease: Lease
 
-    public init(delivery: Delivery, event: Event) {
+    public init(delivery: Delivery, event: Event, lease: Lease) {
         self.delivery = delivery
         self.event = event
+        self.lease = lease
     }
 }
 
+/// One attempt at one delivery (or a delivery put back without one), and what follows it.
 public struct AttemptRecord: Sendable, Hashable {
-    public enum Outcome: String, Sendable, Codable {
+    /// How the attempt went: the one classification every attempt gets.
+    public enum Outcome: String, Sendable, Codable, CaseIterable {
+        /// The receiver accepted it.
         case delivered
+        /// A failure worth trying again: a 5xx, 408, a network failure.
         case retry
+        /// 429: pacing, not failure; it does not count toward giving up.
+        case rateLimited = "rate_limited"
+        /// A permanent failure: the receiver refused it (4xx); trying again cannot help.
         case failed
-        /// Not sent (rate-limited subscription, shutdown): rescheduled without counting an attempt.
+        /// 410: the receiver asks to be disabled.
+        case disable
+        /// Not sent (its lane stopped before its turn): put back without counting an attempt.
         case deferred
     }
 
+    /// What happens to the delivery next.
+    public enum Next: Sendable, Hashable {
+        case delivered
+        /// Try again at this time; the attempt counts toward the schedule.
+        case retry(at: Date)
+        /// Try again at this time; the attempt does not count (429, or not sent).
+        case wait(until: Date)
+        /// Given up: kept as a dead letter, retryable by hand.
+        case deadLetter
+    }
+
     public var deliveryID: String
+    public var subscriptionID: String
+    /// The lease the attempt was made under; nil for records not made under one.
+    public var leaseToken: Int64?
     public var at: Date
     public var outcome: Outcome
     public var statusCode: Int?
+    /// Why, bounded and scrubbed of the destination's secrets.
     public var error: String?
     public var durationMilliseconds: Int
-    /// For retry and deferred: when to try next.
-    public var nextAttemptAt: Date?
+    public var next: Next
 
     public init(
-        deliveryID: String, at: Date, outcome: Outcome, statusCode: Int? = nil, error: String? = nil,
-        durationMilliseconds: Int = 0, nextAttemptAt: Date? = nil
+        deliveryID: String, subscriptionID: String = "", leaseToken: Int64? = nil, at: Date, outcome: Outcome, statusCode: Int? = nil,
+        error: String? = nil, durationMilliseconds: Int = 0, next: Next
     ) {
+        self.deliveryID = deliveryID
+        self.subscriptionID = subscriptionID
+        self.leaseToken = leaseToken
+        self.at = at
+        self.outcome = outcome
+        self.statusCode = statusCode
+        self.error = error
+        self.durationMilliseconds = durationMilliseconds
+        self.next = next
+    }
+
+    /// When the delivery is tried next, if it is.
+    public var nextAttemptAt: Date? {
+        switch next {
+        case .retry(let at), .wait(let at): return at
+        case .delivered, .deadLetter: return nil
+        }
+    }
+}
+
+/// One logged attempt, as the API shows it.
+public struct DeliveryAttempt: Sendable, Hashable {
+    public var deliveryID: String
+    public var at: Date
+    public var outcome: AttemptRecord.Outcome
+    public var statusCode: Int?
+    public var error: String?
+    public var durationMilliseconds: Int
+
+    public init(deliveryID: String, at: Date, outcome: AttemptRecord.Outcome, statusCode: Int?, error: String?, durationMilliseconds: Int) {
         self.deliveryID = deliveryID
         self.at = at
         self.outcome = outcome
         self.statusCode = statusCode
         self.error = error
         self.durationMilliseconds = durationMilliseconds
-        self.nextAttemptAt = nextAttemptAt
     }
 }
 

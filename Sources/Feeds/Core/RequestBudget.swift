@@ -1,41 +1,7 @@
 import EventModel
 import Foundation
 
-/// A platform's request allowance (Scalingo: 60 a minute per token) as a token bucket: `capacity`
-/// requests at once, refilled at `capacity / period`. Pure: the time is passed in.
-public struct TokenBucket: Sendable, Equatable {
-    public let capacity: Double
-    public let refillPerSecond: Double
-    public private(set) var tokens: Double
-    public private(set) var updatedAt: Date
-
-    public init(capacity: Int, per period: Duration, now: Date) {
-        self.capacity = Double(max(1, capacity))
-        refillPerSecond = self.capacity / max(0.001, period.timeInterval)
-        tokens = self.capacity
-        updatedAt = now
-    }
-
-    /// Takes one request's token and says how long to wait before sending it (zero when one was
-    /// there). Waiting requests queue: each takes the next token as it refills.
-    public mutating func take(now: Date) -> TimeInterval {
-        refill(now: now)
-        tokens -= 1
-        return tokens >= 0 ? 0 : -tokens / refillPerSecond
-    }
-
-    /// After a 429: the platform says none are left.
-    public mutating func drain(now: Date) {
-        refill(now: now)
-        tokens = min(tokens, 0)
-    }
-
-    private mutating func refill(now: Date) {
-        let elapsed = max(0, now.timeIntervalSince(updatedAt))
-        tokens = min(capacity, tokens + elapsed * refillPerSecond)
-        updatedAt = max(updatedAt, now)
-    }
-
+extension TokenBucket {
     /// What a feed of `streams` timelines polled every `interval` asks of a budget of `capacity`
     /// per `period`, at one request per timeline and poll: nil when it fits, else the interval
     /// that does.

@@ -10,6 +10,14 @@ public struct NotifierFactory: Sendable {
         self.transport = transport
     }
 
+    /// How fast a kind's receivers accept messages when a subscription sets no rate limit.
+    public static func defaultRateLimit(for kind: SubscriptionKind) -> RateLimit? {
+        switch kind {
+        case .slack: return SlackNotifier.defaultRateLimit
+        case .webhook: return nil
+        }
+    }
+
     public func notifier(for subscription: Subscription) -> any Notifier {
         switch subscription.kind {
         case .slack:

@@ -92,6 +92,9 @@ public enum SlackMessage {
         case .appDeleted, .appStopped: ":wastebasket:"
         case .appCreated: ":new:"
         case .appRestarted, .appScaled, .configChanged, .databaseMaintenance, .billing: ":information_source:"
+        case .relayDeliveryFailing, .relayDeadLetter: ":warning:"
+        case .relaySubscriptionDisabled: ":no_entry:"
+        case .relayDeliveryRecovered: ":white_check_mark:"
         }
     }
 

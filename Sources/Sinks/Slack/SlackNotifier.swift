@@ -9,6 +9,10 @@ struct SlackNotifier: Notifier {
     let subscription: Subscription
     let transport: any HTTPTransport
 
+    /// Slack accepts about one message a second per incoming webhook, with short bursts, then
+    /// answers 429 with Retry-After.
+    static let defaultRateLimit = RateLimit(count: 1, per: .seconds(1), burst: 3)
+
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
         let message = SlackMessage.render(event, username: subscription.slackUsername, icon: subscription.slackIcon)
         let request = HTTPRequest(

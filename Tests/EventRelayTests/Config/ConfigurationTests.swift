@@ -1,4 +1,5 @@
 import AdminAPI
+import Delivery
 import Feeds
 import Foundation
 import HTTPClient
@@ -14,8 +15,9 @@ struct ConfigurationTests {
         let configuration = try ConfigurationLoader.load(path: example.path, environment: [:])
         #expect(configuration.dataDirectory == "/var/lib/event-relay/data")
         #expect(configuration.adminHost == "127.0.0.1" && configuration.adminPort == 8080)
-        #expect(configuration.dispatcher.concurrency == 32)
-        #expect(configuration.dispatcher.retry.maxBackoff == .seconds(3600))
+        #expect(configuration.dispatcher.concurrency == 16)
+        #expect(configuration.dispatcher.retry.delays == RetrySchedule.standardWebhooksDelays)
+        #expect(configuration.dispatcher.disableAfter == .seconds(3 * 86400))
         let feed = try #require(configuration.feeds.first as? ScalingoFeedSettings)
         #expect(feed.configuration.apiURL == "https://api.osc-fr1.scalingo.com")
         #expect(feed.configuration.apps == ["my-app-prod"])

@@ -64,9 +64,10 @@ struct DispatcherMemoryTests {
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
         let transport = CountingTransport()
         let subscription = Subscription(
-            id: "hook", kind: .webhook, url: "http://127.0.0.1:9/hook", signingSecret: "whsec_" + Data(repeating: 7, count: 32).base64EncodedString())
+            id: "hook", kind: .webhook, url: "http://127.0.0.1:9/hook", signingSecret: "whsec_" + Data(repeating: 7, count: 32).base64EncodedString(),
+            delivery: DeliveryOptions(ordering: DeliveryOptions.Ordering.none, concurrency: 32))
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: transport), lookup: { $0 == "hook" ? subscription : nil },
+            store: store, notifiers: NotifierFactory(transport: transport), subscriptions: { [subscription] },
             configuration: DispatcherConfiguration(concurrency: 32))
         let running = Task { await dispatcher.run() }
         let now = Date()

@@ -18,6 +18,7 @@ struct ProcessTests {
           listen: 127.0.0.1:0
         delivery:
           concurrency: \(concurrency)
+          lease: 5s
           initial_backoff: 100ms
           max_backoff: 500ms
           shutdown_grace: 3s

@@ -178,9 +178,10 @@ struct RelayEndToEndTests {
         #expect(try await eventually { try await harness.admin(.GET, "/v1/deliveries/\(deliveryID)").json["status"]?.stringValue == "delivered" })
         let delivery = try await harness.admin(.GET, "/v1/deliveries/\(deliveryID)")
         #expect(delivery.json["status"]?.stringValue == "delivered")
-        #expect(delivery.json["attempts"] == .integer(3))
+        #expect(delivery.json["attempts"] == .integer(2), "the 429 is pacing: it does not count toward giving up")
         let log = delivery.json["attempt_log"]?.arrayValue ?? []
         #expect(log.map { $0["status_code"] } == [.integer(503), .integer(429), .integer(204)])
+        #expect(log.map { $0["outcome"] } == [.string("retry"), .string("rate_limited"), .string("delivered")])
         let times = log.compactMap { $0["at"]?.stringValue.flatMap(Timestamp.parse) }
         #expect(times.count == 3 && times[2].timeIntervalSince(times[1]) >= 0.95, "Retry-After: 1 was honoured")
         await scenario.finish()

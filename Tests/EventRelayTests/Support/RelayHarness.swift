@@ -74,7 +74,7 @@ final class RelayHarness: @unchecked Sendable {
         configuration.adminPort = 0
         configuration.logLevel = .critical
         configuration.shutdownGrace = .seconds(5)
-        configuration.dispatcher.retry = RetryPolicyForTests.fast
+        configuration.dispatcher.retry = RetryScheduleForTests.fast
         configuration.dispatcher.idlePoll = .milliseconds(100)
         configuration.httpClient.requestTimeout = .seconds(5)
         return configuration
@@ -130,9 +130,10 @@ final class RelayHarness: @unchecked Sendable {
     }
 }
 
-enum RetryPolicyForTests {
-    static let fast = RetryPolicy(
-        initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400), multiplier: 2, maxAttempts: 5, maxRetryAfter: .seconds(5))
+enum RetryScheduleForTests {
+    /// Five attempts within about a second.
+    static let fast = RetrySchedule(
+        delays: [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(400)], maxRetryAfter: .seconds(5))
 }
 
 /// Polls `condition` every 25 ms until it holds or the timeout passes.

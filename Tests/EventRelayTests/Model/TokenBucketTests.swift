@@ -1,3 +1,4 @@
+import EventModel
 import Feeds
 import Foundation
 import Testing

@@ -1,0 +1,264 @@
+import EventModel
+import Foundation
+import Store
+
+/// How one lane (one subscription's deliveries) is paced, resolved from the subscription's
+/// options and the defaults of its kind and of the configuration.
+public struct LaneSettings: Sendable, Equatable {
+    /// In flight at once (1 when `ordered`).
+    public var concurrency: Int
+    /// FIFO: deliveries go one after another, in the order their events arrived.
+    public var ordered: Bool
+    public var rateLimit: RateLimit?
+    public var schedule: RetrySchedule
+    public var breaker: CircuitBreaker.Settings
+    /// Failing continuously this long disables the subscription.
+    public var disableAfter: Duration
+    /// An ordered lane claims up to this many at once and sends them one after another.
+    public var orderedBatch: Int
+
+    public init(
+        concurrency: Int = 16, ordered: Bool = true, rateLimit: RateLimit? = nil, schedule: RetrySchedule = RetrySchedule(),
+        breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), disableAfter: Duration = .seconds(3 * 86400), orderedBatch: Int = 32
+    ) {
+        self.concurrency = max(1, concurrency)
+        self.ordered = ordered
+        self.rateLimit = rateLimit
+        self.schedule = schedule
+        self.breaker = breaker
+        self.disableAfter = disableAfter
+        self.orderedBatch = max(1, orderedBatch)
+    }
+}
+
+/// How a sent delivery went, as far as its lane is concerned.
+public enum LaneSignal: Sendable, Equatable {
+    case delivered
+    /// 429: the lane waits until then; not a failure.
+    case rateLimited(until: Date)
+    /// Any other failure (counts toward the breaker and the disable period).
+    case failed
+    /// 410: the destination asks to be disabled.
+    case gone(reason: String)
+}
+
+/// What the lane's state asks the dispatcher to do (write, log, tell).
+public enum LaneAction: Sendable, Equatable {
+    case breakerOpened(subscriptionID: String, failures: Int)
+    case breakerClosed(subscriptionID: String)
+    /// Pending retries of the lane are due now: the destination answers again.
+    case expediteRetries(subscriptionID: String)
+    /// Persist when the current run of failures began (nil: it ended).
+    case failingSince(subscriptionID: String, since: Date?)
+    case disable(subscriptionID: String, reason: String)
+}
+
+/// A lane's state as the API and metrics show it.
+public struct LaneStatus: Sendable, Equatable {
+    public var inFlight: Int
+    public var rateLimitedUntil: Date?
+    public var breaker: CircuitBreaker.State
+    public var failingSince: Date?
+    public var held: Bool
+}
+
+/// Every lane's pacing state, and the decisions made on it: which lanes may claim how many
+/// deliveries now, what a sent delivery's outcome changes, and when to look again. Pure (no I/O,
+/// the time is passed in), held under a lock by the dispatcher, which runs the actions it returns
+/// (the swift-kafka-client pattern).
+///
+/// A lane never takes more than its own `concurrency`, so a slow, hanging or failing destination
+/// cannot take slots from any other. A lane that is held (paused by an operator, disabled),
+/// rate-limited (its token bucket is empty, or a 429 asked it to wait) or whose breaker is open
+/// is not claimed from at all: its deliveries stay in the store, unleased, until it may send.
+public struct LaneScheduler: Sendable {
+    struct Lane: Sendable {
+        var settings: LaneSettings
+        var inFlight = 0
+        var bucket: TokenBucket?
+        var rateLimitedUntil: Date?
+        var breaker: CircuitBreaker
+        var failingSince: Date?
+        var held = false
+        /// When the lane's next pending delivery is due: nil when unknown (ask the store);
+        /// `.distantFuture` when it has none.
+        var nextDue: Date?
+
+        init(settings: LaneSettings, now: Date) {
+            self.settings = settings
+            breaker = CircuitBreaker(settings: settings.breaker)
+            bucket = settings.rateLimit.map { TokenBucket(burst: $0.burst, perSecond: $0.perSecond, now: now) }
+        }
+    }
+
+    private var lanes: [String: Lane] = [:]
+
+    public init() {}
+
+    public var laneIDs: Set<String> { Set(lanes.keys) }
+
+    /// Adds, updates and removes lanes to match the subscriptions; state of kept lanes stays.
+    public mutating func configure(_ settings: [String: LaneSettings], now: Date) {
+        for id in lanes.keys where settings[id] == nil { lanes[id] = nil }
+        for (id, wanted) in settings {
+            if var lane = lanes[id] {
+                guard lane.settings != wanted else { continue }
+                if lane.settings.rateLimit != wanted.rateLimit {
+                    lane.bucket = wanted.rateLimit.map { TokenBucket(burst: $0.burst, perSecond: $0.perSecond, now: now) }
+                }
+                if lane.settings.breaker != wanted.breaker { lane.breaker = CircuitBreaker(settings: wanted.breaker) }
+                lane.settings = wanted
+                lanes[id] = lane
+            } else {
+                lanes[id] = Lane(settings: wanted, now: now)
+            }
+        }
+    }
+
+    /// Paused by an operator or disabled: nothing is claimed until released.
+    public mutating func setHeld(_ id: String, _ held: Bool) {
+        lanes[id]?.held = held
+        if !held { lanes[id]?.nextDue = nil }
+    }
+
+    /// Restores a persisted run of failures (after a restart).
+    public mutating func restoreFailingSince(_ id: String, _ since: Date?) {
+        lanes[id]?.failingSince = since
+    }
+
+    /// New or changed deliveries: the named lanes (all when nil) ask the store again.
+    public mutating func wake(_ ids: Set<String>? = nil) {
+        for id in ids ?? Set(lanes.keys) where lanes[id] != nil {
+            lanes[id]?.nextDue = nil
+        }
+    }
+
+    /// The claims to make now, at most `limit` per lane and never beyond a lane's free slots,
+    /// tokens or breaker allowance. Sorted by subscription id (a stable, fair order: every lane
+    /// that may send is asked in every round).
+    public mutating func plan(now: Date) -> [LaneClaim] {
+        var claims: [LaneClaim] = []
+        for id in lanes.keys.sorted() {
+            guard var lane = lanes[id] else { continue }
+            defer { lanes[id] = lane }
+            guard !lane.held else { continue }
+            if let due = lane.nextDue, due > now { continue }
+            if let until = lane.rateLimitedUntil {
+                if until > now { continue }
+                lane.rateLimitedUntil = nil
+            }
+            var capacity = lane.settings.ordered
+                ? (lane.inFlight == 0 ? lane.settings.orderedBatch : 0)
+                : lane.settings.concurrency - lane.inFlight
+            if let bucket = lane.bucket { capacity = min(capacity, bucket.available(now: now)) }
+            if let allowed = lane.breaker.permits(now: now, inFlight: lane.inFlight) { capacity = min(capacity, allowed) }
+            guard capacity > 0 else { continue }
+            claims.append(LaneClaim(subscriptionID: id, limit: capacity, ordered: lane.settings.ordered))
+        }
+        return claims
+    }
+
+    /// The store leased `got` of the `asked`; when fewer, `nextDue` is when the lane's next
+    /// pending delivery is due (nil: none pending).
+    public mutating func claimed(_ id: String, asked: Int, got: Int, nextDue: Date?, now: Date) {
+        guard var lane = lanes[id] else { return }
+        lane.inFlight += got
+        if got > 0 { lane.bucket?.consume(got, now: now) }
+        if got < asked { lane.nextDue = nextDue ?? .distantFuture }
+        lanes[id] = lane
+    }
+
+    /// A delivery of the lane was answered (or failed to be).
+    public mutating func sent(_ id: String, _ signal: LaneSignal, now: Date) -> [LaneAction] {
+        guard var lane = lanes[id] else { return [] }
+        defer { lanes[id] = lane }
+        var actions: [LaneAction] = []
+        switch signal {
+        case .delivered:
+            if lane.breaker.recordSuccess() == .closed {
+                actions.append(.breakerClosed(subscriptionID: id))
+                actions.append(.expediteRetries(subscriptionID: id))
+                lane.nextDue = nil
+            }
+            if lane.failingSince != nil {
+                lane.failingSince = nil
+                actions.append(.failingSince(subscriptionID: id, since: nil))
+            }
+        case .rateLimited(let until):
+            lane.rateLimitedUntil = max(lane.rateLimitedUntil ?? until, until)
+            lane.bucket?.drain(now: now)
+        case .failed:
+            if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
+                actions.append(.breakerOpened(subscriptionID: id, failures: failures))
+            }
+            if let since = lane.failingSince {
+                if now.timeIntervalSince(since) >= lane.settings.disableAfter.timeInterval, !lane.held {
+                    lane.held = true
+                    actions.append(.disable(
+                        subscriptionID: id,
+                        reason: "failing continuously since \(Timestamp.format(since)) (longer than \(Self.format(lane.settings.disableAfter)))"))
+                }
+            } else {
+                lane.failingSince = now
+                actions.append(.failingSince(subscriptionID: id, since: now))
+            }
+        case .gone(let reason):
+            _ = lane.breaker.recordFailure(now: now)
+            if !lane.held {
+                lane.held = true
+                actions.append(.disable(subscriptionID: id, reason: reason))
+            }
+        }
+        return actions
+    }
+
+    /// A delivery of the lane was rescheduled for `at` (a retry): the lane looks again then at the latest.
+    public mutating func due(_ id: String, at: Date) {
+        guard let known = lanes[id]?.nextDue else { return }
+        lanes[id]?.nextDue = min(known, at)
+    }
+
+    /// Outcomes of the lane's deliveries were written: their slots are free.
+    public mutating func recorded(_ id: String, count: Int) {
+        guard var lane = lanes[id] else { return }
+        lane.inFlight = max(0, lane.inFlight - count)
+        if lane.settings.ordered { lane.nextDue = nil }
+        lanes[id] = lane
+    }
+
+    /// The earliest time a lane that is waiting (for a due delivery, a token, a 429's end or a
+    /// probe) may claim again; nil when none is waiting on time.
+    public func nextWake(now: Date) -> Date? {
+        var earliest: Date?
+        for lane in lanes.values where !lane.held {
+            if lane.nextDue == .distantFuture { continue }
+            let free = lane.settings.ordered ? lane.inFlight == 0 : lane.inFlight < lane.settings.concurrency
+            guard free else { continue }
+            var ready = lane.nextDue ?? now
+            if let until = lane.rateLimitedUntil { ready = max(ready, until) }
+            if let probe = lane.breaker.probeAt { ready = max(ready, probe) }
+            if let bucket = lane.bucket {
+                ready = max(ready, now.addingTimeInterval(bucket.timeUntilAvailable(now: now)))
+            }
+            earliest = min(earliest ?? ready, ready)
+        }
+        return earliest
+    }
+
+    public func status(_ id: String) -> LaneStatus? {
+        guard let lane = lanes[id] else { return nil }
+        return LaneStatus(
+            inFlight: lane.inFlight, rateLimitedUntil: lane.rateLimitedUntil, breaker: lane.breaker.state, failingSince: lane.failingSince,
+            held: lane.held)
+    }
+
+    public func settings(_ id: String) -> LaneSettings? { lanes[id]?.settings }
+
+    static func format(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        if seconds % 86400 == 0 { return "\(seconds / 86400)d" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
+    }
+}

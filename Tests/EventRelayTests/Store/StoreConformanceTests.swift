@@ -1,0 +1,217 @@
+import EventModel
+import Foundation
+import SQLiteStore
+import Store
+import Testing
+
+/// The store contract, run against every implementation (SQLite now; PostgreSQL will join the
+/// `Engine` list). Each test opens a fresh store of the engine it is given.
+@Suite("Store conformance: outbox, leases, delivery log, subscription state")
+struct StoreConformanceTests {
+    enum Engine: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite
+        var testDescription: String { rawValue }
+    }
+
+    /// A fresh store, and what to clean up.
+    final class Opened: @unchecked Sendable {
+        let store: any RelayStore
+        private let directory: TemporaryDirectory
+
+        init(_ engine: Engine) throws {
+            directory = try TemporaryDirectory()
+            switch engine {
+            case .sqlite: store = try SQLiteStore(path: directory.path + "/relay.sqlite")
+            }
+        }
+
+        deinit { directory.cleanup() }
+    }
+
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+
+    /// Owes `count` events to each subscription, created one millisecond apart (ids in that order).
+    @discardableResult
+    func owe(_ store: any RelayStore, _ count: Int, to subscriptions: [String], from first: Int = 0, at now: Date = t0) async throws -> [String] {
+        var ids: [String] = []
+        for index in first..<(first + count) {
+            let created = now.addingTimeInterval(Double(index) / 1000)
+            let event = Fixtures.event(type: "deployment", id: "e\(index)", time: created)
+            let owed = subscriptions.map { subscription -> NewDelivery in
+                let id = "dlv_\(String(format: "%06d", index))_\(subscription)"
+                ids.append(id)
+                return NewDelivery(id: id, eventKey: event.key, subscriptionID: subscription, matchedBy: "rule:r")
+            }
+            _ = try await store.commitIngest(IngestCommit(items: [IngestCommit.Item(event: event, deliveries: owed)], now: created))
+        }
+        return ids
+    }
+
+    func lease(_ token: Int64, until seconds: TimeInterval, owner: String = "a") -> Lease {
+        Lease(owner: owner, token: token, until: Self.t0.addingTimeInterval(seconds))
+    }
+
+    func record(_ claimed: ClaimedDelivery, _ outcome: AttemptRecord.Outcome, next: AttemptRecord.Next, at seconds: TimeInterval = 1) -> AttemptRecord {
+        AttemptRecord(
+            deliveryID: claimed.delivery.id, subscriptionID: claimed.delivery.subscriptionID, leaseToken: claimed.lease.token,
+            at: Self.t0.addingTimeInterval(seconds), outcome: outcome, statusCode: outcome == .delivered ? 204 : 503,
+            error: outcome == .delivered ? nil : "HTTP 503", durationMilliseconds: 3, next: next)
+    }
+
+    @Test(arguments: Engine.allCases)
+    func aLaneClaimsItsOwnDueDeliveriesOldestFirstAndEachOnce(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 5, to: ["a", "b"])
+        let now = Self.t0.addingTimeInterval(1)
+        let first = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 3, ordered: false), LaneClaim(subscriptionID: "b", limit: 10, ordered: false)],
+            now: now, lease: lease(1, until: 60))
+        #expect(first.map(\.subscriptionID) == ["a", "b"])
+        #expect(first[0].deliveries.map(\.event.id) == ["e0", "e1", "e2"])
+        #expect(first[0].deliveries.allSatisfy { $0.delivery.subscriptionID == "a" && $0.lease.token == 1 })
+        #expect(first[1].deliveries.count == 5, "a lane's limit does not touch another lane")
+        #expect(first[1].nextDue != nil && first[1].nextDue! > now, "b got fewer than asked: its next due is a leased row's lease end")
+        let second = try await store.claimDeliveries([LaneClaim(subscriptionID: "a", limit: 10, ordered: false)], now: now, lease: lease(2, until: 60))
+        #expect(second[0].deliveries.map(\.event.id) == ["e3", "e4"], "leased rows are not claimed again")
+        let none = try await store.claimDeliveries([LaneClaim(subscriptionID: "a", limit: 10, ordered: false)], now: now, lease: lease(3, until: 60))
+        #expect(none[0].deliveries.isEmpty)
+        #expect(none[0].nextDue == Self.t0.addingTimeInterval(60), "the earliest lease end")
+        let unknown = try await store.claimDeliveries([LaneClaim(subscriptionID: "zzz", limit: 10, ordered: false)], now: now, lease: lease(4, until: 60))
+        #expect(unknown[0].deliveries.isEmpty && unknown[0].nextDue == nil, "nothing pending: no next due")
+    }
+
+    @Test(arguments: Engine.allCases)
+    func anExpiredLeaseIsRecoveredByTheNextClaimNotReleasedWholesale(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 2, to: ["a"])
+        let claim = [LaneClaim(subscriptionID: "a", limit: 10, ordered: false)]
+        let dead = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(1), lease: lease(1, until: 30, owner: "dead"))
+        #expect(dead[0].deliveries.count == 2)
+        #expect(try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(29), lease: lease(2, until: 90))[0].deliveries.isEmpty)
+        let recovered = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(30), lease: lease(3, until: 90, owner: "alive"))
+        #expect(recovered[0].deliveries.map(\.event.id) == ["e0", "e1"])
+
+        // The first owner wakes up and records: fenced, nothing changes.
+        let fenced = try await store.recordAttempts(dead[0].deliveries.map { record($0, .delivered, next: .delivered) })
+        #expect(Set(fenced) == Set(dead[0].deliveries.map(\.delivery.id)))
+        #expect(try await store.deliveryCounts()[.pending] == 2)
+        #expect(try await store.attempts(deliveryID: dead[0].deliveries[0].delivery.id).map(\.outcome) == [.delivered], "the attempt is logged: it happened")
+        // The current owner's outcome is recorded.
+        let kept = try await store.recordAttempts(recovered[0].deliveries.map { record($0, .delivered, next: .delivered, at: 31) })
+        #expect(kept.isEmpty)
+        #expect(try await store.deliveryCounts()[.delivered] == 2)
+    }
+
+    @Test(arguments: Engine.allCases)
+    func anOrderedLaneNeverOvertakesADeliveryWaitingForItsRetry(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 4, to: ["a"])
+        let fifo = [LaneClaim(subscriptionID: "a", limit: 2, ordered: true)]
+        let now = Self.t0.addingTimeInterval(1)
+        let batch = try await store.claimDeliveries(fifo, now: now, lease: lease(1, until: 60))
+        #expect(batch[0].deliveries.map(\.event.id) == ["e0", "e1"])
+        #expect(try await store.claimDeliveries(fifo, now: now, lease: lease(2, until: 60))[0].deliveries.isEmpty, "the head is in flight")
+        // e0 fails and waits 10 s; e1 was not sent (put back without counting).
+        try await store.recordAttempts([
+            record(batch[0].deliveries[0], .retry, next: .retry(at: Self.t0.addingTimeInterval(11))),
+            record(batch[0].deliveries[1], .deferred, next: .wait(until: now)),
+        ])
+        let blocked = try await store.claimDeliveries(fifo, now: Self.t0.addingTimeInterval(5), lease: lease(3, until: 60))
+        #expect(blocked[0].deliveries.isEmpty, "e1..e3 are due but e0 is first")
+        #expect(blocked[0].nextDue == Self.t0.addingTimeInterval(11))
+        let resumed = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 10, ordered: true)], now: Self.t0.addingTimeInterval(11), lease: lease(4, until: 60))
+        #expect(resumed[0].deliveries.map(\.event.id) == ["e0", "e1", "e2", "e3"])
+        #expect(resumed[0].deliveries[0].delivery.attempts == 1)
+        #expect(resumed[0].deliveries[1].delivery.attempts == 0, "a deferred delivery was not attempted")
+    }
+
+    @Test(arguments: Engine.allCases)
+    func outcomesMoveDeliveriesAndOnlyCountedAttemptsCount(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 3, to: ["a"])
+        let claim = [LaneClaim(subscriptionID: "a", limit: 10, ordered: false)]
+        let claimed = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(1), lease: lease(1, until: 60))[0].deliveries
+        let (ok, limited, broken) = (claimed[0], claimed[1], claimed[2])
+        try await store.recordAttempts([
+            record(ok, .delivered, next: .delivered),
+            AttemptRecord(
+                deliveryID: limited.delivery.id, subscriptionID: "a", leaseToken: 1, at: Self.t0.addingTimeInterval(1), outcome: .rateLimited,
+                statusCode: 429, error: "HTTP 429", next: .wait(until: Self.t0.addingTimeInterval(20))),
+            record(broken, .failed, next: .deadLetter),
+        ])
+        #expect(try await store.delivery(id: ok.delivery.id)?.status == .delivered)
+        #expect(try await store.delivery(id: ok.delivery.id)?.deliveredAt != nil)
+        let waiting = try #require(try await store.delivery(id: limited.delivery.id))
+        #expect(waiting.status == .pending && waiting.attempts == 0, "a 429 is pacing, not an attempt that counts")
+        #expect(waiting.nextAttemptAt == Self.t0.addingTimeInterval(20))
+        let dead = try #require(try await store.delivery(id: broken.delivery.id))
+        #expect(dead.status == .deadLetter && dead.attempts == 1 && dead.lastStatusCode == 503)
+        #expect(try await store.attempts(deliveryID: limited.delivery.id).map(\.outcome) == [.rateLimited])
+        #expect(try await store.deliveryCounts() == [.pending: 1, .delivered: 1, .deadLetter: 1])
+
+        // A dead letter retried by hand starts a fresh schedule, due now; others are refused.
+        let retried = try #require(try await store.retryDelivery(id: broken.delivery.id, now: Self.t0.addingTimeInterval(100)))
+        #expect(retried.status == .pending && retried.attempts == 0 && retried.nextAttemptAt == Self.t0.addingTimeInterval(100))
+        #expect(try await store.retryDelivery(id: ok.delivery.id, now: Self.t0)?.status == .delivered, "a delivered one stays delivered")
+        #expect(try await store.retryDelivery(id: "nope", now: Self.t0) == nil)
+        #expect(try await store.deliveryCounts() == [.pending: 2, .delivered: 1, .deadLetter: 0])
+        #expect(try await store.deliveryCountsBySubscription() == ["a": [.pending: 2, .delivered: 1]])
+    }
+
+    @Test(arguments: Engine.allCases)
+    func expeditingMakesWaitingRetriesDueButLeavesLeasedOnesAlone(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 3, to: ["a"])
+        let claim = [LaneClaim(subscriptionID: "a", limit: 2, ordered: false)]
+        let claimed = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(1), lease: lease(1, until: 60))[0].deliveries
+        try await store.recordAttempts([record(claimed[0], .retry, next: .retry(at: Self.t0.addingTimeInterval(3600)))])
+        let inFlight = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(2), lease: lease(2, until: 60))[0].deliveries
+        #expect(inFlight.map(\.event.id) == ["e2"])
+        try await store.expediteRetries(subscriptionID: "a", now: Self.t0.addingTimeInterval(5))
+        let due = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 10, ordered: false)], now: Self.t0.addingTimeInterval(5), lease: lease(3, until: 60))
+        #expect(due[0].deliveries.map(\.event.id) == ["e0"], "e0's retry is due now; e1 and e2 are still leased")
+    }
+
+    @Test(arguments: Engine.allCases)
+    func subscriptionStateRoundTripsAndDeletingASubscriptionDeadLettersWhatWasOwed(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        let subscription = Subscription(
+            id: "ops", kind: .slack, url: "https://hooks.slack.com/services/x", slackIcon: ":x:",
+            filter: EventFilter(types: ["deployment"]), delivery: DeliveryOptions(rateLimit: RateLimit(count: 30, per: .seconds(60), burst: 5)),
+            createdAt: Self.t0, updatedAt: Self.t0)
+        try await store.insertSubscription(subscription)
+        #expect(try await store.subscription(id: "ops") == subscription)
+        #expect(try await store.subscriptionStates().isEmpty)
+
+        try await store.setPaused(subscriptionID: "ops", true, now: Self.t0)
+        try await store.setFailingSince(subscriptionID: "ops", Self.t0.addingTimeInterval(-60), now: Self.t0)
+        var state = try #require(try await store.subscriptionStates()["ops"])
+        #expect(state.pausedAt == Self.t0 && state.failingSince == Self.t0.addingTimeInterval(-60) && state.isHeld)
+        try await store.setPaused(subscriptionID: "ops", false, now: Self.t0)
+        try await store.setDisabled(subscriptionID: "ops", reason: "HTTP 410: gone", now: Self.t0)
+        state = try #require(try await store.subscriptionStates()["ops"])
+        #expect(state.pausedAt == nil && state.disabledReason == "HTTP 410: gone" && state.failingSince == nil && state.isHeld)
+        try await store.setDisabled(subscriptionID: "ops", reason: nil, now: Self.t0)
+        #expect(try await store.subscriptionStates()["ops"]?.isHeld == false)
+
+        try await owe(store, 2, to: ["ops", "other"])
+        #expect(try await store.subscriptionsWithPendingDeliveries() == ["ops", "other"])
+        #expect(try await store.deleteSubscription(id: "ops", now: Self.t0))
+        #expect(try await store.deleteSubscription(id: "ops", now: Self.t0) == false)
+        let owed = try await store.deliveries(DeliveryQuery(subscriptionID: "ops"))
+        #expect(owed.map(\.status) == [.deadLetter, .deadLetter])
+        #expect(owed.first?.lastError == "subscription deleted")
+        #expect(try await store.subscriptionStates()["ops"] == nil)
+        #expect(try await store.subscriptionsWithPendingDeliveries() == ["other"])
+        #expect(try await store.deadLetterPending(subscriptionID: "other", reason: "subscription no longer exists", now: Self.t0) == 2)
+        #expect(try await store.deliveryCounts()[.deadLetter] == 4)
+    }
+}
