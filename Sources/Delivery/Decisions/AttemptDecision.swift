@@ -16,6 +16,14 @@ public struct AttemptDecision: Sendable, Equatable {
 
     public static let maxReasonLength = 500
 
+    public init(outcome: AttemptRecord.Outcome, next: AttemptRecord.Next, signal: LaneSignal, statusCode: Int?, reason: String?) {
+        self.outcome = outcome
+        self.next = next
+        self.signal = signal
+        self.statusCode = statusCode
+        self.reason = reason
+    }
+
     /// `attempt` is the number of this attempt among those that count (429s do not);
     /// `rateLimitWait` is how long a 429 without Retry-After pauses the lane.
     public static func decide(

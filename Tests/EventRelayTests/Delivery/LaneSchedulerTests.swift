@@ -1,0 +1,228 @@
+import Delivery
+import EventModel
+import Foundation
+import Store
+import Testing
+
+@Suite("Lane scheduler (pure, injected time)")
+struct LaneSchedulerTests {
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+    func at(_ seconds: TimeInterval) -> Date { Self.t0.addingTimeInterval(seconds) }
+
+    let fast = LaneSettings(concurrency: 4, ordered: false)
+    let fifo = LaneSettings(concurrency: 1, ordered: true, orderedBatch: 8)
+    let slack = LaneSettings(concurrency: 1, ordered: true, rateLimit: RateLimit(count: 1, per: .seconds(1), burst: 3), orderedBatch: 8)
+
+    func limits(_ scheduler: inout LaneScheduler, at now: Date) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: scheduler.plan(now: now).map { ($0.subscriptionID, $0.limit) })
+    }
+
+    @Test func aHangingLaneNeverTakesAnotherLanesSlots() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["hang": fast, "ok": fast], now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == ["hang": 4, "ok": 4])
+        scheduler.claimed("hang", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        scheduler.claimed("ok", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        // "hang"'s four never answer; "ok" answers and is recorded, again and again.
+        for round in 1...100 {
+            #expect(scheduler.sent("ok", .delivered, now: at(Double(round))) == [])
+            scheduler.recorded("ok", count: 1)
+            #expect(limits(&scheduler, at: at(Double(round))) == ["ok": 1], "round \(round)")
+            scheduler.claimed("ok", asked: 1, got: 1, nextDue: nil, now: at(Double(round)))
+        }
+        #expect(scheduler.status("hang")?.inFlight == 4)
+    }
+
+    @Test func anOrderedLaneClaimsABatchOnlyWhenNothingIsInFlight() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fifo], now: Self.t0)
+        #expect(scheduler.plan(now: Self.t0) == [LaneClaim(subscriptionID: "a", limit: 8, ordered: true)])
+        scheduler.claimed("a", asked: 8, got: 3, nextDue: nil, now: Self.t0)
+        #expect(scheduler.plan(now: Self.t0).isEmpty)
+        scheduler.recorded("a", count: 2)
+        #expect(scheduler.plan(now: Self.t0).isEmpty, "one of the batch is still in flight")
+        scheduler.recorded("a", count: 1)
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 8], "recorded: ask the store again")
+    }
+
+    @Test func aLaneWithNothingDueIsNotAskedUntilItsNextDueOrAWake() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast, "b": fast], now: Self.t0)
+        scheduler.claimed("a", asked: 4, got: 0, nextDue: at(30), now: Self.t0)
+        scheduler.claimed("b", asked: 4, got: 0, nextDue: nil, now: Self.t0)
+        #expect(scheduler.plan(now: at(29)).isEmpty, "no claim-then-nothing spinning")
+        #expect(scheduler.nextWake(now: Self.t0) == at(30), "b has nothing pending: only a wake brings it back")
+        #expect(limits(&scheduler, at: at(30)) == ["a": 4])
+        scheduler.wake(["b"])
+        #expect(limits(&scheduler, at: at(29)) == ["b": 4])
+        scheduler.due("b", at: at(12))
+        #expect(limits(&scheduler, at: at(13)).keys.contains("b"))
+    }
+
+    @Test func aRateLimitedLaneClaimsOnlyTheTokensItHasAndWakesForTheNext() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["slack": slack], now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == ["slack": 3], "the burst")
+        scheduler.claimed("slack", asked: 3, got: 3, nextDue: nil, now: Self.t0)
+        scheduler.recorded("slack", count: 3)
+        #expect(scheduler.plan(now: at(0.5)).isEmpty, "no token yet")
+        #expect(scheduler.nextWake(now: at(0.5)) == at(1))
+        #expect(limits(&scheduler, at: at(1)) == ["slack": 1])
+        // Over 30 seconds of steady work, 1 a second (after the burst): never more.
+        var sent = 0
+        var now = at(1)
+        while now < at(31) {
+            if let claim = scheduler.plan(now: now).first {
+                scheduler.claimed("slack", asked: claim.limit, got: claim.limit, nextDue: nil, now: now)
+                scheduler.recorded("slack", count: claim.limit)
+                sent += claim.limit
+            }
+            now = scheduler.nextWake(now: now) ?? now.addingTimeInterval(0.1)
+        }
+        #expect(sent == 30)
+    }
+
+    @Test func a429PausesOnlyItsLaneUntilRetryAfterAndIsNotAFailure() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["slack": fifo, "hook": fast], now: Self.t0)
+        scheduler.claimed("slack", asked: 8, got: 1, nextDue: nil, now: Self.t0)
+        #expect(scheduler.sent("slack", .rateLimited(until: at(20)), now: Self.t0) == [])
+        scheduler.recorded("slack", count: 1)
+        #expect(limits(&scheduler, at: at(19)) == ["hook": 4], "paused lanes are not claimed at all")
+        scheduler.claimed("hook", asked: 4, got: 0, nextDue: nil, now: at(19))
+        #expect(scheduler.nextWake(now: at(19)) == at(20))
+        #expect(limits(&scheduler, at: at(20)).keys.contains("slack"))
+        for _ in 0..<50 { _ = scheduler.sent("slack", .rateLimited(until: at(21)), now: at(20)) }
+        #expect(scheduler.status("slack")?.breaker == .closed(failures: 0), "429s never open the breaker")
+        #expect(scheduler.status("slack")?.failingSince == nil)
+    }
+
+    @Test func consecutiveFailuresOpenTheBreakerAndAProbeReopensTheLaneAtFullSpeed() {
+        var scheduler = LaneScheduler()
+        let settings = LaneSettings(concurrency: 16, ordered: false, breaker: CircuitBreaker.Settings(threshold: 5, initialCooldown: .seconds(1)))
+        scheduler.configure(["down": settings], now: Self.t0)
+        scheduler.claimed("down", asked: 16, got: 16, nextDue: nil, now: Self.t0)
+        var actions: [LaneAction] = []
+        for _ in 0..<16 { actions += scheduler.sent("down", .failed, now: Self.t0) }
+        scheduler.recorded("down", count: 16)
+        #expect(actions == [
+            .failingSince(subscriptionID: "down", since: Self.t0),
+            .breakerOpened(subscriptionID: "down", failures: 5),
+        ])
+        #expect(scheduler.plan(now: at(0.5)).isEmpty, "open: nothing is sent")
+        #expect(scheduler.nextWake(now: at(0.5)) == at(1))
+        #expect(limits(&scheduler, at: at(1)) == ["down": 1], "half-open: one probe")
+        scheduler.claimed("down", asked: 1, got: 1, nextDue: nil, now: at(1))
+        #expect(scheduler.plan(now: at(1)).isEmpty, "one probe at a time")
+        let back = scheduler.sent("down", .delivered, now: at(1.01))
+        #expect(back == [
+            .breakerClosed(subscriptionID: "down"), .expediteRetries(subscriptionID: "down"),
+            .failingSince(subscriptionID: "down", since: nil),
+        ])
+        scheduler.recorded("down", count: 1)
+        #expect(limits(&scheduler, at: at(1.01)) == ["down": 16], "full speed at once")
+    }
+
+    @Test func failingContinuouslyForTheDisablePeriodDisablesTheLaneOnce() {
+        var scheduler = LaneScheduler()
+        let settings = LaneSettings(concurrency: 1, ordered: false, disableAfter: .seconds(3 * 86400))
+        scheduler.configure(["a": settings], now: Self.t0)
+        #expect(scheduler.sent("a", .failed, now: Self.t0) == [.failingSince(subscriptionID: "a", since: Self.t0)])
+        #expect(scheduler.sent("a", .failed, now: at(3 * 86400 - 1)).isEmpty)
+        let disabled = scheduler.sent("a", .failed, now: at(3 * 86400))
+        #expect(disabled.count == 1)
+        guard case .disable(let id, let reason) = disabled.first else { Issue.record("not disabled"); return }
+        #expect(id == "a" && reason.contains("longer than 3d"))
+        #expect(scheduler.status("a")?.held == true)
+        #expect(scheduler.sent("a", .failed, now: at(3 * 86400 + 5)).isEmpty, "said once")
+        #expect(scheduler.plan(now: at(4 * 86400)).isEmpty)
+    }
+
+    @Test func aFailingRunSurvivesARestartAndASuccessEndsIt() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast], now: Self.t0)
+        scheduler.restoreFailingSince("a", at(-3 * 86400))
+        guard case .disable = scheduler.sent("a", .failed, now: Self.t0).first else {
+            Issue.record("a run of failures that began before the restart counts")
+            return
+        }
+        var other = LaneScheduler()
+        other.configure(["b": fast], now: Self.t0)
+        other.restoreFailingSince("b", at(-60))
+        #expect(other.sent("b", .delivered, now: Self.t0) == [.failingSince(subscriptionID: "b", since: nil)])
+    }
+
+    @Test func gone410DisablesAtOnceAndHeldLanesStayQuietUntilReleased() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast, "b": fast], now: Self.t0)
+        #expect(scheduler.sent("a", .gone(reason: "HTTP 410"), now: Self.t0) == [.disable(subscriptionID: "a", reason: "HTTP 410")])
+        #expect(scheduler.sent("a", .gone(reason: "HTTP 410"), now: Self.t0).isEmpty)
+        scheduler.setHeld("b", true)
+        #expect(scheduler.plan(now: Self.t0).isEmpty)
+        #expect(scheduler.nextWake(now: Self.t0) == nil)
+        scheduler.setHeld("a", false)
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 4])
+    }
+
+    @Test func reconfiguringKeepsStateRemovesGoneLanesAndResetsAChangedRate() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast, "slack": slack], now: Self.t0)
+        scheduler.claimed("a", asked: 4, got: 2, nextDue: nil, now: Self.t0)
+        scheduler.claimed("slack", asked: 3, got: 3, nextDue: nil, now: Self.t0)
+        scheduler.recorded("slack", count: 3)
+        var faster = slack
+        faster.rateLimit = RateLimit(count: 10, per: .seconds(1), burst: 10)
+        scheduler.configure(["a": fast, "slack": faster], now: Self.t0)
+        #expect(scheduler.status("a")?.inFlight == 2, "kept")
+        scheduler.wake()
+        #expect(limits(&scheduler, at: Self.t0)["slack"] == 8, "a new rate starts with a full bucket (capped by the batch)")
+        scheduler.configure(["slack": faster], now: Self.t0)
+        #expect(scheduler.status("a") == nil)
+        #expect(scheduler.laneIDs == ["slack"])
+    }
+
+    /// Random interleavings: a lane never has more in flight than its concurrency (or one
+    /// batch, ordered), never claims while paused, held or open, and counts stay consistent.
+    @Test(arguments: 0..<40)
+    func invariantsHoldUnderRandomInterleavings(seed: Int) {
+        var rng = SeededRandom(seed: UInt64(seed))
+        var scheduler = LaneScheduler()
+        let lanes: [String: LaneSettings] = [
+            "fast": LaneSettings(concurrency: 8, ordered: false, breaker: CircuitBreaker.Settings(threshold: 3)),
+            "fifo": LaneSettings(concurrency: 1, ordered: true, orderedBatch: 4),
+            "paced": LaneSettings(concurrency: 4, ordered: false, rateLimit: RateLimit(count: 2, per: .seconds(1), burst: 2)),
+        ]
+        scheduler.configure(lanes, now: Self.t0)
+        var now = Self.t0
+        var inFlight: [String: Int] = [:]
+        var sentNotRecorded: [String: Int] = [:]
+        var claimedPerSecond: [Int: Int] = [:]
+        for _ in 0..<400 {
+            now = now.addingTimeInterval(Double.random(in: 0..<0.3, using: &rng))
+            for claim in scheduler.plan(now: now) {
+                let status = scheduler.status(claim.subscriptionID)
+                #expect(status?.held == false)
+                if let until = status?.rateLimitedUntil { #expect(until <= now) }
+                let got = Int.random(in: 0...claim.limit, using: &rng)
+                scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: got, nextDue: got < claim.limit ? now.addingTimeInterval(0.5) : nil, now: now)
+                inFlight[claim.subscriptionID, default: 0] += got
+                if claim.subscriptionID == "paced" { claimedPerSecond[Int(now.timeIntervalSince(Self.t0)), default: 0] += got }
+                let settings = lanes[claim.subscriptionID]!
+                #expect(inFlight[claim.subscriptionID]! <= (settings.ordered ? settings.orderedBatch : settings.concurrency))
+            }
+            for (id, count) in inFlight where count > sentNotRecorded[id, default: 0] && Bool.random(using: &rng) {
+                let signals: [LaneSignal] = [.delivered, .delivered, .failed, .rateLimited(until: now.addingTimeInterval(0.4))]
+                _ = scheduler.sent(id, signals.randomElement(using: &rng)!, now: now)
+                sentNotRecorded[id, default: 0] += 1
+            }
+            for (id, count) in sentNotRecorded where count > 0 && Bool.random(using: &rng) {
+                scheduler.recorded(id, count: count)
+                inFlight[id, default: 0] -= count
+                sentNotRecorded[id] = 0
+            }
+            for id in lanes.keys { #expect(scheduler.status(id)?.inFlight == inFlight[id, default: 0]) }
+            if Int.random(in: 0..<10, using: &rng) == 0 { scheduler.wake() }
+        }
+        for (second, count) in claimedPerSecond { #expect(count <= 4, "second \(second): \(count) claimed at 2/s with a burst of 2") }
+    }
+}
