@@ -47,17 +47,33 @@ public struct Delivery: Sendable, Hashable {
 }
 
 /// Identifiers: a type prefix, then 12 hex digits of milliseconds (so ids sort by creation
-/// time) and 16 random hex digits.
+/// time) and 16 hex digits, random at each new millisecond and counting up within one (as
+/// monotonic ULIDs do), so ids made one after another in a process sort in that order: a
+/// subscription's deliveries go out in the order their events were ingested.
 public enum Identifier {
+    private static let last = LockedValue((millis: UInt64(0), tail: UInt64(0)))
+
     public static func make(prefix: String, now: Date = Date()) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return make(prefix: prefix, now: now, using: &generator)
+        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let (stamp, tail) = last.withValue { last -> (UInt64, UInt64) in
+            if millis > last.millis || last.tail >= UInt64.max - 1 {
+                // Random, with room to count up within the millisecond.
+                last = (max(millis, last.millis + (last.tail >= UInt64.max - 1 ? 1 : 0)), UInt64.random(in: 0...(UInt64.max >> 1)))
+            } else {
+                last.tail += 1
+            }
+            return last
+        }
+        return format(prefix: prefix, millis: stamp, tail: tail)
     }
 
     public static func make(prefix: String, now: Date, using generator: inout some RandomNumberGenerator) -> String {
-        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        format(prefix: prefix, millis: UInt64(max(0, now.timeIntervalSince1970 * 1000)), tail: generator.next())
+    }
+
+    static func format(prefix: String, millis: UInt64, tail: UInt64) -> String {
         let time = String(millis, radix: 16)
-        let random = String(generator.next() as UInt64, radix: 16)
+        let random = String(tail, radix: 16)
         return prefix + "_" + String(repeating: "0", count: max(0, 12 - time.count)) + time
             + String(repeating: "0", count: max(0, 16 - random.count)) + random
     }

@@ -1,0 +1,202 @@
+import EventModel
+import Foundation
+import HTTPServer
+import Relay
+import Store
+import Testing
+
+/// The dispatcher on its worst day, on real parts: loopback receivers (libmicrohttpd) that hang,
+/// rate-limit, fail and go away; the relay's libcurl client and SQLite store. Events enter
+/// through the relay's own ingest pipeline, as a feed's would.
+@Suite("Delivery faults: lanes, pacing, breaker, disable, dead letters")
+struct DeliveryFaultTests {
+    /// A relay with the given subscriptions (rules YAML), every event of source `test` routed to
+    /// all of `routed`, and the relay's health events routed to `ops`.
+    final class Setup: @unchecked Sendable {
+        let harness: RelayHarness
+        let ops: RecordingServer
+
+        init(
+            subscriptions: String, routed: [String], urls: [String: String],
+            adjust: (inout RelayConfiguration) -> Void = { _ in }
+        ) async throws {
+            ops = try RecordingServer()
+            var environment = ["TEST_SECRET": RelayHarness.webhookSecret, "TEST_OPS_URL": ops.baseURL + "/ops"]
+            for (name, url) in urls { environment[name] = url }
+            harness = try RelayHarness(environment: environment)
+            try harness.writeRule("routes.yaml", """
+                subscriptions:
+                \(subscriptions)
+                  - {id: ops, type: webhook, url_env: TEST_OPS_URL, secret_env: TEST_SECRET}
+                rules:
+                  - {name: all, filter: {sources: [test]}, subscriptions: [\(routed.joined(separator: ", "))]}
+                  - {name: health, filter: {sources: [event-relay]}, subscriptions: [\(routed.joined(separator: ", ")), ops]}
+                """)
+            var configuration = harness.configuration(scalingo: nil)
+            adjust(&configuration)
+            try await harness.start(configuration)
+        }
+
+        var relay: Relay { harness.relay! }
+
+        func publish(_ count: Int, prefix: String = "e") async throws {
+            let now = Date()
+            let events = (0..<count).map { Fixtures.event(type: "deployment", source: "test", id: "\(prefix)\($0)", time: now) }
+            _ = try await relay.pipeline.ingest(IngestBatch(events: events, now: now))
+        }
+
+        /// Health events the ops receiver got, as (type, subscription_id).
+        func healthEvents() -> [(type: String, subject: String)] {
+            ops.requests.compactMap { request in
+                guard let document = try? JSONValue.parse(request.body), let event = document["event"] else { return nil }
+                return (event["type"]?.stringValue ?? "", event["details"]?["subscription_id"]?.stringValue ?? "")
+            }
+        }
+
+        func finish() async {
+            await harness.cleanup()
+            await ops.stop()
+        }
+    }
+
+    static func eventIDs(_ requests: [HTTPServerRequest]) -> [String] {
+        requests.compactMap { try? JSONValue.parse($0.body)["event"]?["id"]?.stringValue }
+    }
+
+    @Test func aHangingReceiverDelaysNoOtherSubscription() async throws {
+        let released = LockedValue(false)
+        let hanging = try RecordingServer { _ in
+            // Hangs until the test ends (the relay's request timeout is 60 s here).
+            for _ in 0..<1200 where !released.value { try? await Task.sleep(for: .milliseconds(50)) }
+            return HTTPServerResponse(status: 200)
+        }
+        let healthy = try RecordingServer()
+        let setup = try await Setup(
+            subscriptions: """
+                  - {id: hang, type: webhook, url_env: TEST_HANG_URL, secret_env: TEST_SECRET, delivery: {ordering: none, concurrency: 4}}
+                  - {id: fine, type: webhook, url_env: TEST_FINE_URL, secret_env: TEST_SECRET}
+                """,
+            routed: ["hang", "fine"], urls: ["TEST_HANG_URL": hanging.baseURL + "/h", "TEST_FINE_URL": healthy.baseURL + "/f"],
+            adjust: { $0.httpClient.requestTimeout = .seconds(60) })
+        try await setup.publish(40)
+        // Every delivery to the healthy receiver arrives while the hanging lane's four requests
+        // are still unanswered: with one shared pool, they held the slots until they timed out.
+        #expect(await healthy.waitFor(timeout: .seconds(30)) { $0.count >= 40 })
+        #expect(hanging.requests.count == 4, "the hanging lane used only its own 4 slots")
+        let hang = try await setup.relay.store.deliveryCountsBySubscription()["hang"] ?? [:]
+        #expect(hang[.pending] == 40 && hang[.delivered] == nil, "none of the hanging lane's requests has been answered yet")
+        #expect(Self.eventIDs(healthy.requests) == (0..<40).map { "e\($0)" }, "in order (FIFO), each once")
+        released.value = true
+        await setup.finish()
+        await hanging.stop()
+        await healthy.stop()
+    }
+
+    @Test func slackAtOneMessageASecondDeliversABurstInOrderWithoutA429Storm() async throws {
+        // Like Slack: about one message a second per webhook, short bursts allowed, then 429 with Retry-After.
+        let limiter = LockedValue((tokens: 3.0, at: ContinuousClock.now, limited: 0))
+        let slack = try RecordingServer { _ in
+            let allowed = limiter.withValue { state -> Bool in
+                let now = ContinuousClock.now
+                let elapsed = now - state.at
+                state.tokens = min(3, state.tokens + Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                state.at = now
+                guard state.tokens >= 1 else {
+                    state.limited += 1
+                    return false
+                }
+                state.tokens -= 1
+                return true
+            }
+            return allowed
+                ? HTTPServerResponse(status: 200, body: Array("ok".utf8))
+                : HTTPServerResponse(status: 429, headers: [("Retry-After", "1")], body: Array("rate_limited".utf8))
+        }
+        let setup = try await Setup(
+            subscriptions: "  - {id: chat, type: slack, url_env: TEST_SLACK_URL}", routed: ["chat"],
+            urls: ["TEST_SLACK_URL": slack.baseURL + "/services/T/B/x"])
+        let started = ContinuousClock.now
+        try await setup.publish(30)
+        let delivered = { slack.requests.count - limiter.value.limited }
+        #expect(await slack.waitFor(timeout: .seconds(60)) { _ in delivered() >= 30 })
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed > .seconds(25) && elapsed < .seconds(35), "30 messages at 1/s (burst 3) took \(elapsed)")
+        #expect(limiter.value.limited <= 2, "\(limiter.value.limited) answers of 429")
+        let texts = slack.requests.compactMap { try? JSONValue.parse($0.body)["text"]?.stringValue }
+        #expect(texts.count == slack.requests.count)
+        #expect(try await setup.relay.store.deliveryCounts()[.delivered] == 30)
+        #expect(try await setup.relay.store.deliveryCounts()[.deadLetter] == 0)
+        await setup.finish()
+        await slack.stop()
+    }
+
+    @Test func theBreakerOpensTellsOpsAndTheQueueDrainsAtOnceWhenTheReceiverIsBack() async throws {
+        let down = LockedValue(true)
+        let flaky = try RecordingServer { _ in
+            down.value ? HTTPServerResponse(status: 503, body: Array("maintenance".utf8)) : HTTPServerResponse(status: 204)
+        }
+        let setup = try await Setup(
+            subscriptions: """
+                  - id: flaky
+                    type: webhook
+                    url_env: TEST_FLAKY_URL
+                    secret_env: TEST_SECRET
+                    delivery: {ordering: none, concurrency: 16, retry_schedule: [30s, 30s, 30s, 30s]}
+                """,
+            routed: ["flaky"], urls: ["TEST_FLAKY_URL": flaky.baseURL + "/x"])
+        try await setup.publish(200)
+        #expect(await setup.ops.waitFor(timeout: .seconds(10)) { _ in setup.healthEvents().contains { $0.type == "subscription.failing" } })
+        #expect(setup.healthEvents().allSatisfy { $0.subject == "flaky" })
+        let attemptsWhileOpen = flaky.requests.count
+        try await Task.sleep(for: .seconds(2))
+        #expect(flaky.requests.count - attemptsWhileOpen <= 4, "open: only probes, one at a time (\(flaky.requests.count - attemptsWhileOpen) in 2 s)")
+        #expect(flaky.requests.count < 60, "no hammering of a receiver that is down: \(flaky.requests.count) requests for 200 events")
+
+        down.value = false
+        let back = ContinuousClock.now
+        // Failed deliveries wait 30 s for their retry; once a probe gets through, the lane reopens
+        // and they are due at once: everything arrives long before 30 s.
+        #expect(try await eventually(timeout: .seconds(25)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["flaky"]?[.delivered] == 200
+        })
+        let drained = ContinuousClock.now - back
+        #expect(drained < .seconds(10), "drained in \(drained) after the receiver came back")
+        let log = try await setup.relay.store.deliveries(DeliveryQuery(status: .delivered, subscriptionID: "flaky", limit: 500))
+        #expect(log.count == 200)
+        #expect(await setup.ops.waitFor(timeout: .seconds(5)) { _ in setup.healthEvents().contains { $0.type == "subscription.recovered" } })
+        #expect(!Self.eventIDs(flaky.requests).contains { $0.hasPrefix("health") }, "flaky never hears about itself")
+        await setup.finish()
+        await flaky.stop()
+    }
+
+    @Test func a410DisablesTheSubscriptionKeepsItsDeliveriesAndSaysSo() async throws {
+        let gone = try RecordingServer { _ in HTTPServerResponse(status: 410, body: Array("channel_is_archived".utf8)) }
+        let setup = try await Setup(
+            subscriptions: "  - {id: old, type: webhook, url_env: TEST_OLD_URL, secret_env: TEST_SECRET}", routed: ["old"],
+            urls: ["TEST_OLD_URL": gone.baseURL + "/x"])
+        try await setup.publish(5)
+        #expect(await setup.ops.waitFor(timeout: .seconds(10)) { _ in setup.healthEvents().contains { $0.type == "subscription.disabled" } })
+        let state = try await setup.relay.store.subscriptionStates()["old"]
+        #expect(state?.disabledReason?.contains("410") == true)
+        #expect(gone.requests.count == 1, "disabled after the first 410")
+        #expect(try await setup.relay.store.deliveryCounts()[.pending] == 5, "nothing dropped: all five wait for a resume")
+        await setup.finish()
+        await gone.stop()
+    }
+
+    @Test func theLastFailedAttemptDeadLettersTheDeliveryAndTellsOps() async throws {
+        let broken = try RecordingServer { _ in HTTPServerResponse(status: 500, body: Array("boom".utf8)) }
+        let setup = try await Setup(
+            subscriptions: """
+                  - {id: bad, type: webhook, url_env: TEST_BAD_URL, secret_env: TEST_SECRET, delivery: {retry_schedule: [100ms, 100ms]}}
+                """,
+            routed: ["bad"], urls: ["TEST_BAD_URL": broken.baseURL + "/x"])
+        try await setup.publish(1)
+        #expect(await setup.ops.waitFor(timeout: .seconds(10)) { _ in setup.healthEvents().contains { $0.type == "delivery.dead_lettered" } })
+        #expect(broken.requests.count == 3, "three attempts: the first and two retries")
+        let dead = try await setup.relay.store.deliveries(DeliveryQuery(status: .deadLetter, subscriptionID: "bad"))
+        #expect(dead.count == 1 && dead.first?.lastError?.hasPrefix("gave up after 3 attempts: HTTP 500") == true)
+        await setup.finish()
+        await broken.stop()
+    }
+}
