@@ -55,6 +55,18 @@ final class EasyHandle {
         try check(ercurl_easy_setopt_callback(raw, option, value), option)
     }
 
+    /// CURLOPT_OPENSOCKETFUNCTION with its CURLOPT_OPENSOCKETDATA.
+    func setOpenSocket(_ callback: ercurl_opensocket_callback, context: UnsafeMutableRawPointer) throws(HTTPClientError) {
+        try check(ercurl_easy_setopt_opensocket(raw, callback), CURLOPT_OPENSOCKETFUNCTION)
+        try set(CURLOPT_OPENSOCKETDATA, pointer: context)
+    }
+
+    /// CURLOPT_PREREQFUNCTION with its CURLOPT_PREREQDATA.
+    func setPrerequest(_ callback: ercurl_prereq_callback, context: UnsafeMutableRawPointer) throws(HTTPClientError) {
+        try check(ercurl_easy_setopt_prereq(raw, callback), CURLOPT_PREREQFUNCTION)
+        try set(CURLOPT_PREREQDATA, pointer: context)
+    }
+
     func responseCode() -> Int {
         var code = 0
         guard ercurl_easy_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK else { return 0 }

@@ -10,16 +10,23 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// Overrides the client's total timeout for this request.
     public var timeout: Duration?
+    /// When set, the addresses this request may connect to (deliveries: see `AddressPolicy`).
+    /// It is checked on every address libcurl is about to connect to, and again on the connected
+    /// (or reused) peer before the request is sent; a refusal fails with `addressRefused`. Such a
+    /// request also ignores proxy settings (the check must see the real destination) and URLs
+    /// with user info. nil: any address (feeds reading the APIs the operator configured).
+    public var addressPolicy: AddressPolicy?
 
     public init(
         method: Method = .GET, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        timeout: Duration? = nil
+        timeout: Duration? = nil, addressPolicy: AddressPolicy? = nil
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.addressPolicy = addressPolicy
     }
 }
 
@@ -49,6 +56,24 @@ public protocol HTTPTransport: Sendable {
     func execute(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
+/// A transport whose every request carries `policy`: what the sinks are given, so no notifier
+/// can send a delivery unguarded.
+public struct AddressGuardedTransport: HTTPTransport {
+    public let base: any HTTPTransport
+    public let policy: AddressPolicy
+
+    public init(base: any HTTPTransport, policy: AddressPolicy) {
+        self.base = base
+        self.policy = policy
+    }
+
+    public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var guarded = request
+        guarded.addressPolicy = policy
+        return try await base.execute(guarded)
+    }
+}
+
 /// Failure of an exchange before a complete response arrived. A struct over a private code, so
 /// new causes can be added without breaking callers (the async-http-client pattern).
 /// Messages never contain the request URL: URLs may be secrets.
@@ -59,6 +84,7 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         case timedOut
         case tlsFailed
         case responseTooLarge
+        case addressRefused
         case transport
         case cancelled
         case shutdown
@@ -79,6 +105,8 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
     public static let timedOut = HTTPClientError(.timedOut, "")
     public static let tlsFailed = HTTPClientError(.tlsFailed, "")
     public static let responseTooLarge = HTTPClientError(.responseTooLarge, "")
+    /// The request's `AddressPolicy` refused the address it would have connected to.
+    public static let addressRefused = HTTPClientError(.addressRefused, "")
     public static let transport = HTTPClientError(.transport, "")
     public static let cancelled = HTTPClientError(.cancelled, "request cancelled")
     public static let shutdown = HTTPClientError(.shutdown, "HTTP client shut down")
@@ -93,13 +121,16 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
     public var isTransient: Bool {
         switch code {
         case .connectFailed, .timedOut, .transport, .tlsFailed, .shutdown, .cancelled: return true
-        case .invalidRequest, .responseTooLarge: return false
+        case .invalidRequest, .responseTooLarge, .addressRefused: return false
         }
     }
 
     public var description: String {
         let kind: String
         switch code {
+        case .addressRefused:
+            // The detail is a whole sentence: "refused to connect to 10.0.0.1: a private address (…)".
+            return detail.isEmpty ? "refused to connect to that address" : detail
         case .invalidRequest: kind = "invalid request"
         case .connectFailed: kind = "could not connect"
         case .timedOut: kind = "timed out"

@@ -12,6 +12,9 @@ final class Transfer {
     private let bodyBuffer: UnsafeMutableRawBufferPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let maxResponseBytes: Int
+    private let addressPolicy: AddressPolicy?
+    /// Set by the socket and pre-request callbacks when the policy refused an address.
+    private(set) var refusal: String?
     private var continuation: CheckedContinuation<HTTPResponse, any Error>?
 
     private(set) var responseBody: [UInt8] = []
@@ -25,6 +28,7 @@ final class Transfer {
         self.id = id
         self.easy = easy
         self.maxResponseBytes = configuration.maxResponseBytes
+        self.addressPolicy = request.addressPolicy
         self.continuation = continuation
         // "Expect:" switches off 100-continue round trips for larger bodies.
         headerList = try HeaderList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
@@ -67,6 +71,16 @@ final class Transfer {
         try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
         try easy.set(CURLOPT_HEADERDATA, pointer: context)
         try easy.set(CURLOPT_HTTPHEADER, list: headerList.raw)
+        if addressPolicy != nil {
+            // Checked twice: on each resolved address before its socket is opened (so nothing
+            // refused is ever connected to, whatever DNS answered at that moment), and on the peer
+            // of the connection about to carry the request, which may be a pooled one opened by
+            // an unguarded request. A proxy would hide the destination from both: none is used.
+            try easy.setOpenSocket(transferOpenSocketCallback, context: context)
+            try easy.setPrerequest(transferPrerequestCallback, context: context)
+            try easy.set(CURLOPT_PROXY, "")
+            try easy.set(CURLOPT_DISALLOW_USERNAME_IN_URL, 1)
+        }
         switch request.method {
         case .GET:
             try easy.set(CURLOPT_HTTPGET, 1)
@@ -103,6 +117,39 @@ final class Transfer {
         }
     }
 
+    /// Called by libcurl (through `transferOpenSocketCallback`) with a resolved address: opens
+    /// the socket when the policy allows the address, otherwise records why and refuses.
+    func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        if let addressPolicy {
+            var raw = [UInt8](repeating: 0, count: 16)
+            let count = Int(ercurl_sockaddr_address(address, &raw))
+            guard let ip = IPAddress(bytes: Array(raw.prefix(count))) else {
+                refusal = "refused to connect to an address that is neither IPv4 nor IPv6"
+                return CURL_SOCKET_BAD
+            }
+            if let kind = addressPolicy.refusal(for: ip) {
+                refusal = addressPolicy.refusalMessage(for: ip, kind)
+                return CURL_SOCKET_BAD
+            }
+        }
+        return ercurl_open_socket(address)
+    }
+
+    /// Called by libcurl (through `transferPrerequestCallback`) once connected, before the
+    /// request is sent: false (abort) when the policy refuses the peer.
+    func checkPeer(_ primaryIP: UnsafePointer<CChar>?) -> Bool {
+        guard let addressPolicy else { return true }
+        guard let primaryIP, let ip = IPAddress(String(cString: primaryIP)) else {
+            refusal = "refused to send: the connected address could not be read"
+            return false
+        }
+        if let kind = addressPolicy.refusal(for: ip) {
+            refusal = addressPolicy.refusalMessage(for: ip, kind)
+            return false
+        }
+        return true
+    }
+
     /// Completes the awaiting task exactly once.
     func finish(_ result: Result<HTTPResponse, HTTPClientError>) {
         guard let continuation else { return }
@@ -114,6 +161,11 @@ final class Transfer {
     func outcome(_ code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
         if code == CURLE_OK {
             return .success(HTTPResponse(status: easy.responseCode(), headers: responseHeaders, body: responseBody))
+        }
+        if let refusal {
+            // A refused address is the reason whatever libcurl then reported (no address left
+            // to try, or the abort of the pre-request check). Trying again cannot help.
+            return .failure(HTTPClientError.addressRefused.with(detail: refusal))
         }
         let message = errorMessage(code)
         if exceededLimit || code == CURLE_FILESIZE_EXCEEDED {
@@ -127,7 +179,7 @@ final class Transfer {
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
             CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_ISSUER_ERROR:
             return .failure(HTTPClientError.tlsFailed.with(detail: message))
-        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_LOGIN_DENIED:  // LOGIN_DENIED: user info with DISALLOW_USERNAME_IN_URL
             return .failure(HTTPClientError.invalidRequest.with(detail: message))
         default:
             return .failure(HTTPClientError.transport.with(detail: message))
@@ -153,4 +205,16 @@ let transferHeaderCallback: ercurl_data_callback = { data, size, count, context 
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     transfer.receive(headerLine: UnsafeRawBufferPointer(start: data, count: size * count))
     return size * count
+}
+
+let transferOpenSocketCallback: ercurl_opensocket_callback = { context, _, address in
+    guard let context, let address else { return CURL_SOCKET_BAD }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.openSocket(address)
+}
+
+let transferPrerequestCallback: ercurl_prereq_callback = { context, primaryIP, _, _, _ in
+    guard let context else { return Int32(CURL_PREREQFUNC_ABORT) }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.checkPeer(primaryIP) ? Int32(CURL_PREREQFUNC_OK) : Int32(CURL_PREREQFUNC_ABORT)
 }
