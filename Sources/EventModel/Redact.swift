@@ -2,21 +2,15 @@
 /// never enough to use. (Alertmanager's RedactURL/secretURL do the same job.)
 public enum Redact {
     /// `https://hooks.slack.com/services/T0/B0/abcdefgh` → `https://hooks.slack.com/…efgh`.
-    /// Scheme, host and port stay; user info, path and query are hidden but for the last four
-    /// characters when the hidden part is long enough that four give nothing away.
+    /// Read by `DestinationURL`, the one strict reading, so the host shown is the host a delivery
+    /// connects to: scheme, host and port stay; path and query are hidden but for the last four
+    /// characters when the hidden part is long enough that four give nothing away. A URL that
+    /// reading refuses shows as `<invalid URL>`, nothing of it.
     public static func url(_ text: String) -> String {
-        guard let schemeEnd = text.range(of: "://") else { return "…" }
-        let scheme = text[..<schemeEnd.lowerBound]
-        var rest = text[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        rest = rest[authorityEnd...]
-        let hidden = rest.drop(while: { $0 == "/" })
-        if hidden.isEmpty { return "\(scheme)://\(authority)/" }
-        let tail = hidden.count >= 16 ? String(hidden.suffix(4)) : ""
-        return "\(scheme)://\(authority)/…\(tail)"
+        (try? DestinationURL(text))?.redacted ?? invalidURL
     }
+
+    public static let invalidURL = "<invalid URL>"
 
     /// `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` → `whsec_…LaSw`.
     public static func secret(_ text: String) -> String {

@@ -185,21 +185,14 @@ extension Subscription {
         return nil
     }
 
+    /// Destination URLs are read by `DestinationURL`, the one strict reading (see there).
     public static func validateURL(_ text: String, field: String) -> FieldError? {
-        guard !text.isEmpty else { return FieldError(field: field, message: "must not be empty") }
-        guard text.count <= 2048 else { return FieldError(field: field, message: "is longer than 2048 characters") }
-        guard !text.contains(where: { $0.isWhitespace || $0.isNewline }),
-              let components = URLComponents(string: text), let scheme = components.scheme?.lowercased()
-        else {
-            return FieldError(field: field, message: "is not a valid URL")
+        do {
+            _ = try DestinationURL(text)
+            return nil
+        } catch {
+            return FieldError(field: field, message: error.description)
         }
-        guard scheme == "http" || scheme == "https" else {
-            return FieldError(field: field, message: "must be an http or https URL, not \(scheme)")
-        }
-        guard let host = components.host, !host.isEmpty else {
-            return FieldError(field: field, message: "has no host")
-        }
-        return nil
     }
 
     public static func validateSlackIcon(_ icon: String) -> FieldError? {

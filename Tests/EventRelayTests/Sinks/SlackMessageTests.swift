@@ -118,8 +118,8 @@ struct WebhookPayloadTests {
 
     @Test func redactionShowsEnoughToRecogniseAndNoMore() {
         #expect(Redact.url("https://hooks.slack.com/services/T000/B000/XXXXXXXXabcd") == "https://hooks.slack.com/…abcd")
-        #expect(Redact.url("https://user:pw@example.com:8443/hook?token=s3cr3t") == "https://example.com:8443/…cr3t")
-        #expect(!Redact.url("https://user:pw@example.com/x").contains("pw"))
+        #expect(Redact.url("https://example.com:8443/hook?token=s3cr3t") == "https://example.com:8443/…cr3t")
+        #expect(Redact.url("https://user:pw@example.com/x") == "<invalid URL>", "refused URLs show nothing of themselves")
         #expect(Redact.url("https://example.com") == "https://example.com/")
         #expect(Redact.secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") == "whsec_…LaSw")
         #expect("\(SecretString("tok"))" == "<redacted>")
