@@ -122,6 +122,9 @@ struct Bench {
         report("outbox: claim + record attempts (batches of 256)", count: claimed, unit: "deliveries", elapsed: drain)
     }
 
+    /// The sink listens on loopback, which deliveries may not reach unless allowed (delivery.allowed_networks).
+    static let loopbackAllowed = AddressPolicy(allowedNetworks: ["127.0.0.0/8"].compactMap { try? IPNetwork($0) })
+
     /// The dispatcher sending webhooks to a loopback libmicrohttpd sink.
     static func delivery(count: Int, sinkDelay: Duration, concurrency: Int) async throws {
         let sink = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: 1 << 20), handler: Sink(delay: sinkDelay))
@@ -150,7 +153,7 @@ struct Bench {
         }
         let client = try CurlHTTPClient(configuration: HTTPClientConfiguration(maxConnectionsPerHost: concurrency, maxTotalConnections: concurrency * 2))
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: client), subscriptions: { [subscription] },
+            store: store, notifiers: NotifierFactory(transport: client, addressPolicy: Self.loopbackAllowed), subscriptions: { [subscription] },
             configuration: DispatcherConfiguration(concurrency: concurrency, idlePoll: .milliseconds(50)))
         let clock = ContinuousClock()
         let started = clock.now

@@ -96,7 +96,8 @@ public final class Relay: Sendable {
         var dispatcherConfiguration = configuration.dispatcher
         dispatcherConfiguration.defaultRateLimit = { NotifierFactory.defaultRateLimit(for: $0) }
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: client), subscriptions: { catalog.all },
+            store: store, notifiers: NotifierFactory(transport: client, addressPolicy: configuration.deliveryAddressPolicy),
+            subscriptions: { catalog.all },
             configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
             health: { notice in
                 guard let pipeline = healthIngest.value else { return }
@@ -156,6 +157,7 @@ public final class Relay: Sendable {
             "admin": "http://\(configuration.adminHost):\(server.port)", "store": "\(dataDirectory.storePath)",
             "rules": "\(rules.rules.count) rules, \(rules.subscriptions.count) subscriptions from \(rules.files.count) files",
             "feeds": "\(pollers.map { $0.feed.name }.joined(separator: ", "))",
+            "delivery_allowed_networks": "\(configuration.deliveryAllowedNetworks.map(\.description).joined(separator: ", "))",
         ])
     }
 

@@ -28,6 +28,13 @@ public struct RelayConfiguration: Sendable {
     public var dispatcher = DispatcherConfiguration()
     /// How long SIGTERM waits for in-flight deliveries before abandoning them (they stay pending).
     public var shutdownGrace: Duration = .seconds(10)
+    /// Special-purpose networks (loopback, private, …) deliveries may connect to anyway.
+    public var deliveryAllowedNetworks: [IPNetwork] = []
+
+    /// What deliveries may connect to: public addresses, and `deliveryAllowedNetworks`.
+    public var deliveryAddressPolicy: AddressPolicy {
+        AddressPolicy(allowedNetworks: deliveryAllowedNetworks, settingName: "delivery.allowed_networks")
+    }
 
     /// The feeds, of every platform, as their folders read them (secrets are read when each is made).
     public var feeds: [any FeedSettings] = []
@@ -50,7 +57,7 @@ public enum ConfigurationLoader {
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = [
         "concurrency", "lease", "retry_schedule", "max_attempts", "initial_backoff", "max_backoff", "max_retry_after",
-        "breaker_threshold", "disable_after", "shutdown_grace",
+        "breaker_threshold", "disable_after", "shutdown_grace", "allowed_networks",
     ]
 
     /// Every key the loader accepts (docs/configuration.md must document each).
@@ -151,6 +158,16 @@ public enum ConfigurationLoader {
                 configuration.dispatcher.disableAfter = try value.duration(in: .seconds(60)...(.seconds(365 * 86400)))
             }
             if let value = fields["shutdown_grace"] { configuration.shutdownGrace = try value.duration(in: .zero...(.seconds(600))) }
+            if let value = fields["allowed_networks"], !value.isNull {
+                for entry in try value.sequence() {
+                    let text = try entry.string()
+                    do throws(IPNetwork.ParseError) {
+                        configuration.deliveryAllowedNetworks.append(try IPNetwork(text))
+                    } catch {
+                        throw entry.error(error.description)
+                    }
+                }
+            }
         }
         if let feeds = top["feeds"], !feeds.isNull {
             let kinds = try feeds.mapping()

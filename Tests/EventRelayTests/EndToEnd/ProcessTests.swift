@@ -22,6 +22,7 @@ struct ProcessTests {
           initial_backoff: 100ms
           max_backoff: 500ms
           shutdown_grace: 3s
+          allowed_networks: [127.0.0.0/8, "::1/128"]
         http_client:
           request_timeout: 10s
         feeds:

@@ -10,6 +10,8 @@ import Relay
 /// a loopback port through libmicrohttpd), and talks to it with libcurl.
 final class RelayHarness: @unchecked Sendable {
     static let adminToken = "test-admin-token-0123456789abcdef"
+    /// `delivery.allowed_networks` for tests whose sinks are loopback peers.
+    static let loopbackNetworks: [IPNetwork] = ["127.0.0.0/8", "::1/128"].compactMap { try? IPNetwork($0) }
     static let webhookSecret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
 
     let directory: TemporaryDirectory
@@ -77,6 +79,8 @@ final class RelayHarness: @unchecked Sendable {
         configuration.dispatcher.retry = RetryScheduleForTests.fast
         configuration.dispatcher.idlePoll = .milliseconds(100)
         configuration.httpClient.requestTimeout = .seconds(5)
+        // The fake sinks listen on loopback, which deliveries may not reach unless allowed.
+        configuration.deliveryAllowedNetworks = Self.loopbackNetworks
         return configuration
     }
 
