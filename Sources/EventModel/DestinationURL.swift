@@ -29,7 +29,8 @@ public struct DestinationURL: Sendable, Hashable {
     /// `host` or `host:port`, as `Redact.url` shows it.
     public var authority: String { port.map { "\(host):\($0)" } ?? host }
 
-    /// Why a text is not an acceptable destination URL; `description` completes "url: …".
+    /// Why a text is not an acceptable destination URL; `description` completes "url: …". It
+    /// never repeats any part of the URL (a port or host field may hold a pasted secret).
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         public let description: String
         init(_ description: String) { self.description = description }
@@ -88,7 +89,7 @@ public struct DestinationURL: Sendable, Hashable {
             guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(portText),
                   (1...65535).contains(value)
             else {
-                throw Problem("has port \"\(portText)\": a port must be a number from 1 to 65535")
+                throw Problem("has a port that is not a number from 1 to 65535")
             }
             port = value
         }
@@ -97,7 +98,7 @@ public struct DestinationURL: Sendable, Hashable {
         if authority.hasPrefix("[") {
             guard !hostText.contains("%") else { throw Problem("must not name an IPv6 zone (%)") }
             guard let canonical = Self.canonicalIPv6(String(hostText)) else {
-                throw Problem("has an invalid IPv6 address [\(hostText)]")
+                throw Problem("has an invalid IPv6 address in its brackets")
             }
             host = "[\(canonical)]"
         } else {

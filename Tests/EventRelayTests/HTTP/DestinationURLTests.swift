@@ -38,7 +38,7 @@ struct DestinationURLTests {
         ("http://user@example.com/", "user info"),
         ("http://@example.com/", "user info"),
         ("http://a@b@example.com/", "user info"),
-        ("http://example.com:0/", "a port must be a number from 1 to 65535"),
+        ("http://example.com:0/", "has a port that is not a number from 1 to 65535"),
         ("http://example.com:65536/", "from 1 to 65535"),
         ("http://example.com:99999999999999999999/", "from 1 to 65535"),
         ("http://example.com:/", "from 1 to 65535"),
@@ -94,6 +94,13 @@ struct DestinationURLTests {
         #expect(problem?.description.contains(message) == true, "\(text): \(problem?.description ?? "accepted")")
         #expect(Subscription.validateURL(text, field: "url")?.message == problem?.description)
         #expect(Redact.url(text) == "<invalid URL>")
+    }
+
+    @Test func problemsNeverRepeatThePartThatIsWrong() {
+        for text in ["http://host:tok3n-secret/x", "http://[tok3n-secret]/x", "http://tok3n-secret*/x", "http://u:tok3n-secret@h/x"] {
+            let problem = Subscription.validateURL(text, field: "url")
+            #expect(problem != nil && problem?.message.contains("tok3n") == false, "\(text): \(problem?.message ?? "accepted")")
+        }
     }
 
     @Test func longURLsAreRefused() {
