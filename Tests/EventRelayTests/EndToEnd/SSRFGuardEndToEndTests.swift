@@ -44,7 +44,7 @@ struct SSRFGuardEndToEndTests {
         let sinks = try RecordingServer()
         let (harness, deliveries) = try await Self.deliverOneEvent(allowing: [], to: sinks)
         for delivery in deliveries {
-            #expect(delivery["status"] == .string("failed"), "refused once, not retried: \(delivery)")
+            #expect(delivery["status"] == .string("dead_letter"), "refused once, not retried: \(delivery)")
             #expect(delivery["attempts"] == .integer(1))
             let reason = delivery["last_error"]?.stringValue ?? ""
             #expect(reason.hasPrefix("refused to connect to "), "\(reason)")
