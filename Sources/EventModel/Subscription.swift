@@ -94,6 +94,11 @@ public struct Subscription: Sendable, Hashable {
     public var url: String
     /// Standard Webhooks signing secret (`whsec_…`), for webhook subscriptions. Never shown whole.
     public var signingSecret: String?
+    /// Secrets being retired by a rotation: each still signs, beside `signingSecret`, until it expires.
+    public var previousSecrets: [PreviousSecret]
+    /// Sent with every delivery (an `Authorization` a receiver demands, say). The values are
+    /// secrets: only the names are ever shown.
+    public var headers: [CustomHeader]
     public var slackIcon: String?
     public var slackUsername: String?
     public var filter: EventFilter
@@ -105,14 +110,17 @@ public struct Subscription: Sendable, Hashable {
 
     public init(
         id: String, kind: SubscriptionKind, url: String, signingSecret: String? = nil,
-        slackIcon: String? = nil, slackUsername: String? = nil, filter: EventFilter = .any,
-        delivery: DeliveryOptions = .none, origin: SubscriptionOrigin = .api, createdAt: Date = Date(timeIntervalSince1970: 0),
+        previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = [], slackIcon: String? = nil, slackUsername: String? = nil,
+        filter: EventFilter = .any, delivery: DeliveryOptions = .none, origin: SubscriptionOrigin = .api,
+        createdAt: Date = Date(timeIntervalSince1970: 0),
         updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
         self.id = id
         self.kind = kind
         self.url = url
         self.signingSecret = signingSecret
+        self.previousSecrets = previousSecrets
+        self.headers = headers
         self.slackIcon = slackIcon
         self.slackUsername = slackUsername
         self.filter = filter
@@ -149,6 +157,9 @@ extension Subscription {
             if signingSecret != nil {
                 return FieldError(field: "secret", message: "only webhook subscriptions are signed; remove it for type slack")
             }
+            if !previousSecrets.isEmpty {
+                return FieldError(field: "previous_secrets", message: "only webhook subscriptions are signed")
+            }
             if let icon = slackIcon, let problem = Subscription.validateSlackIcon(icon) { return problem }
             if let name = slackUsername {
                 if name.isEmpty || name.count > 80 {
@@ -169,7 +180,9 @@ extension Subscription {
                         + "\"whsec_\" followed by base64 of 24 to 64 random bytes (echo whsec_$(openssl rand -base64 32))")
             }
             if let problem = Subscription.validateSigningSecret(secret) { return problem }
+            if let problem = validatePreviousSecrets() { return problem }
         }
+        if let problem = Subscription.validateHeaders(headers, field: "headers") { return problem }
         if let problem = delivery.validate() { return problem }
         return Subscription.validateFilter(filter, field: "filter")
     }
