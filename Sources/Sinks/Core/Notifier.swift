@@ -45,17 +45,18 @@ public protocol Notifier: Sendable {
 }
 
 extension Notifier {
-    /// Sends a prepared request and classifies the outcome; transport errors never carry the URL.
-    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date) async -> SendResult {
+    /// Sends a prepared request and classifies the outcome. Transport errors never carry the URL,
+    /// and whatever text comes back (a body excerpt, libcurl's words) is scrubbed of the
+    /// subscription's secrets before it becomes a reason that is stored, logged or shown.
+    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, for subscription: Subscription) async -> SendResult {
         do {
             let response = try await transport.execute(request)
-            return ResponseClassifier.classify(response, now: now)
+            return ResponseClassifier.classify(response, now: now, scrubber: Scrubber(subscription: subscription))
         } catch let error as HTTPClientError {
-            return error.isTransient
-                ? .retry(status: nil, reason: error.description, retryAfter: nil)
-                : .failed(status: nil, reason: error.description)
+            let reason = Scrubber(subscription: subscription).scrub(error.description)
+            return error.isTransient ? .retry(status: nil, reason: reason, retryAfter: nil) : .failed(status: nil, reason: reason)
         } catch {
-            return .retry(status: nil, reason: "\(error)", retryAfter: nil)
+            return .retry(status: nil, reason: Scrubber(subscription: subscription).scrub("\(error)"), retryAfter: nil)
         }
     }
 }

@@ -4,7 +4,7 @@ import HTTPClient
 
 /// Posts to a Slack incoming webhook (also Mattermost, Rocket.Chat, and Discord's `/slack`
 /// endpoint). Slack answers `ok` on success and plain-text error codes otherwise; a 429 carries
-/// Retry-After, which the dispatcher honours for the whole subscription.
+/// Retry-After, which the dispatcher honours for the whole subscription. Custom headers are sent too.
 struct SlackNotifier: Notifier {
     let subscription: Subscription
     let transport: any HTTPTransport
@@ -15,9 +15,12 @@ struct SlackNotifier: Notifier {
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
         let message = SlackMessage.render(event, username: subscription.slackUsername, icon: subscription.slackIcon)
+        // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
+        // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(
-            method: .POST, url: subscription.url, headers: [("Content-Type", "application/json; charset=utf-8")],
+            method: .POST, url: subscription.url,
+            headers: [("Content-Type", "application/json; charset=utf-8")] + subscription.headers.map { ($0.name, $0.value) },
             body: message.encoded())
-        return await send(request, over: transport, now: context.now)
+        return await send(request, over: transport, now: context.now, for: subscription)
     }
 }

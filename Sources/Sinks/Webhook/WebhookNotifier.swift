@@ -5,7 +5,9 @@ import HTTPClient
 
 /// Posts the normalized event and the source's raw event as JSON, signed the Standard Webhooks
 /// way: `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp`, and
-/// `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`.
+/// `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`, one signature per secret
+/// in force (the current one, then any rotated-out one until its expiry), space-separated. The
+/// subscription's custom headers go with it.
 struct WebhookNotifier: Notifier {
     let subscription: Subscription
     let transport: any HTTPTransport
@@ -18,14 +20,15 @@ struct WebhookNotifier: Notifier {
             ("webhook-id", context.deliveryID),
             ("webhook-timestamp", String(timestamp)),
         ]
-        guard let secret = subscription.signingSecret, let signature = WebhookSignature.sign(
-            secret: secret, id: context.deliveryID, timestamp: timestamp, body: body)
+        guard let signature = WebhookSignature.header(
+            secrets: subscription.signingSecrets(at: context.now), id: context.deliveryID, timestamp: timestamp, body: body)
         else {
             return .failed(status: nil, reason: "the subscription's signing secret is not usable")
         }
         headers.append(("webhook-signature", signature))
+        headers += subscription.headers.map { ($0.name, $0.value) }
         let request = HTTPRequest(method: .POST, url: subscription.url, headers: headers, body: body)
-        return await send(request, over: transport, now: context.now)
+        return await send(request, over: transport, now: context.now, for: subscription)
     }
 }
 
@@ -91,5 +94,17 @@ public enum WebhookSignature {
         signed.append(contentsOf: body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
         return "v1," + Data(mac).base64EncodedString()
+    }
+
+    /// The `webhook-signature` value: one `v1,…` per secret, in order, space-separated, so a
+    /// receiver holding any of them can verify. Nil when there is no secret or one is unusable.
+    public static func header(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> String? {
+        guard !secrets.isEmpty else { return nil }
+        var signatures: [String] = []
+        for secret in secrets {
+            guard let signature = sign(secret: secret, id: id, timestamp: timestamp, body: body) else { return nil }
+            signatures.append(signature)
+        }
+        return signatures.joined(separator: " ")
     }
 }
