@@ -155,6 +155,13 @@ public final class SQLiteStore: RelayStore {
                 ALTER TABLE subscriptions ADD COLUMN delivery_options TEXT;
                 """)
         }
+        migrator.registerMigration("v5: webhook secret rotation and custom headers") { db in
+            // JSON arrays (see StoredSecrets); secrets, like signing_secret.
+            try db.execute(sql: """
+                ALTER TABLE subscriptions ADD COLUMN previous_secrets TEXT NOT NULL DEFAULT '[]';
+                ALTER TABLE subscriptions ADD COLUMN headers TEXT NOT NULL DEFAULT '[]';
+                """)
+        }
         return migrator
     }
 
@@ -179,19 +186,21 @@ public final class SQLiteStore: RelayStore {
     public func insertSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
         let options = try Self.encode(subscription.delivery)
+        let secrets = try StoredSecrets(subscription)
         try await pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM subscriptions WHERE id = ?", arguments: [subscription.id]) == true {
                 throw StoreError.conflict("a subscription with id \(subscription.id) already exists")
             }
             try db.execute(
                 sql: """
-                    INSERT INTO subscriptions (id, kind, url, signing_secret, slack_icon, slack_username, filter, created_at, updated_at, delivery_options)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO subscriptions (id, kind, url, signing_secret, previous_secrets, headers, slack_icon, slack_username,
+                    filter, created_at, updated_at, delivery_options)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    subscription.id, subscription.kind.rawValue, subscription.url, subscription.signingSecret,
-                    subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.createdAt), ms(subscription.updatedAt),
-                    options,
+                    subscription.id, subscription.kind.rawValue, subscription.url, subscription.signingSecret, secrets.previous,
+                    secrets.headers, subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.createdAt),
+                    ms(subscription.updatedAt), options,
                 ])
         }
     }
@@ -199,15 +208,16 @@ public final class SQLiteStore: RelayStore {
     public func updateSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
         let options = try Self.encode(subscription.delivery)
+        let secrets = try StoredSecrets(subscription)
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    UPDATE subscriptions SET kind = ?, url = ?, signing_secret = ?, slack_icon = ?, slack_username = ?,
-                    filter = ?, updated_at = ?, delivery_options = ? WHERE id = ?
+                    UPDATE subscriptions SET kind = ?, url = ?, signing_secret = ?, previous_secrets = ?, headers = ?,
+                    slack_icon = ?, slack_username = ?, filter = ?, updated_at = ?, delivery_options = ? WHERE id = ?
                     """,
                 arguments: [
-                    subscription.kind.rawValue, subscription.url, subscription.signingSecret, subscription.slackIcon,
-                    subscription.slackUsername, filter, ms(subscription.updatedAt), options, subscription.id,
+                    subscription.kind.rawValue, subscription.url, subscription.signingSecret, secrets.previous, secrets.headers,
+                    subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.updatedAt), options, subscription.id,
                 ])
             if db.changesCount == 0 { throw StoreError.notFound("no subscription with id \(subscription.id)") }
         }
@@ -595,10 +605,11 @@ public final class SQLiteStore: RelayStore {
         guard let kind = SubscriptionKind(rawValue: row["kind"]) else {
             throw StoreError.corrupt("stored subscription \(row["id"] as String) has unknown type \(row["kind"] as String)")
         }
+        let secrets = try StoredSecrets.decode(previous: row["previous_secrets"], headers: row["headers"], id: row["id"])
         return Subscription(
-            id: row["id"], kind: kind, url: row["url"], signingSecret: row["signing_secret"], slackIcon: row["slack_icon"],
-            slackUsername: row["slack_username"], filter: filter, delivery: options, origin: .api, createdAt: date(row["created_at"]),
-            updatedAt: date(row["updated_at"]))
+            id: row["id"], kind: kind, url: row["url"], signingSecret: row["signing_secret"], previousSecrets: secrets.previous,
+            headers: secrets.headers, slackIcon: row["slack_icon"], slackUsername: row["slack_username"], filter: filter,
+            delivery: options, origin: .api, createdAt: date(row["created_at"]), updatedAt: date(row["updated_at"]))
     }
 
     private static func delivery(from row: Row) -> Delivery {
@@ -613,6 +624,48 @@ public final class SQLiteStore: RelayStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// A subscription's rotated-out secrets and custom headers as their columns hold them: JSON
+/// arrays, `[{"secret", "expires_at" (Unix ms)}]` and `[{"name", "value"}]` (order kept).
+private struct StoredSecrets {
+    struct Previous: Codable {
+        var secret: String
+        var expiresAt: Int64
+        enum CodingKeys: String, CodingKey { case secret, expiresAt = "expires_at" }
+    }
+
+    struct Header: Codable {
+        var name: String
+        var value: String
+    }
+
+    var previous: String
+    var headers: String
+
+    init(_ subscription: Subscription) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        previous = String(
+            decoding: try encoder.encode(subscription.previousSecrets.map { Previous(secret: $0.secret, expiresAt: ms($0.expiresAt)) }),
+            as: UTF8.self)
+        headers = String(decoding: try encoder.encode(subscription.headers.map { Header(name: $0.name, value: $0.value) }), as: UTF8.self)
+    }
+
+    /// Errors name the subscription, never the stored values.
+    static func decode(previous: String, headers: String, id: String) throws -> (previous: [PreviousSecret], headers: [CustomHeader]) {
+        do {
+            let decoder = JSONDecoder()
+            let secrets = try decoder.decode([Previous].self, from: Data(previous.utf8))
+            let fields = try decoder.decode([Header].self, from: Data(headers.utf8))
+            return (
+                secrets.map { PreviousSecret(secret: $0.secret, expiresAt: date($0.expiresAt)) },
+                fields.map { CustomHeader(name: $0.name, value: $0.value) }
+            )
+        } catch {
+            throw StoreError.corrupt("stored previous secrets or headers of subscription \(id) cannot be read")
+        }
     }
 }
 
