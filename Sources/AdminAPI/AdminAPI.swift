@@ -4,7 +4,9 @@ import Foundation
 import HTTPServer
 import Logging
 import Rules
+import Sinks
 import Store
+import YAMLSupport
 
 /// The admin API, as an HTTP handler: testable in-process (call `handle`) and served live by
 /// `HTTPServer`. Every `/v1` route and `/metrics` need the bearer token; `/healthz` does not.
@@ -101,19 +103,27 @@ public final class AdminAPI: HTTPServerHandler {
                 status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: await dependencies.metrics())
         case ["v1", "subscriptions"]:
             switch request.method {
-            case "GET": return JSONResponse.make(200, .object(["subscriptions": .array(dependencies.catalog.all.map(Views.subscription))]))
+            case "GET":
+                let now = dependencies.clock.now
+                return JSONResponse.make(200, .object(["subscriptions": .array(dependencies.catalog.all.map { Views.subscription($0, now: now) })]))
             case "POST": return try await createSubscription(request)
             default: throw APIError.methodNotAllowed(["GET", "POST"])
             }
         case let path where path.count == 3 && path[1] == "subscriptions":
             let id = path[2]
             switch request.method {
-            case "GET": return JSONResponse.make(200, Views.subscription(try subscription(id)))
+            case "GET": return JSONResponse.make(200, Views.subscription(try subscription(id), now: dependencies.clock.now))
             case "PUT": return try await replaceSubscription(id, request)
             case "PATCH": return try await patchSubscription(id, request)
             case "DELETE": return try await deleteSubscription(id)
             default: throw APIError.methodNotAllowed(["GET", "PUT", "PATCH", "DELETE"])
             }
+        case let path where path.count == 5 && path[1] == "subscriptions" && path[3] == "secret" && path[4] == "rotate":
+            try allow(request, ["POST"])
+            return try await rotateSecret(path[2], request)
+        case let path where path.count == 5 && path[1] == "subscriptions" && path[3] == "secret" && path[4] == "previous":
+            try allow(request, ["DELETE"])
+            return try await endPreviousSecrets(path[2])
         case ["v1", "rules"]:
             try allow(request, ["GET"])
             return JSONResponse.make(200, .object([
@@ -145,8 +155,11 @@ public final class AdminAPI: HTTPServerHandler {
             guard let delivery = try await dependencies.store.delivery(id: path[2]) else {
                 throw APIError.notFound("no delivery with id \(path[2])")
             }
-            var view = Views.delivery(delivery).objectValue ?? [:]
-            view["attempt_log"] = .array(try await dependencies.store.attempts(deliveryID: delivery.id).map(Views.attempt))
+            let scrubber = scrubber(forSubscription: delivery.subscriptionID)
+            var view = Views.delivery(delivery, scrubber: scrubber).objectValue ?? [:]
+            view["attempt_log"] = .array(try await dependencies.store.attempts(deliveryID: delivery.id).map {
+                Views.attempt($0, scrubber: scrubber)
+            })
             return JSONResponse.make(200, .object(view))
         case let path where path.count == 4 && path[1] == "deliveries" && path[3] == "retry":
             try allow(request, ["POST"])
@@ -240,14 +253,17 @@ public final class AdminAPI: HTTPServerHandler {
         let object = try SubscriptionInput.object(request.body)
         let now = dependencies.clock.now
         let id = try SubscriptionInput.string(object, "id") ?? Identifier.make(prefix: "sub", now: now)
-        let subscription = try SubscriptionInput.checked(Subscription(
+        var draft = Subscription(
             id: id, kind: try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type")),
             url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
             signingSecret: try SubscriptionInput.string(object, "secret"),
+            headers: try SubscriptionInput.headers(object["headers"], base: [], merge: false),
             slackIcon: try SubscriptionInput.string(object, "slack_icon"),
             slackUsername: try SubscriptionInput.string(object, "slack_username"),
             filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
-            origin: .api, createdAt: now, updatedAt: now))
+            origin: .api, createdAt: now, updatedAt: now)
+        let generated = generateSecretIfNeeded(&draft)
+        let subscription = try SubscriptionInput.checked(draft)
         if dependencies.catalog.isDeclaredInRules(id) {
             throw APIError.conflict("subscription \(id) is declared in the rules folder")
         }
@@ -259,8 +275,11 @@ public final class AdminAPI: HTTPServerHandler {
             }
             try await self.reloadCatalog()
         }
-        logger.info("subscription created", metadata: ["subscription": "\(id)", "type": "\(subscription.kind.rawValue)"])
-        return JSONResponse.make(201, Views.subscription(subscription), headers: [("Location", "/v1/subscriptions/\(id)")])
+        logger.info("subscription created", metadata: [
+            "subscription": "\(id)", "type": "\(subscription.kind.rawValue)", "secret_generated": "\(generated != nil)",
+        ])
+        return JSONResponse.make(
+            201, Views.withNewSecret(Views.subscription(subscription, now: now), generated), headers: [("Location", "/v1/subscriptions/\(id)")])
     }
 
     private func replaceSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
@@ -270,15 +289,21 @@ public final class AdminAPI: HTTPServerHandler {
             throw APIError.invalidField("id", "does not match the id in the path (\(id))")
         }
         let kind = try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type"))
-        // The secret is never shown, so a replacement may leave it out to keep the current one.
-        let secret = try SubscriptionInput.string(object, "secret") ?? (kind == .webhook ? existing.signingSecret : nil)
-        let updated = try SubscriptionInput.checked(Subscription(
+        // Secrets are never shown, so a replacement may leave them out to keep the current ones
+        // (with any rotation in progress). A secret given replaces the current one outright.
+        let givenSecret = try SubscriptionInput.string(object, "secret")
+        let secret = givenSecret ?? (kind == .webhook ? existing.signingSecret : nil)
+        let previous = givenSecret == nil && kind == .webhook ? existing.previousSecrets : []
+        var updated = Subscription(
             id: id, kind: kind, url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
-            signingSecret: secret, slackIcon: try SubscriptionInput.string(object, "slack_icon"),
+            signingSecret: secret, previousSecrets: previous,
+            headers: try SubscriptionInput.headers(object["headers"], base: existing.headers, merge: false),
+            slackIcon: try SubscriptionInput.string(object, "slack_icon"),
             slackUsername: try SubscriptionInput.string(object, "slack_username"),
             filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
-            origin: .api, createdAt: existing.createdAt, updatedAt: dependencies.clock.now))
-        return try await save(updated)
+            origin: .api, createdAt: existing.createdAt, updatedAt: dependencies.clock.now)
+        let generated = generateSecretIfNeeded(&updated)
+        return try await save(try SubscriptionInput.checked(updated), newSecret: generated)
     }
 
     /// JSON merge patch (RFC 7386): fields present replace, `null` clears an optional field,
@@ -294,7 +319,12 @@ public final class AdminAPI: HTTPServerHandler {
         }
         if let type = try SubscriptionInput.string(object, "type") { updated.kind = try SubscriptionInput.kind(type) }
         if let url = try SubscriptionInput.string(object, "url") { updated.url = try SubscriptionInput.url(url) }
-        if object["secret"] != nil { updated.signingSecret = try SubscriptionInput.string(object, "secret") }
+        if object["secret"] != nil {
+            // A secret set this way replaces the current one outright; rotate to overlap them.
+            updated.signingSecret = try SubscriptionInput.string(object, "secret")
+            updated.previousSecrets = []
+        }
+        updated.headers = try SubscriptionInput.headers(object["headers"], base: updated.headers, merge: true)
         if object["slack_icon"] != nil { updated.slackIcon = try SubscriptionInput.string(object, "slack_icon") }
         if object["slack_username"] != nil { updated.slackUsername = try SubscriptionInput.string(object, "slack_username") }
         if updated.kind == .webhook, object["type"] != nil {
@@ -302,24 +332,91 @@ public final class AdminAPI: HTTPServerHandler {
             if object["slack_icon"] == nil { updated.slackIcon = nil }
             if object["slack_username"] == nil { updated.slackUsername = nil }
         }
-        if updated.kind == .slack, object["type"] != nil, object["secret"] == nil { updated.signingSecret = nil }
+        if updated.kind == .slack, object["type"] != nil, object["secret"] == nil {
+            updated.signingSecret = nil
+            updated.previousSecrets = []
+        }
         updated.filter = try SubscriptionInput.filter(object["filter"], base: updated.filter)
         if object["delivery"] != nil { updated.delivery = try SubscriptionInput.delivery(object["delivery"]) }
         updated.updatedAt = dependencies.clock.now
-        return try await save(try SubscriptionInput.checked(updated))
+        let generated = object["secret"] == nil ? generateSecretIfNeeded(&updated) : nil
+        return try await save(try SubscriptionInput.checked(updated), newSecret: generated)
     }
 
-    private func save(_ subscription: Subscription) async throws -> HTTPServerResponse {
-        try await changes.run {
-            do {
-                try await self.dependencies.store.updateSubscription(subscription)
-            } catch let error as StoreError where error.isNotFound {
-                throw APIError.notFound("no subscription with id \(subscription.id)")
+    /// A webhook subscription given no secret gets a generated one, returned once in the answer.
+    private func generateSecretIfNeeded(_ subscription: inout Subscription) -> String? {
+        guard subscription.kind == .webhook, subscription.signingSecret == nil else { return nil }
+        let secret = Subscription.generateSigningSecret()
+        subscription.signingSecret = secret
+        return secret
+    }
+
+    /// `POST /v1/subscriptions/{id}/secret/rotate`, body optional: `secret` (generated when
+    /// absent, and then returned once as `new_secret`) and `previous_expires_in` (how long the
+    /// current secret keeps signing beside it; default 24h, "0s" revokes it at once).
+    private func rotateSecret(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let object = request.body.isEmpty ? [:] : try SubscriptionInput.object(request.body, allowed: ["secret", "previous_expires_in"])
+        let given = try SubscriptionInput.string(object, "secret")
+        let overlap = try SubscriptionInput.duration(
+            object, "previous_expires_in", default: Subscription.defaultRotationOverlap, max: Subscription.maxRotationOverlap)
+        let newSecret = given ?? Subscription.generateSigningSecret()
+        // Read, rotate and write as one change: two rotations at once must not lose a secret.
+        let rotated = try await changes.run {
+            let existing = try self.signed(id)
+            let now = self.dependencies.clock.now
+            var rotated: Subscription
+            do throws(FieldError) {
+                rotated = try existing.rotatingSecret(to: newSecret, previousExpiresAt: now.addingTimeInterval(overlap.timeInterval), now: now)
+            } catch {
+                if error.field == "previous_secrets" { throw APIError.conflict(error.message) }
+                throw APIError.invalidField(error.field, error.message)
             }
-            try await self.reloadCatalog()
+            rotated.updatedAt = now
+            try await self.commit(try SubscriptionInput.checked(rotated))
+            return rotated
         }
-        logger.info("subscription updated", metadata: ["subscription": "\(subscription.id)"])
-        return JSONResponse.make(200, Views.subscription(subscription))
+        let expiry = rotated.previousSecrets.first.map { Timestamp.format($0.expiresAt) } ?? "none"
+        logger.info("subscription secret rotated", metadata: [
+            "subscription": "\(id)", "secret_generated": "\(given == nil)", "previous_expires_at": "\(expiry)",
+        ])
+        return JSONResponse.make(200, Views.withNewSecret(Views.subscription(rotated, now: dependencies.clock.now), given == nil ? newSecret : nil))
+    }
+
+    private func signed(_ id: String) throws(APIError) -> Subscription {
+        let existing = try editable(id)
+        guard existing.kind == .webhook else {
+            throw APIError.conflict("subscription \(id) is of type \(existing.kind.rawValue): only webhook subscriptions are signed")
+        }
+        return existing
+    }
+
+    /// `DELETE /v1/subscriptions/{id}/secret/previous`: rotated-out secrets stop signing now.
+    private func endPreviousSecrets(_ id: String) async throws -> HTTPServerResponse {
+        let updated = try await changes.run {
+            var updated = try self.signed(id)
+            updated.previousSecrets = []
+            updated.updatedAt = self.dependencies.clock.now
+            try await self.commit(updated)
+            return updated
+        }
+        logger.info("subscription previous secrets ended", metadata: ["subscription": "\(id)"])
+        return JSONResponse.make(200, Views.subscription(updated, now: dependencies.clock.now))
+    }
+
+    private func save(_ subscription: Subscription, newSecret: String? = nil) async throws -> HTTPServerResponse {
+        try await changes.run { try await self.commit(subscription) }
+        logger.info("subscription updated", metadata: ["subscription": "\(subscription.id)", "secret_generated": "\(newSecret != nil)"])
+        return JSONResponse.make(200, Views.withNewSecret(Views.subscription(subscription, now: dependencies.clock.now), newSecret))
+    }
+
+    /// Writes a changed subscription and rebuilds the catalog; run inside `changes`.
+    private func commit(_ subscription: Subscription) async throws {
+        do {
+            try await dependencies.store.updateSubscription(subscription)
+        } catch let error as StoreError where error.isNotFound {
+            throw APIError.notFound("no subscription with id \(subscription.id)")
+        }
+        try await reloadCatalog()
     }
 
     private func deleteSubscription(_ id: String) async throws -> HTTPServerResponse {
@@ -339,6 +436,11 @@ public final class AdminAPI: HTTPServerHandler {
     }
 
     // MARK: Deliveries
+
+    /// Scrubs a subscription's secrets from recorded errors; nothing to scrub once it is gone.
+    private func scrubber(forSubscription id: String) -> Scrubber {
+        dependencies.catalog.subscription(id: id).map(Scrubber.init(subscription:)) ?? .none
+    }
 
     private func listDeliveries(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         for key in request.query.keys.sorted() where !["status", "subscription_id", "limit", "before"].contains(key) {
@@ -360,9 +462,11 @@ public final class AdminAPI: HTTPServerHandler {
         }
         query.before = request.query["before"]
         let deliveries = try await dependencies.store.deliveries(query)
+        var scrubbers: [String: Scrubber] = [:]
+        for id in Set(deliveries.filter { $0.lastError != nil }.map(\.subscriptionID)) { scrubbers[id] = scrubber(forSubscription: id) }
         let counts = try await dependencies.store.deliveryCounts()
         var body: [String: JSONValue] = [
-            "deliveries": .array(deliveries.map(Views.delivery)),
+            "deliveries": .array(deliveries.map { Views.delivery($0, scrubber: scrubbers[$0.subscriptionID] ?? .none) }),
             "counts": .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, JSONValue.integer(Int64($0.value))) })),
         ]
         if deliveries.count == query.limit, let last = deliveries.last { body["next_before"] = .string(last.id) }
@@ -381,7 +485,7 @@ public final class AdminAPI: HTTPServerHandler {
             throw APIError.notFound("no delivery with id \(id)")
         }
         logger.info("delivery queued for retry by an operator", metadata: ["delivery": "\(id)"])
-        return JSONResponse.make(200, Views.delivery(retried))
+        return JSONResponse.make(200, Views.delivery(retried, scrubber: scrubber(forSubscription: retried.subscriptionID)))
     }
 }
 

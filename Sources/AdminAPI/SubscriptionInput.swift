@@ -1,15 +1,15 @@
 import EventModel
 import Rules
-import YAMLSupport
 import Foundation
+import YAMLSupport
 
 /// Reads subscription documents sent to the API: unknown fields and wrong JSON types are
 /// refused with the field's name; values are checked by `Subscription.validate()`.
 enum SubscriptionInput {
-    static let fields = ["id", "type", "url", "secret", "slack_icon", "slack_username", "filter", "delivery"]
+    static let fields = ["id", "type", "url", "secret", "headers", "slack_icon", "slack_username", "filter", "delivery"]
 
     /// Parses a request body into a JSON object, or explains why it is not one.
-    static func object(_ body: [UInt8]) throws(APIError) -> [String: JSONValue] {
+    static func object(_ body: [UInt8], allowed fields: [String] = fields) throws(APIError) -> [String: JSONValue] {
         guard !body.isEmpty else { throw APIError.invalidJSON("the body is empty; send a JSON object") }
         let value: JSONValue
         do {
@@ -28,6 +28,48 @@ enum SubscriptionInput {
         guard let value = object[key], !value.isNull else { return nil }
         guard let text = value.stringValue else { throw APIError.invalidField(key, "must be a string") }
         return text
+    }
+
+    /// `headers`: an object of names to values. POST/PUT (`merge` false) give the whole set
+    /// (absent keeps `base`, which PUT uses since values are never shown; `null` removes all);
+    /// PATCH merges by name, case-insensitively (`null` for a name removes it). Errors name
+    /// headers, never values.
+    static func headers(_ value: JSONValue?, base: [CustomHeader], merge: Bool) throws(APIError) -> [CustomHeader] {
+        guard let value else { return base }
+        if value.isNull { return [] }
+        guard case .object(let object) = value else {
+            throw APIError.invalidField("headers", "must be an object of header names to values")
+        }
+        var result = merge ? base : []
+        for name in object.keys.sorted() {
+            let entry = object[name] ?? .null
+            let existing = result.firstIndex { $0.name.lowercased() == name.lowercased() }
+            if entry.isNull {
+                guard merge else { throw APIError.invalidField("headers.\(name)", "must be a string") }
+                if let existing { result.remove(at: existing) }
+                continue
+            }
+            guard let text = entry.stringValue else {
+                throw APIError.invalidField("headers.\(name)", merge ? "must be a string (or null to remove it)" : "must be a string")
+            }
+            if merge, let existing {
+                result[existing] = CustomHeader(name: name, value: text)
+            } else {
+                result.append(CustomHeader(name: name, value: text))
+            }
+        }
+        return result
+    }
+
+    /// A duration such as "24h", "90m" or "0s", within `0...max`.
+    static func duration(_ object: [String: JSONValue], _ key: String, default fallback: Duration, max: Duration) throws(APIError) -> Duration {
+        guard let text = try string(object, key) else { return fallback }
+        let bounds = "from 0s to \(DurationText.format(max))"
+        switch DurationText.read(text) {
+        case .duration(let value) where value <= max: return value
+        case .duration, .outOfRange: throw APIError.invalidField(key, "must be \(bounds)")
+        case .invalid: throw APIError.invalidField(key, "must be a duration such as \"24h\" or \"90m\", \(bounds)")
+        }
     }
 
     static func requiredString(_ object: [String: JSONValue], _ key: String) throws(APIError) -> String {

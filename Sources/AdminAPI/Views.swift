@@ -1,7 +1,9 @@
+import Crypto
 import EventModel
 import Feeds
 import Foundation
 import Rules
+import Sinks
 import Store
 import YAMLSupport
 
@@ -18,19 +20,32 @@ enum Views {
         return .object(object)
     }
 
-    static func subscription(_ subscription: Subscription) -> JSONValue {
+    /// Secrets appear as hints only: the masked secret, a fingerprint, when a rotated-out secret
+    /// stops signing, and the names (never the values) of custom headers.
+    static func subscription(_ subscription: Subscription, now: Date) -> JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(subscription.id),
             "type": .string(subscription.kind.rawValue),
             "url": .string(Redact.url(subscription.url)),
             "filter": filter(subscription.filter),
             "origin": .string(subscription.origin.rawValue),
+            "headers": strings(subscription.headers.map(\.name)),
         ]
         if subscription.kind == .slack {
             object["slack_icon"] = optional(subscription.slackIcon)
             object["slack_username"] = optional(subscription.slackUsername)
         }
-        if let secret = subscription.signingSecret { object["secret"] = .string(Redact.secret(secret)) }
+        if let secret = subscription.signingSecret {
+            object["secret"] = .string(Redact.secret(secret))
+            object["secret_fingerprint"] = .string(fingerprint(secret))
+            object["previous_secrets"] = .array(subscription.previousSecrets(inForceAt: now).map { previous in
+                .object([
+                    "secret": .string(Redact.secret(previous.secret)),
+                    "fingerprint": .string(fingerprint(previous.secret)),
+                    "expires_at": time(previous.expiresAt),
+                ])
+            })
+        }
         object["delivery"] = delivery(subscription.delivery)
         if subscription.origin == .api {
             object["created_at"] = time(subscription.createdAt)
@@ -52,6 +67,19 @@ enum Views {
         return .object(object)
     }
 
+    /// A subscription's view with the secret the relay just generated: the one time it is shown.
+    static func withNewSecret(_ view: JSONValue, _ secret: String?) -> JSONValue {
+        guard let secret, var object = view.objectValue else { return view }
+        object["new_secret"] = .string(secret)
+        return .object(object)
+    }
+
+    /// The first 8 hex digits of the secret's SHA-256 (`printf %s "$SECRET" | sha256sum | cut -c1-8`):
+    /// tells secrets apart without revealing anything usable.
+    static func fingerprint(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func rule(_ rule: Rule) -> JSONValue {
         .object([
             "name": .string(rule.name),
@@ -62,7 +90,9 @@ enum Views {
         ])
     }
 
-    static func delivery(_ delivery: Delivery) -> JSONValue {
+    /// `scrubber` removes the subscription's secrets from the recorded errors once more (they
+    /// are scrubbed when recorded; records written by earlier releases were not).
+    static func delivery(_ delivery: Delivery, scrubber: Scrubber = .none) -> JSONValue {
         .object([
             "id": .string(delivery.id),
             "event": .string(delivery.eventKey),
@@ -75,16 +105,16 @@ enum Views {
             "updated_at": time(delivery.updatedAt),
             "delivered_at": time(delivery.deliveredAt),
             "last_status_code": delivery.lastStatusCode.map { .integer(Int64($0)) } ?? .null,
-            "last_error": optional(delivery.lastError),
+            "last_error": optional(delivery.lastError.map { scrubber.scrub($0) }),
         ])
     }
 
-    static func attempt(_ attempt: DeliveryAttempt) -> JSONValue {
+    static func attempt(_ attempt: DeliveryAttempt, scrubber: Scrubber = .none) -> JSONValue {
         .object([
             "at": time(attempt.at),
             "outcome": .string(attempt.outcome.rawValue),
             "status_code": attempt.statusCode.map { .integer(Int64($0)) } ?? .null,
-            "error": optional(attempt.error),
+            "error": optional(attempt.error.map { scrubber.scrub($0) }),
             "duration_ms": .integer(Int64(attempt.durationMilliseconds)),
         ])
     }
