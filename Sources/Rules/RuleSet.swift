@@ -35,7 +35,10 @@ public struct RuleLoader: Sendable {
     }
 
     static let topKeys = ["subscriptions", "rules"]
-    static let subscriptionKeys = ["id", "type", "url_env", "secret_env", "slack_icon", "slack_username", "description", "delivery"]
+    static let subscriptionKeys = [
+        "id", "type", "url_env", "secret_env", "previous_secret_env", "previous_secret_expires", "headers_env", "slack_icon",
+        "slack_username", "description", "delivery",
+    ]
     static let ruleKeys = ["name", "description", "filter", "subscriptions"]
 
     /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
@@ -153,6 +156,9 @@ public struct RuleLoader: Sendable {
         if fields["secret"] != nil {
             throw fields["secret"]!.error("rule files must not hold secrets: put the signing secret in an environment variable and name it with secret_env")
         }
+        if fields["headers"] != nil {
+            throw fields["headers"]!.error("rule files must not hold secrets: put each header's value in an environment variable and map names to them with headers_env")
+        }
         try fields.allowOnly(Self.subscriptionKeys)
         let idValue = try fields.require("id")
         let id = try idValue.string()
@@ -175,13 +181,70 @@ public struct RuleLoader: Sendable {
             // Offline check: the secret is not at hand; check everything else.
             subscription.signingSecret = "whsec_" + Data(repeating: 0, count: 32).base64EncodedString()
         }
+        subscription.previousSecrets = try readPreviousSecret(fields, id: id)
+        let headerPlaces = try readHeaders(fields, into: &subscription)
         if let problem = subscription.validate() {
-            let place = fields[problem.field == "url" ? "url_env" : problem.field == "secret" ? "secret_env" : problem.field] ?? value
-            let source = problem.field == "url" ? " (the value of \(try fields.require("url_env").string()))"
-                : problem.field == "secret" ? " (the value of \(try fields["secret_env"]?.string() ?? "secret_env"))" : ""
-            throw place.error("subscription \"\(id)\": \(problem.message)\(source)")
+            let place: YAMLValue
+            let source: String
+            switch problem.field {
+            case "url":
+                place = try fields.require("url_env")
+                source = " (the value of \(try place.string()))"
+            case "secret":
+                place = fields["secret_env"] ?? value
+                source = " (the value of \(try fields["secret_env"]?.string() ?? "secret_env"))"
+            case "previous_secrets":
+                place = fields["previous_secret_env"] ?? value
+                source = " (the value of \(try fields["previous_secret_env"]?.string() ?? "previous_secret_env"))"
+            case let field where field == "headers" || field.hasPrefix("headers."):
+                place = headerPlaces[String(field.dropFirst("headers.".count))] ?? fields["headers_env"] ?? value
+                source = ""
+            default:
+                place = fields[problem.field] ?? value
+                source = ""
+            }
+            let message = problem.field.hasPrefix("headers.") ? "header \(problem.field.dropFirst("headers.".count)): \(problem.message)"
+                : problem.message
+            throw place.error("subscription \"\(id)\": \(message)\(source)")
         }
         return subscription
+    }
+
+    /// `previous_secret_env` and `previous_secret_expires` (an RFC 3339 time), both or neither:
+    /// a rotated-out secret that keeps signing beside the current one until then.
+    private func readPreviousSecret(_ fields: YAMLMapping, id: String) throws(YAMLError) -> [PreviousSecret] {
+        let name = fields["previous_secret_env"].flatMap { $0.isNull ? nil : $0 }
+        let expires = fields["previous_secret_expires"].flatMap { $0.isNull ? nil : $0 }
+        switch (name, expires) {
+        case (nil, nil):
+            return []
+        case (let name?, nil):
+            throw name.error("subscription \"\(id)\": previous_secret_env needs previous_secret_expires, the time it stops signing (RFC 3339, e.g. 2025-07-01T12:00:00Z)")
+        case (nil, let expires?):
+            throw expires.error("subscription \"\(id)\": previous_secret_expires needs previous_secret_env, the rotated-out secret's variable")
+        case (let name?, let expires?):
+            let text = try expires.string()
+            guard let expiry = Timestamp.parse(text) else {
+                throw expires.error("subscription \"\(id)\": must be an RFC 3339 time such as 2025-07-01T12:00:00Z, not \"\(text)\"")
+            }
+            // Offline: a stand-in that differs from the current secret's stand-in.
+            let secret = try resolve(name) ?? "whsec_" + Data(repeating: 1, count: 32).base64EncodedString()
+            return [PreviousSecret(secret: secret, expiresAt: expiry)]
+        }
+    }
+
+    /// `headers_env`: header names to the environment variables holding their values. Returns
+    /// where each name was written, for errors.
+    private func readHeaders(_ fields: YAMLMapping, into subscription: inout Subscription) throws(YAMLError) -> [String: YAMLValue] {
+        guard let mapping = fields["headers_env"], !mapping.isNull else { return [:] }
+        var places: [String: YAMLValue] = [:]
+        for entry in try mapping.mapping().entries {
+            // Offline: a stand-in value, so the names are still checked.
+            let value = try resolve(entry.value) ?? "unresolved"
+            subscription.headers.append(CustomHeader(name: entry.key, value: value))
+            places[entry.key] = entry.keyValue
+        }
+        return places
     }
 
     /// Reads an environment variable's name and, when resolving, its value.
