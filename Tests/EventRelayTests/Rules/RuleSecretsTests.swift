@@ -63,3 +63,14 @@ struct RuleSecretsTests {
         }
     }
 }
+
+extension RuleSecretsTests {
+    @Test func theRuleFileKeysAreDocumented() throws {
+        let reference = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for key in ["url_env", "secret_env", "previous_secret_env", "previous_secret_expires", "headers_env"] {
+            #expect(reference.contains("`\(key)`"), "docs/configuration.md does not document \(key)")
+        }
+    }
+}
