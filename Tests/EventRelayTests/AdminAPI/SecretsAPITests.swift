@@ -239,7 +239,8 @@ struct SecretsAPITests {
     func aReceiverEchoingTheRequestLeavesNoSecretInAttemptsOrAnswers(status: Int) async throws {
         let setup = try await Setup(responder: Self.echo(status: status))
         let created = try await setup.harness.admin(.POST, "/v1/subscriptions", """
-            {"id": "hook", "type": "webhook", "url": "\(setup.hookURL)", "headers": {"Authorization": "\(Self.authorization)"}}
+            {"id": "hook", "type": "webhook", "url": "\(setup.hookURL)", "headers": {"Authorization": "\(Self.authorization)"},
+             "filter": {"types": ["login_lock"]}}
             """)
         let secret = try #require(created.json["new_secret"]?.stringValue)
         try await setup.push("echoed")

@@ -36,7 +36,7 @@ struct SecretsProcessTests {
                 previous_secret_expires: 2999-01-01T00:00:00Z
                 headers_env: {Authorization: HOOK_AUTH}
             rules:
-              - {name: all, subscriptions: [hook]}
+              - {name: locks, filter: {types: [login_lock]}, subscriptions: [hook]}
             """)
         try directory.write("relay.yaml", """
             data_dir: \(directory.path)/data
@@ -45,8 +45,7 @@ struct SecretsProcessTests {
             admin:
               listen: 127.0.0.1:0
             delivery:
-              initial_backoff: 100ms
-              max_backoff: 200ms
+              retry_schedule: [100ms, 100ms]
             push:
               - {name: in, format: scalingo, auth: bearer, secret_env: PUSH_TOKEN}
             """)
@@ -65,11 +64,11 @@ struct SecretsProcessTests {
             body: ScalingoEventFactory.loginLock(id: "echo-1", user: "ann", ip: "10.0.0.1", at: Date()).encoded()))
         #expect(pushed.status == 202, "\(pushed.bodyText)")
 
-        // A 500 (retried), then a 400 (failed for good).
+        // A 500 (retried), then a 400 (dead-lettered).
         @Sendable func get(_ path: String) async throws -> JSONValue {
             try JSONValue.parse(try await client.execute(HTTPRequest(url: admin + path, headers: [("Authorization", "Bearer \(Self.adminToken)")])).body)
         }
-        #expect(try await eventually { try await get("/v1/deliveries")["counts"]?["failed"] == .integer(1) }, "\(relay.log)")
+        #expect(try await eventually { try await get("/v1/deliveries")["counts"]?["dead_letter"] == .integer(1) }, "\(relay.log)")
         let first = try #require(receiver.requests.first)
         #expect(first.header("authorization") == Self.authorization)
         #expect(first.header("webhook-signature")?.split(separator: " ").count == 2, "both secrets sign")
