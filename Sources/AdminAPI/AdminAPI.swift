@@ -22,13 +22,16 @@ public final class AdminAPI: HTTPServerHandler {
         public var ingest: (any EventIngest)?
         /// Prometheus text exposition.
         public var metrics: @Sendable () async -> [UInt8]
+        /// The subscriptions in the catalog changed: the dispatcher takes them up now.
+        public var subscriptionsChanged: @Sendable () -> Void
         public var clock: WallClock
 
         public init(
             store: any RelayStore, catalog: SubscriptionCatalog, feeds: @escaping @Sendable () -> [FeedStatus] = { [] },
             pollFeed: @escaping @Sendable (String) -> Bool = { _ in false },
             pushFeeds: [PushFeed] = [], ingest: (any EventIngest)? = nil,
-            metrics: @escaping @Sendable () async -> [UInt8] = { [] }, clock: WallClock = .system
+            metrics: @escaping @Sendable () async -> [UInt8] = { [] },
+            subscriptionsChanged: @escaping @Sendable () -> Void = {}, clock: WallClock = .system
         ) {
             self.store = store
             self.catalog = catalog
@@ -37,6 +40,7 @@ public final class AdminAPI: HTTPServerHandler {
             self.pushFeeds = Dictionary(pushFeeds.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             self.ingest = ingest
             self.metrics = metrics
+            self.subscriptionsChanged = subscriptionsChanged
             self.clock = clock
         }
     }
@@ -433,6 +437,7 @@ public final class AdminAPI: HTTPServerHandler {
 
     private func reloadCatalog() async throws {
         dependencies.catalog.replaceAPISubscriptions(try await dependencies.store.listSubscriptions())
+        dependencies.subscriptionsChanged()
     }
 
     // MARK: Deliveries

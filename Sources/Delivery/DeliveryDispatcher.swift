@@ -65,11 +65,13 @@ public struct DispatcherConfiguration: Sendable {
 /// leased until their lease ends, and are sent again after that.
 public final class DeliveryDispatcher: Sendable {
     public typealias Subscriptions = @Sendable () -> [Subscription]
+    public typealias Lookup = @Sendable (String) -> Subscription?
     public typealias HealthReporter = @Sendable (HealthNotice) async -> Void
 
     private let store: any RelayStore
     private let notifiers: NotifierFactory
     private let subscriptions: Subscriptions
+    private let lookup: Lookup
     private let configuration: DispatcherConfiguration
     private let clock: WallClock
     private let logger: Logger
@@ -85,7 +87,6 @@ public final class DeliveryDispatcher: Sendable {
 
     struct State {
         var scheduler = LaneScheduler()
-        var byID: [String: Subscription] = [:]
         var states: [String: SubscriptionState] = [:]
         var stopping = false
         /// Claimed and not yet recorded, across lanes.
@@ -95,7 +96,7 @@ public final class DeliveryDispatcher: Sendable {
     }
 
     public init(
-        store: any RelayStore, notifiers: NotifierFactory, subscriptions: @escaping Subscriptions,
+        store: any RelayStore, notifiers: NotifierFactory, subscriptions: @escaping Subscriptions, lookup: Lookup? = nil,
         configuration: DispatcherConfiguration = DispatcherConfiguration(), clock: WallClock = .system,
         logger: Logger = Logger(label: "event-relay.delivery"), health: @escaping HealthReporter = { _ in },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
@@ -103,6 +104,7 @@ public final class DeliveryDispatcher: Sendable {
         self.store = store
         self.notifiers = notifiers
         self.subscriptions = subscriptions
+        self.lookup = lookup ?? { id in subscriptions().first { $0.id == id } }
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -214,7 +216,6 @@ public final class DeliveryDispatcher: Sendable {
         state.withValue { state in
             state.needsSync = false
             let known = state.scheduler.laneIDs
-            state.byID = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             state.scheduler.configure(settings, now: now)
             for id in settings.keys where !known.contains(id) {
                 let stored = state.states[id]
@@ -240,12 +241,13 @@ public final class DeliveryDispatcher: Sendable {
         }
         var claimedAny = false
         for (claim, result) in zip(plan, results) where claim.subscriptionID == result.subscriptionID {
-            let subscription = state.withValue { state -> Subscription? in
+            state.withValue { state in
                 state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: result.deliveries.count, nextDue: result.nextDue, now: now)
                 state.inFlight += result.deliveries.count
-                return state.byID[claim.subscriptionID]
             }
             guard !result.deliveries.isEmpty else { continue }
+            // As it is now (a secret rotated a moment ago signs this delivery).
+            let subscription = lookup(claim.subscriptionID)
             claimedAny = true
             guard let subscription else {
                 // Removed between planning and claiming: dead letters, as at start-up.

@@ -128,7 +128,8 @@ public final class Relay: Sendable {
                     return true
                 },
                 pushFeeds: pushFeeds, ingest: pipeline,
-                metrics: { await RelayMetrics.exposition(store: store) }),
+                metrics: { await RelayMetrics.exposition(store: store) },
+                subscriptionsChanged: { dispatcher.subscriptionsChanged() }),
             logger: logger.labelled("event-relay.admin"))
         let server: HTTPServer
         do {

@@ -46,6 +46,7 @@ struct SecretsProcessTests {
               listen: 127.0.0.1:0
             delivery:
               retry_schedule: [100ms, 100ms]
+              allowed_networks: [127.0.0.0/8]
             push:
               - {name: in, format: scalingo, auth: bearer, secret_env: PUSH_TOKEN}
             """)
