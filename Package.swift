@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "EventModel", "YAMLSupport", "HTTPServer", "Store", "Rules", "Sinks", "Feeds", "Ingest",
+                "EventModel", "YAMLSupport", "HTTPServer", "Store", "Rules", "Sinks", "Feeds", "Ingest", "Delivery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+import Delivery
 import EventModel
 import Feeds
 import Foundation
@@ -24,6 +25,8 @@ public final class AdminAPI: HTTPServerHandler {
         public var metrics: @Sendable () async -> [UInt8]
         /// The subscriptions in the catalog changed: the dispatcher takes them up now.
         public var subscriptionsChanged: @Sendable () -> Void
+        /// The dispatcher: lanes' state, pause and resume, test sends, wake-ups.
+        public var dispatcher: DeliveryDispatcher?
         public var clock: WallClock
 
         public init(
@@ -31,7 +34,8 @@ public final class AdminAPI: HTTPServerHandler {
             pollFeed: @escaping @Sendable (String) -> Bool = { _ in false },
             pushFeeds: [PushFeed] = [], ingest: (any EventIngest)? = nil,
             metrics: @escaping @Sendable () async -> [UInt8] = { [] },
-            subscriptionsChanged: @escaping @Sendable () -> Void = {}, clock: WallClock = .system
+            subscriptionsChanged: @escaping @Sendable () -> Void = {}, dispatcher: DeliveryDispatcher? = nil,
+            clock: WallClock = .system
         ) {
             self.store = store
             self.catalog = catalog
@@ -41,6 +45,7 @@ public final class AdminAPI: HTTPServerHandler {
             self.ingest = ingest
             self.metrics = metrics
             self.subscriptionsChanged = subscriptionsChanged
+            self.dispatcher = dispatcher
             self.clock = clock
         }
     }
@@ -82,8 +87,11 @@ public final class AdminAPI: HTTPServerHandler {
 
     private func route(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        // Only the deliveries listing takes parameters: anywhere else one is a mistake worth saying.
-        if parts != ["v1", "deliveries"], let key = request.query.keys.sorted().first {
+        // Only the delivery log, bulk retry and replay take parameters (each checks its own):
+        // anywhere else one is a mistake worth saying.
+        let takesParameters = parts == ["v1", "deliveries"] || parts == ["v1", "deliveries", "retry"]
+            || (parts.count == 4 && parts[1] == "subscriptions" && parts[3] == "replay")
+        if !takesParameters, let key = request.query.keys.sorted().first {
             throw APIError.invalidParameter(key, "unknown parameter (\(request.path) takes none)")
         }
         if parts == ["healthz"] {
@@ -109,14 +117,23 @@ public final class AdminAPI: HTTPServerHandler {
             switch request.method {
             case "GET":
                 let now = dependencies.clock.now
-                return JSONResponse.make(200, .object(["subscriptions": .array(dependencies.catalog.all.map { Views.subscription($0, now: now) })]))
+                let states = try await dependencies.store.subscriptionStates()
+                let counts = try await dependencies.store.deliveryCountsBySubscription()
+                return JSONResponse.make(200, .object(["subscriptions": .array(dependencies.catalog.all.map {
+                    Views.subscription($0, now: now, delivery: deliveryState($0.id, states: states, counts: counts))
+                })]))
             case "POST": return try await createSubscription(request)
             default: throw APIError.methodNotAllowed(["GET", "POST"])
             }
         case let path where path.count == 3 && path[1] == "subscriptions":
             let id = path[2]
             switch request.method {
-            case "GET": return JSONResponse.make(200, Views.subscription(try subscription(id), now: dependencies.clock.now))
+            case "GET":
+                let found = try subscription(id)
+                let states = try await dependencies.store.subscriptionStates()
+                let counts = try await dependencies.store.deliveryCountsBySubscription()
+                return JSONResponse.make(
+                    200, Views.subscription(found, now: dependencies.clock.now, delivery: deliveryState(id, states: states, counts: counts)))
             case "PUT": return try await replaceSubscription(id, request)
             case "PATCH": return try await patchSubscription(id, request)
             case "DELETE": return try await deleteSubscription(id)
@@ -128,6 +145,15 @@ public final class AdminAPI: HTTPServerHandler {
         case let path where path.count == 5 && path[1] == "subscriptions" && path[3] == "secret" && path[4] == "previous":
             try allow(request, ["DELETE"])
             return try await endPreviousSecrets(path[2])
+        case let path where path.count == 4 && path[1] == "subscriptions" && ["pause", "resume"].contains(path[3]):
+            try allow(request, ["POST"])
+            return try await setPaused(path[2], path[3] == "pause")
+        case let path where path.count == 4 && path[1] == "subscriptions" && path[3] == "replay":
+            try allow(request, ["POST"])
+            return try await replay(path[2], request)
+        case let path where path.count == 4 && path[1] == "subscriptions" && path[3] == "test":
+            try allow(request, ["POST"])
+            return try await testSubscription(path[2])
         case ["v1", "rules"]:
             try allow(request, ["GET"])
             return JSONResponse.make(200, .object([
@@ -154,6 +180,9 @@ public final class AdminAPI: HTTPServerHandler {
         case ["v1", "deliveries"]:
             try allow(request, ["GET"])
             return try await listDeliveries(request)
+        case ["v1", "deliveries", "retry"]:
+            try allow(request, ["POST"])
+            return try await retryDeadLetters(request)
         case let path where path.count == 3 && path[1] == "deliveries":
             try allow(request, ["GET"])
             guard let delivery = try await dependencies.store.delivery(id: path[2]) else {
@@ -447,11 +476,14 @@ public final class AdminAPI: HTTPServerHandler {
         dependencies.catalog.subscription(id: id).map(Scrubber.init(subscription:)) ?? .none
     }
 
-    private func listDeliveries(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
-        for key in request.query.keys.sorted() where !["status", "subscription_id", "limit", "before"].contains(key) {
-            throw APIError.invalidParameter(key, "unknown parameter (expected status, subscription_id, limit, before)")
+    static let deliveryFilters = ["status", "subscription_id", "event", "source", "since", "until"]
+
+    /// The filters shared by listing and bulk retry.
+    private func deliveryQuery(_ request: HTTPServerRequest, allowed: [String], defaultLimit: Int, maxLimit: Int) throws(APIError) -> DeliveryQuery {
+        for key in request.query.keys.sorted() where !allowed.contains(key) {
+            throw APIError.invalidParameter(key, "unknown parameter (expected \(allowed.joined(separator: ", ")))")
         }
-        var query = DeliveryQuery(limit: 50)
+        var query = DeliveryQuery(limit: defaultLimit)
         if let status = request.query["status"] {
             guard let parsed = DeliveryStatus(rawValue: status) else {
                 throw APIError.invalidParameter("status", "must be one of: \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -459,13 +491,34 @@ public final class AdminAPI: HTTPServerHandler {
             query.status = parsed
         }
         query.subscriptionID = request.query["subscription_id"]
+        query.eventKey = request.query["event"]
+        query.source = request.query["source"]
+        for (name, assign) in [("since", { (date: Date) in query.since = date }), ("until", { (date: Date) in query.until = date })] {
+            guard let text = request.query[name] else { continue }
+            guard let date = Timestamp.parse(text) else {
+                throw APIError.invalidParameter(name, "must be an RFC 3339 time such as 2026-12-03T10:00:00Z")
+            }
+            assign(date)
+        }
+        if let since = query.since, let until = query.until, until <= since {
+            throw APIError.invalidParameter("until", "must be after since")
+        }
         if let limit = request.query["limit"] {
-            guard let value = Int(limit), (1...500).contains(value) else {
-                throw APIError.invalidParameter("limit", "must be a number from 1 to 500")
+            guard let value = Int(limit), (1...maxLimit).contains(value) else {
+                throw APIError.invalidParameter("limit", "must be a number from 1 to \(maxLimit)")
             }
             query.limit = value
         }
-        query.before = request.query["before"]
+        if let cursor = request.query["cursor"] ?? request.query["before"] {
+            guard cursor.hasPrefix("dlv_"), cursor.count <= 64 else { throw APIError.invalidParameter("cursor", "is not a cursor this API gave") }
+            query.before = cursor
+        }
+        return query
+    }
+
+    private func listDeliveries(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let query = try deliveryQuery(
+            request, allowed: Self.deliveryFilters + ["limit", "cursor", "before"], defaultLimit: 50, maxLimit: 500)
         let deliveries = try await dependencies.store.deliveries(query)
         var scrubbers: [String: Scrubber] = [:]
         for id in Set(deliveries.filter { $0.lastError != nil }.map(\.subscriptionID)) { scrubbers[id] = scrubber(forSubscription: id) }
@@ -474,8 +527,97 @@ public final class AdminAPI: HTTPServerHandler {
             "deliveries": .array(deliveries.map { Views.delivery($0, scrubber: scrubbers[$0.subscriptionID] ?? .none) }),
             "counts": .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, JSONValue.integer(Int64($0.value))) })),
         ]
-        if deliveries.count == query.limit, let last = deliveries.last { body["next_before"] = .string(last.id) }
+        if deliveries.count == query.limit, let last = deliveries.last {
+            body["next_cursor"] = .string(last.id)
+            body["next_before"] = .string(last.id)
+        }
         return JSONResponse.make(200, .object(body))
+    }
+
+    /// Bulk retry: the dead letters the filters select go back in the queue.
+    private func retryDeadLetters(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        if let status = request.query["status"], status != DeliveryStatus.deadLetter.rawValue {
+            throw APIError.invalidParameter("status", "only dead letters (dead_letter) can be retried")
+        }
+        let query = try deliveryQuery(request, allowed: Self.deliveryFilters + ["limit"], defaultLimit: 1000, maxLimit: 10_000)
+        if let id = query.subscriptionID, dependencies.catalog.subscription(id: id) == nil {
+            throw APIError.conflict("subscription \(id) no longer exists")
+        }
+        let known = Set(dependencies.catalog.all.map(\.id))
+        var retried = try await dependencies.store.retryDeadLetters(query, now: dependencies.clock.now)
+        // Dead letters of subscriptions that are gone stay dead: there is nowhere to send them.
+        let orphans = retried.filter { !known.contains($0.subscriptionID) }
+        if !orphans.isEmpty {
+            for orphan in Set(orphans.map(\.subscriptionID)) {
+                _ = try await dependencies.store.deadLetterPending(subscriptionID: orphan, reason: "subscription no longer exists", now: dependencies.clock.now)
+            }
+            retried.removeAll { !known.contains($0.subscriptionID) }
+        }
+        dependencies.dispatcher?.wake(Set(retried.map(\.subscriptionID)))
+        logger.info("dead letters queued for retry by an operator", metadata: ["count": "\(retried.count)"])
+        return JSONResponse.make(200, .object([
+            "retried": .integer(Int64(retried.count)),
+            "truncated": .bool(retried.count + orphans.count == query.limit),
+        ]))
+    }
+
+    private func setPaused(_ id: String, _ paused: Bool) async throws -> HTTPServerResponse {
+        let found = try subscription(id)
+        let now = dependencies.clock.now
+        try await dependencies.store.setPaused(subscriptionID: id, paused, now: now)
+        // Resuming also enables a subscription the relay disabled (a 410, failing too long).
+        if !paused { try await dependencies.store.setDisabled(subscriptionID: id, reason: nil, now: now) }
+        let states = try await dependencies.store.subscriptionStates()
+        dependencies.dispatcher?.setState(id, states[id] ?? SubscriptionState())
+        logger.notice(paused ? "subscription paused by an operator" : "subscription resumed by an operator", metadata: ["subscription": "\(id)"])
+        let counts = try await dependencies.store.deliveryCountsBySubscription()
+        return JSONResponse.make(200, Views.subscription(found, now: now, delivery: deliveryState(id, states: states, counts: counts)))
+    }
+
+    private func replay(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        _ = try subscription(id)
+        for key in request.query.keys.sorted() where !["since", "until", "limit"].contains(key) {
+            throw APIError.invalidParameter(key, "unknown parameter (expected since, until, limit)")
+        }
+        let now = dependencies.clock.now
+        guard let sinceText = request.query["since"] else {
+            throw APIError.invalidParameter("since", "is required: an RFC 3339 time such as 2026-12-03T10:00:00Z")
+        }
+        guard let since = Timestamp.parse(sinceText) else {
+            throw APIError.invalidParameter("since", "must be an RFC 3339 time such as 2026-12-03T10:00:00Z")
+        }
+        var until = now
+        if let text = request.query["until"] {
+            guard let parsed = Timestamp.parse(text) else { throw APIError.invalidParameter("until", "must be an RFC 3339 time") }
+            until = parsed
+        }
+        guard since < until else { throw APIError.invalidParameter("since", "must be before until (or now)") }
+        var limit = 10_000
+        if let text = request.query["limit"] {
+            guard let value = Int(text), (1...100_000).contains(value) else {
+                throw APIError.invalidParameter("limit", "must be a number from 1 to 100000")
+            }
+            limit = value
+        }
+        let (count, truncated) = try await dependencies.store.replay(subscriptionID: id, since: since, until: until, limit: limit, now: now)
+        dependencies.dispatcher?.wake([id])
+        logger.notice("deliveries replayed by an operator", metadata: ["subscription": "\(id)", "count": "\(count)"])
+        return JSONResponse.make(202, .object([
+            "subscription_id": .string(id), "replayed": .integer(Int64(count)), "truncated": .bool(truncated),
+            "since": Views.time(since), "until": Views.time(until),
+        ]))
+    }
+
+    private func testSubscription(_ id: String) async throws -> HTTPServerResponse {
+        let found = try subscription(id)
+        guard let dispatcher = dependencies.dispatcher else { throw APIError.unavailable("deliveries are not running") }
+        let record = await dispatcher.sendTest(to: found)
+        return JSONResponse.make(200, Views.test(record, scrubber: Scrubber(subscription: found)))
+    }
+
+    /// A subscription's delivery state for its view: held or not, its lane, what it is owed.
+    private func deliveryState(_ id: String, states: [String: SubscriptionState], counts: [String: [DeliveryStatus: Int]]) -> JSONValue {
+        Views.deliveryState(states[id] ?? SubscriptionState(), lane: dependencies.dispatcher?.laneStatus(id), counts: counts[id] ?? [:])
     }
 
     private func retryDelivery(_ id: String) async throws -> HTTPServerResponse {
@@ -489,6 +631,7 @@ public final class AdminAPI: HTTPServerHandler {
         guard let retried = try await dependencies.store.retryDelivery(id: id, now: dependencies.clock.now) else {
             throw APIError.notFound("no delivery with id \(id)")
         }
+        dependencies.dispatcher?.wake([retried.subscriptionID])
         logger.info("delivery queued for retry by an operator", metadata: ["delivery": "\(id)"])
         return JSONResponse.make(200, Views.delivery(retried, scrubber: scrubber(forSubscription: retried.subscriptionID)))
     }

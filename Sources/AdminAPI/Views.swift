@@ -1,4 +1,5 @@
 import Crypto
+import Delivery
 import EventModel
 import Feeds
 import Foundation
@@ -22,7 +23,7 @@ enum Views {
 
     /// Secrets appear as hints only: the masked secret, a fingerprint, when a rotated-out secret
     /// stops signing, and the names (never the values) of custom headers.
-    static func subscription(_ subscription: Subscription, now: Date) -> JSONValue {
+    static func subscription(_ subscription: Subscription, now: Date, delivery state: JSONValue? = nil) -> JSONValue {
         var object: [String: JSONValue] = [
             "id": .string(subscription.id),
             "type": .string(subscription.kind.rawValue),
@@ -47,11 +48,50 @@ enum Views {
             })
         }
         object["delivery"] = delivery(subscription.delivery)
+        if let state { object["state"] = state }
         if subscription.origin == .api {
             object["created_at"] = time(subscription.createdAt)
             object["updated_at"] = time(subscription.updatedAt)
         }
         return .object(object)
+    }
+
+    /// Whether a subscription sends, its lane as it is now, and what it is owed (the waiting queue).
+    static func deliveryState(_ state: SubscriptionState, lane: LaneStatus?, counts: [DeliveryStatus: Int]) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "status": .string(state.disabledAt != nil ? "disabled" : state.pausedAt != nil ? "paused" : "active"),
+            "paused_at": time(state.pausedAt),
+            "disabled_at": time(state.disabledAt),
+            "disabled_reason": optional(state.disabledReason),
+            "failing_since": time(state.failingSince ?? lane?.failingSince),
+            "pending": .integer(Int64(counts[.pending] ?? 0)),
+            "delivered": .integer(Int64(counts[.delivered] ?? 0)),
+            "dead_letters": .integer(Int64(counts[.deadLetter] ?? 0)),
+        ]
+        if let lane {
+            let breaker: String
+            switch lane.breaker {
+            case .closed: breaker = "closed"
+            case .open: breaker = "open"
+            case .halfOpen: breaker = "half_open"
+            }
+            object["in_flight"] = .integer(Int64(lane.inFlight))
+            object["rate_limited_until"] = time(lane.rateLimitedUntil)
+            object["breaker"] = .string(breaker)
+        }
+        return .object(object)
+    }
+
+    /// The outcome of `POST /v1/subscriptions/{id}/test`.
+    static func test(_ record: AttemptRecord, scrubber: Scrubber) -> JSONValue {
+        .object([
+            "outcome": .string(record.outcome.rawValue),
+            "delivered": .bool(record.outcome == .delivered),
+            "status_code": record.statusCode.map { .integer(Int64($0)) } ?? .null,
+            "error": record.error.map { .string(scrubber.scrub($0)) } ?? .null,
+            "duration_ms": .integer(Int64(record.durationMilliseconds)),
+            "at": time(record.at),
+        ])
     }
 
     /// A subscription's own delivery options (unset ones take the defaults of its kind and of the configuration).

@@ -371,6 +371,25 @@ public final class DeliveryDispatcher: Sendable {
         }
     }
 
+    // MARK: - Test
+
+    /// Sends a sample event to the subscription now, outside its lane and the outbox, and
+    /// classifies the answer as any attempt would be: what `POST /v1/subscriptions/{id}/test` shows.
+    public func sendTest(to subscription: Subscription) async -> AttemptRecord {
+        let started = clock.now
+        let event = HealthEvents.testEvent(for: subscription.id, now: started)
+        let id = Identifier.make(prefix: "test", now: started)
+        let context = DeliveryContext(deliveryID: id, subscriptionID: subscription.id, matchedBy: "test", attempt: 1, now: started)
+        let result = await notifiers.notifier(for: subscription).notify(event, context: context)
+        let finished = clock.now
+        let settings = configuration.laneSettings(for: subscription)
+        let decision = AttemptDecision.decide(
+            result, attempt: 1, schedule: settings.schedule, rateLimitWait: configuration.rateLimitWait, now: finished, random: 0.5)
+        return AttemptRecord(
+            deliveryID: id, subscriptionID: subscription.id, at: finished, outcome: decision.outcome, statusCode: decision.statusCode,
+            error: decision.reason, durationMilliseconds: Int(max(0, finished.timeIntervalSince(started)) * 1000), next: decision.next)
+    }
+
     // MARK: - Record
 
     /// Writes finished attempts in batches (whatever finished while the last write ran), frees

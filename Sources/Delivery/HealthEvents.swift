@@ -25,6 +25,15 @@ public enum HealthEvents {
     /// The source (and feed) of the relay's own events.
     public static let source = "event-relay"
 
+    /// The sample event `POST /v1/subscriptions/{id}/test` sends.
+    public static func testEvent(for subscriptionID: String, now: Date) -> Event {
+        let details: JSONValue = .object(["subscription_id": .string(subscriptionID), "test": .bool(true)])
+        return Event(
+            source: source, feed: source, id: Identifier.make(prefix: "test", now: now), type: "test", time: now,
+            summary: "Test message from EventRelay to subscription \(subscriptionID)", details: details,
+            raw: .object(["type": .string("test"), "subscription_id": .string(subscriptionID)]))
+    }
+
     /// The event for a notice. Its id is unique per notice (a dead letter's, per delivery), so
     /// dedupe never merges two notices.
     public static func event(for notice: HealthNotice, now: Date) -> Event {

@@ -129,7 +129,7 @@ public final class Relay: Sendable {
                 },
                 pushFeeds: pushFeeds, ingest: pipeline,
                 metrics: { await RelayMetrics.exposition(store: store) },
-                subscriptionsChanged: { dispatcher.subscriptionsChanged() }),
+                subscriptionsChanged: { dispatcher.subscriptionsChanged() }, dispatcher: dispatcher),
             logger: logger.labelled("event-relay.admin"))
         let server: HTTPServer
         do {
@@ -145,7 +145,8 @@ public final class Relay: Sendable {
         adminPort = server.port
 
         // Shut down in reverse order: feeds stop polling, then the dispatcher drains, then the admin server closes.
-        let services: [any Service] = [AdminServerService(server: server), DispatcherService(dispatcher: dispatcher)]
+        let pruner = OutboxPruner(store: store, retention: configuration.retention, logger: logger.labelled("event-relay.retention"))
+        let services: [any Service] = [AdminServerService(server: server), DispatcherService(dispatcher: dispatcher), PrunerService(pruner: pruner)]
             + pollers.map { FeedService(poller: $0) }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

@@ -6,6 +6,7 @@ import Foundation
 import HTTPClient
 import HTTPServer
 import Logging
+import Store
 import YAMLSupport
 
 /// Everything `serve` needs, with embedded defaults: store under ./data, admin API on
@@ -26,6 +27,8 @@ public struct RelayConfiguration: Sendable {
     public var httpClient = HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(15), maxResponseBytes: 4 << 20)
 
     public var dispatcher = DispatcherConfiguration()
+    /// How long settled deliveries stay in the delivery log.
+    public var retention = RetentionPolicy()
     /// How long SIGTERM waits for in-flight deliveries before abandoning them (they stay pending).
     public var shutdownGrace: Duration = .seconds(10)
     /// Special-purpose networks (loopback, private, …) deliveries may connect to anyway.
@@ -57,7 +60,7 @@ public enum ConfigurationLoader {
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = [
         "concurrency", "lease", "retry_schedule", "max_attempts", "initial_backoff", "max_backoff", "max_retry_after",
-        "breaker_threshold", "disable_after", "shutdown_grace", "allowed_networks",
+        "breaker_threshold", "disable_after", "keep_delivered", "keep_dead_letters", "shutdown_grace", "allowed_networks",
     ]
 
     /// Every key the loader accepts (docs/configuration.md must document each).

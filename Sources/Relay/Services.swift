@@ -42,3 +42,16 @@ struct DispatcherService: Service {
         }
     }
 }
+
+/// Prunes the delivery log on its schedule.
+struct PrunerService: Service {
+    let pruner: OutboxPruner
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await pruner.run()
+        } onGracefulShutdown: {
+            pruner.stop()
+        }
+    }
+}

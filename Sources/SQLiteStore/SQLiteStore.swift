@@ -162,6 +162,16 @@ public final class SQLiteStore: RelayStore {
                 ALTER TABLE subscriptions ADD COLUMN headers TEXT NOT NULL DEFAULT '[]';
                 """)
         }
+        migrator.registerMigration("v6: delivery log: replays, lookups by status, retention") { db in
+            // A replay owes an event to a subscription a second time: one delivery per event and
+            // subscription is no longer a rule of the table (ingest dedupes by ingested_events).
+            try db.execute(sql: """
+                DROP INDEX deliveries_once;
+                CREATE INDEX deliveries_by_event ON deliveries(event_key, subscription_id);
+                CREATE INDEX deliveries_status_id ON deliveries(status, id);
+                CREATE INDEX deliveries_by_subscription_time ON deliveries(subscription_id, created_at);
+                """)
+        }
         return migrator
     }
 
@@ -512,25 +522,119 @@ public final class SQLiteStore: RelayStore {
 
     public func deliveries(_ query: DeliveryQuery) async throws -> [Delivery] {
         try await pool.read { db in
-            var clauses: [String] = []
-            var arguments: StatementArguments = []
-            if let status = query.status {
-                clauses.append("status = ?")
-                _ = arguments.append(contentsOf: [status.rawValue])
-            }
-            if let subscription = query.subscriptionID {
-                clauses.append("subscription_id = ?")
-                _ = arguments.append(contentsOf: [subscription])
-            }
-            if let before = query.before {
-                clauses.append("id < ?")
-                _ = arguments.append(contentsOf: [before])
-            }
-            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            _ = arguments.append(contentsOf: [query.limit])
+            let (whereClause, arguments) = Self.filter(query)
+            var all = arguments
+            _ = all.append(contentsOf: [query.limit])
             return try Row.fetchAll(
-                db, sql: "SELECT * FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments
+                db, sql: "SELECT * FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?", arguments: all
             ).map(Self.delivery(from:))
+        }
+    }
+
+    /// The WHERE clause of a delivery query (status, subscription, event, source, time, cursor).
+    static func filter(_ query: DeliveryQuery, status: String? = nil) -> (String, StatementArguments) {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let status = status ?? query.status?.rawValue {
+            clauses.append("status = ?")
+            _ = arguments.append(contentsOf: [status])
+        }
+        if let subscription = query.subscriptionID {
+            clauses.append("subscription_id = ?")
+            _ = arguments.append(contentsOf: [subscription])
+        }
+        if let key = query.eventKey {
+            clauses.append("event_key = ?")
+            _ = arguments.append(contentsOf: [key])
+        }
+        if let source = query.source {
+            // Keys are `source:id`: a range, served by the index on event_key.
+            clauses.append("event_key >= ? AND event_key < ?")
+            _ = arguments.append(contentsOf: [source + ":", source + ";"])
+        }
+        if let since = query.since {
+            clauses.append("created_at >= ?")
+            _ = arguments.append(contentsOf: [ms(since)])
+        }
+        if let until = query.until {
+            clauses.append("created_at < ?")
+            _ = arguments.append(contentsOf: [ms(until)])
+        }
+        if let before = query.before {
+            clauses.append("id < ?")
+            _ = arguments.append(contentsOf: [before])
+        }
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
+    }
+
+    public func retryDeadLetters(_ query: DeliveryQuery, now: Date) async throws -> [Delivery] {
+        try await pool.write { db in
+            let (whereClause, arguments) = Self.filter(query, status: DeliveryStatus.deadLetter.rawValue)
+            var all = arguments
+            _ = all.append(contentsOf: [query.limit])
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM deliveries \(whereClause) ORDER BY id LIMIT ?", arguments: all)
+            let retry = try db.cachedStatement(
+                sql: """
+                    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?, lease_until = NULL,
+                    lease_owner = NULL, lease_token = NULL WHERE id = ? AND status = 'dead_letter'
+                    """)
+            for id in ids { try retry.execute(arguments: [ms(now), ms(now), id]) }
+            return try ids.compactMap { id in
+                try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [id]).map(Self.delivery(from:))
+            }
+        }
+    }
+
+    public func replay(subscriptionID: String, since: Date, until: Date, limit: Int, now: Date) async throws -> (count: Int, truncated: Bool) {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, event_key FROM deliveries WHERE subscription_id = ? AND status IN ('delivered', 'dead_letter')
+                    AND created_at >= ? AND created_at < ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [subscriptionID, ms(since), ms(until), limit + 1])
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                    """)
+            // Oldest first, so a FIFO lane replays them in their order.
+            for row in rows.prefix(limit) {
+                let original: String = row["id"]
+                try insert.execute(arguments: [
+                    Identifier.make(prefix: "dlv", now: now), row["event_key"] as String, subscriptionID, "replay of \(original)",
+                    ms(now), ms(now), ms(now),
+                ])
+            }
+            return (min(rows.count, limit), rows.count > limit)
+        }
+    }
+
+    public func prune(deliveredBefore: Date, deadBefore: Date, limit: Int) async throws -> PruneResult {
+        try await pool.write { db in
+            let victims = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, event_key FROM (
+                        SELECT id, event_key FROM deliveries WHERE status = 'delivered' AND updated_at < ?
+                        UNION ALL
+                        SELECT id, event_key FROM deliveries WHERE status = 'dead_letter' AND updated_at < ?
+                    ) LIMIT ?
+                    """,
+                arguments: [ms(deliveredBefore), ms(deadBefore), limit])
+            guard !victims.isEmpty else { return PruneResult() }
+            let delete = try db.cachedStatement(sql: "DELETE FROM deliveries WHERE id = ?")
+            for victim in victims { try delete.execute(arguments: [victim["id"] as String]) }
+            // Events nothing refers to any more (their dedupe key lives on in ingested_events).
+            let orphan = try db.cachedStatement(
+                sql: "DELETE FROM events WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_key = ?)")
+            var events = 0
+            for key in Set(victims.map { $0["event_key"] as String }) {
+                try orphan.execute(arguments: [key, key])
+                events += db.changesCount
+            }
+            return PruneResult(deliveries: victims.count, events: events)
         }
     }
 

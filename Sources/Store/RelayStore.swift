@@ -77,6 +77,17 @@ public protocol DeliveryLogStore: Sendable {
     func deliveryCounts() async throws -> [DeliveryStatus: Int]
     /// Counts by subscription and status, kept incrementally.
     func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]]
+    /// Puts the dead letters the query selects (its status is ignored) back in the queue, due
+    /// now with fresh schedules, up to `query.limit`; returns them.
+    func retryDeadLetters(_ query: DeliveryQuery, now: Date) async throws -> [Delivery]
+    /// Owes the subscription, again, every event that was delivered or dead-lettered to it and
+    /// whose delivery was created in [since, until): new deliveries (new ids, so receivers that
+    /// drop duplicates take them), at most `limit`. Returns how many, and whether more remain.
+    func replay(subscriptionID: String, since: Date, until: Date, limit: Int, now: Date) async throws -> (count: Int, truncated: Bool)
+    /// Deletes delivered deliveries settled before `deliveredBefore` and dead letters settled
+    /// before `deadBefore` (with their attempts, and events nothing refers to any more), at most
+    /// `limit` deliveries per call.
+    func prune(deliveredBefore: Date, deadBefore: Date, limit: Int) async throws -> PruneResult
 }
 
 /// A subscription's delivery state.
@@ -298,17 +309,53 @@ public struct DeliveryAttempt: Sendable, Hashable {
     }
 }
 
-public struct DeliveryQuery: Sendable {
+/// Which deliveries to list (newest first) or act on. Every filter is optional.
+public struct DeliveryQuery: Sendable, Equatable {
     public var status: DeliveryStatus?
     public var subscriptionID: String?
+    /// The event's key (`source:id`).
+    public var eventKey: String?
+    /// The event's source (`scalingo`, `qovery`, `event-relay`…).
+    public var source: String?
+    /// Created at or after / before these times.
+    public var since: Date?
+    public var until: Date?
     public var limit: Int
-    /// Return deliveries with ids lower than this (ids sort by creation time): paging backwards.
+    /// The cursor: deliveries with ids lower than this (ids sort by creation time), to page backwards.
     public var before: String?
 
-    public init(status: DeliveryStatus? = nil, subscriptionID: String? = nil, limit: Int = 100, before: String? = nil) {
+    public init(
+        status: DeliveryStatus? = nil, subscriptionID: String? = nil, eventKey: String? = nil, source: String? = nil, since: Date? = nil,
+        until: Date? = nil, limit: Int = 100, before: String? = nil
+    ) {
         self.status = status
         self.subscriptionID = subscriptionID
+        self.eventKey = eventKey
+        self.source = source
+        self.since = since
+        self.until = until
         self.limit = limit
         self.before = before
+    }
+}
+
+/// How long the delivery log keeps what is settled.
+public struct RetentionPolicy: Sendable, Equatable {
+    public var delivered: Duration
+    public var deadLetters: Duration
+
+    public init(delivered: Duration = .seconds(7 * 86400), deadLetters: Duration = .seconds(30 * 86400)) {
+        self.delivered = delivered
+        self.deadLetters = deadLetters
+    }
+}
+
+public struct PruneResult: Sendable, Equatable {
+    public var deliveries: Int
+    public var events: Int
+
+    public init(deliveries: Int = 0, events: Int = 0) {
+        self.deliveries = deliveries
+        self.events = events
     }
 }

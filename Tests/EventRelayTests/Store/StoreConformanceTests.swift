@@ -214,4 +214,99 @@ struct StoreConformanceTests {
         #expect(try await store.deadLetterPending(subscriptionID: "other", reason: "subscription no longer exists", now: Self.t0) == 2)
         #expect(try await store.deliveryCounts()[.deadLetter] == 4)
     }
+
+    /// Settles every pending delivery of `subscription`: delivered, or dead-lettered when `dead` holds.
+    func settle(_ store: any RelayStore, _ subscription: String, at seconds: TimeInterval, dead: (ClaimedDelivery) -> Bool = { _ in false }) async throws {
+        let claimed = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: subscription, limit: 1000, ordered: false)], now: Self.t0.addingTimeInterval(seconds),
+            lease: lease(Int64(seconds * 1000) + 7, until: seconds + 60))[0].deliveries
+        try await store.recordAttempts(claimed.map { dead($0) ? record($0, .failed, next: .deadLetter, at: seconds) : record($0, .delivered, next: .delivered, at: seconds) })
+    }
+
+    @Test(arguments: Engine.allCases)
+    func theDeliveryLogFiltersBySubscriptionStatusEventSourceAndTimeAndPagesByCursor(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 6, to: ["a", "b"])
+        try await settle(store, "a", at: 1, dead: { $0.event.id == "e2" || $0.event.id == "e4" })
+        #expect(try await store.deliveries(DeliveryQuery()).count == 12)
+        #expect(try await store.deliveries(DeliveryQuery(subscriptionID: "b")).allSatisfy { $0.subscriptionID == "b" && $0.status == .pending })
+        #expect(try await store.deliveries(DeliveryQuery(status: .deadLetter)).map(\.eventKey) == ["scalingo:e4", "scalingo:e2"], "newest first")
+        #expect(try await store.deliveries(DeliveryQuery(eventKey: "scalingo:e3")).map(\.subscriptionID).sorted() == ["a", "b"])
+        #expect(try await store.deliveries(DeliveryQuery(source: "scalingo")).count == 12)
+        #expect(try await store.deliveries(DeliveryQuery(source: "scaling")).isEmpty, "a source is matched whole")
+        // e0..e5 were created 1 ms apart.
+        let window = try await store.deliveries(DeliveryQuery(since: Self.t0.addingTimeInterval(0.002), until: Self.t0.addingTimeInterval(0.004)))
+        #expect(Set(window.map(\.eventKey)) == ["scalingo:e2", "scalingo:e3"])
+        var pages: [[String]] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.deliveries(DeliveryQuery(limit: 5, before: cursor))
+            pages.append(page.map(\.id))
+            cursor = page.count == 5 ? page.last?.id : nil
+        } while cursor != nil
+        #expect(pages.map(\.count) == [5, 5, 2])
+        #expect(Set(pages.flatMap { $0 }).count == 12, "every delivery once across pages")
+    }
+
+    @Test(arguments: Engine.allCases)
+    func bulkRetryTakesOnlyTheDeadLettersTheFiltersSelect(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 4, to: ["a", "b"])
+        try await settle(store, "a", at: 1, dead: { _ in true })
+        try await settle(store, "b", at: 1, dead: { $0.event.id != "e0" })
+        let retried = try await store.retryDeadLetters(DeliveryQuery(subscriptionID: "a", limit: 3), now: Self.t0.addingTimeInterval(5))
+        #expect(retried.count == 3 && retried.allSatisfy { $0.status == .pending && $0.attempts == 0 && $0.subscriptionID == "a" })
+        #expect(try await store.deliveryCountsBySubscription()["a"] == [.pending: 3, .deadLetter: 1])
+        let rest = try await store.retryDeadLetters(DeliveryQuery(status: .delivered, limit: 100), now: Self.t0.addingTimeInterval(5))
+        #expect(rest.count == 4, "the status asked for is ignored: only dead letters are retried")
+        #expect(try await store.deliveryCountsBySubscription()["b"] == [.pending: 3, .delivered: 1])
+    }
+
+    @Test(arguments: Engine.allCases)
+    func aReplayOwesTheWindowsSettledEventsAgainUnderNewIds(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 5, to: ["a"])
+        try await settle(store, "a", at: 1, dead: { $0.event.id == "e1" })
+        let before = try await store.deliveries(DeliveryQuery(subscriptionID: "a"))
+        let replayed = try await store.replay(
+            subscriptionID: "a", since: Self.t0.addingTimeInterval(0.001), until: Self.t0.addingTimeInterval(0.004), limit: 2,
+            now: Self.t0.addingTimeInterval(10))
+        #expect(replayed.count == 2 && replayed.truncated, "e1, e2 of e1..e3 (limit 2)")
+        let fresh = try await store.deliveries(DeliveryQuery(status: .pending, subscriptionID: "a"))
+        #expect(fresh.map(\.eventKey).sorted() == ["scalingo:e1", "scalingo:e2"])
+        #expect(fresh.allSatisfy { $0.matchedBy.hasPrefix("replay of dlv_") && !before.map(\.id).contains($0.id) })
+        let claimed = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 10, ordered: true)], now: Self.t0.addingTimeInterval(11), lease: lease(50, until: 70))
+        #expect(claimed[0].deliveries.map(\.event.id) == ["e1", "e2"], "the stored events, in their order")
+        #expect(try await store.replay(subscriptionID: "a", since: Self.t0.addingTimeInterval(5), until: Self.t0.addingTimeInterval(6), limit: 10, now: Self.t0) == (0, false))
+    }
+
+    @Test(arguments: Engine.allCases)
+    func pruningDeletesSettledRowsPastTheirRetentionButNeverPendingOnes(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 6, to: ["a"])
+        try await settle(store, "a", at: 10, dead: { ["e0", "e1"].contains($0.event.id) })
+        try await owe(store, 1, to: ["a"], from: 6)
+        // Delivered ones (settled at t0+10) older than t0+20: pruned; dead letters only before t0+5: kept.
+        let first = try await store.prune(deliveredBefore: Self.t0.addingTimeInterval(20), deadBefore: Self.t0.addingTimeInterval(5), limit: 3)
+        #expect(first == PruneResult(deliveries: 3, events: 3))
+        let second = try await store.prune(deliveredBefore: Self.t0.addingTimeInterval(20), deadBefore: Self.t0.addingTimeInterval(5), limit: 3)
+        #expect(second.deliveries == 1)
+        #expect(try await store.deliveryCounts() == [.pending: 1, .delivered: 0, .deadLetter: 2])
+        let third = try await store.prune(deliveredBefore: Self.t0.addingTimeInterval(20), deadBefore: Self.t0.addingTimeInterval(20), limit: 100)
+        #expect(third.deliveries == 2)
+        #expect(try await store.deliveries(DeliveryQuery()).map(\.eventKey) == ["scalingo:e6"], "the pending one stays, with its event")
+        let claimed = try await store.claimDeliveries([LaneClaim(subscriptionID: "a", limit: 1, ordered: true)], now: Self.t0.addingTimeInterval(30), lease: lease(9, until: 90))
+        #expect(claimed[0].deliveries.first?.event.id == "e6")
+        // A pruned event is still remembered for dedupe: ingesting it again owes nothing.
+        let again = try await store.commitIngest(IngestCommit(
+            items: [IngestCommit.Item(event: Fixtures.event(type: "deployment", id: "e0", time: Self.t0), deliveries: [
+                NewDelivery(id: "dlv_again", eventKey: "scalingo:e0", subscriptionID: "a", matchedBy: "rule:r"),
+            ])], now: Self.t0.addingTimeInterval(40)))
+        #expect(again.duplicates == 1 && again.deliveries == 0)
+    }
 }
