@@ -1,3 +1,4 @@
+import EventModel
 import Foundation
 import Metrics
 import Prometheus
@@ -20,7 +21,7 @@ public enum RelayMetrics {
 
     static let outboxGauges: [String: Prometheus.Gauge] = {
         var gauges: [String: Prometheus.Gauge] = [:]
-        for status in ["pending", "delivered", "failed"] {
+        for status in DeliveryStatus.allCases.map(\.rawValue) {
             gauges[status] = registry.makeGauge(
                 descriptor: MetricNameDescriptor(metricName: "event_relay_outbox_deliveries", unitName: "", helpText: "Deliveries in the outbox by status"),
                 labels: [("status", status)])
@@ -28,9 +29,42 @@ public enum RelayMetrics {
         return gauges
     }()
 
+    /// Per subscription (labels bounded by the subscriptions an operator made): its waiting
+    /// queue, its dead letters, and whether it is held (paused or disabled).
+    private static let subscriptionGauges = LockedValue<[String: Prometheus.Gauge]>([:])
+
+    private static func subscriptionGauge(_ name: String, _ help: String, _ subscription: String) -> Prometheus.Gauge {
+        subscriptionGauges.withValue { cache in
+            let key = name + "\u{0}" + subscription
+            if let gauge = cache[key] { return gauge }
+            let gauge = registry.makeGauge(
+                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [("subscription", subscription)])
+            cache[key] = gauge
+            return gauge
+        }
+    }
+
+    /// Read at scrape time from counts the store keeps incrementally (never a scan of the outbox).
     public static func exposition(store: any RelayStore) async -> [UInt8] {
         if let counts = try? await store.deliveryCounts() {
             for (status, count) in counts { outboxGauges[status.rawValue]?.set(Double(count)) }
+        }
+        if let bySubscription = try? await store.deliveryCountsBySubscription() {
+            let known = subscriptionGauges.withValue { Set($0.keys.compactMap { $0.split(separator: "\u{0}").last.map(String.init) }) }
+            for id in known.union(bySubscription.keys) {
+                let counts = bySubscription[id] ?? [:]
+                subscriptionGauge("event_relay_subscription_pending_deliveries", "Deliveries waiting for a subscription", id)
+                    .set(Double(counts[.pending] ?? 0))
+                subscriptionGauge("event_relay_subscription_dead_letters", "Dead letters of a subscription", id)
+                    .set(Double(counts[.deadLetter] ?? 0))
+            }
+        }
+        if let states = try? await store.subscriptionStates() {
+            let known = subscriptionGauges.withValue { Set($0.keys.compactMap { $0.split(separator: "\u{0}").last.map(String.init) }) }
+            for id in known.union(states.keys) {
+                subscriptionGauge("event_relay_subscription_held", "1 when a subscription is paused or disabled", id)
+                    .set(Double(states[id]?.isHeld == true ? 1 : 0))
+            }
         }
         return registry.emitToBuffer()
     }

@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import HTTPClient
 import HTTPServer
 import Store
 import Testing
@@ -127,6 +128,10 @@ struct DeliveryControlTests {
         #expect(polls["state"]?["in_flight"] == .integer(0))
         try await Task.sleep(for: .milliseconds(300))  // a few idle polls of the dispatcher (100 ms here): still nothing
         #expect(receiver.requests.isEmpty)
+        let metrics = try await harness.client.execute(HTTPRequest(
+            url: harness.adminURL + "/metrics", headers: [("Authorization", "Bearer \(RelayHarness.adminToken)")])).bodyText
+        #expect(metrics.contains(#"event_relay_subscription_pending_deliveries{subscription="hook"} 3"#), "the waiting queue in the metrics")
+        #expect(metrics.contains(#"event_relay_subscription_held{subscription="hook"} 1"#))
         let resumed = try await harness.admin(.POST, "/v1/subscriptions/hook/resume")
         #expect(resumed.json["state"]?["status"] == .string("active"))
         #expect(await receiver.waitFor { $0.count >= 3 })
