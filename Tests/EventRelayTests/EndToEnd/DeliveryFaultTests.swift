@@ -199,4 +199,33 @@ struct DeliveryFaultTests {
         await setup.finish()
         await broken.stop()
     }
+
+    @Test func connectionsResetMidRequestAreRetriedAndSlowAnswersStillCount() async throws {
+        let resetting = try ResettingServer()
+        let slow = try RecordingServer { _ in
+            try? await Task.sleep(for: .milliseconds(400))
+            return HTTPServerResponse(status: 204)
+        }
+        let setup = try await Setup(
+            subscriptions: """
+                  - {id: reset, type: webhook, url_env: TEST_RESET_URL, secret_env: TEST_SECRET, delivery: {retry_schedule: [100ms, 100ms]}}
+                  - {id: slow, type: webhook, url_env: TEST_SLOW_URL, secret_env: TEST_SECRET, delivery: {ordering: none, concurrency: 8}}
+                """,
+            routed: ["reset", "slow"], urls: ["TEST_RESET_URL": resetting.baseURL + "/x", "TEST_SLOW_URL": slow.baseURL + "/y"])
+        try await setup.publish(8)
+        // The slow receiver takes 400 ms an answer, eight at once: all arrive and are delivered.
+        #expect(try await eventually { try await setup.relay.store.deliveryCountsBySubscription()["slow"]?[.delivered] == 8 })
+        // Resets are failures worth retrying: three attempts, then a dead letter, in order, one at a time.
+        #expect(try await eventually { try await setup.relay.store.deliveryCountsBySubscription()["reset"]?[.deadLetter] ?? 0 >= 1 })
+        let dead = try #require(try await setup.relay.store.deliveries(DeliveryQuery(status: .deadLetter, subscriptionID: "reset")).last)
+        let attempts = try await setup.relay.store.attempts(deliveryID: dead.id)
+        #expect(attempts.map(\.outcome) == [.retry, .retry, .retry])
+        #expect(attempts.allSatisfy { $0.statusCode == nil && ($0.error ?? "").isEmpty == false }, "\(attempts.map { $0.error ?? "" })")
+        let reason = attempts.first?.error ?? ""
+        #expect(reason.contains("reset") && reason.contains(resetting.baseURL) == false, "a clear reason, no URL: \(reason)")
+        #expect(resetting.connections >= 3)
+        await setup.finish()
+        resetting.stop()
+        await slow.stop()
+    }
 }
