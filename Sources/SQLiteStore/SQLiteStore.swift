@@ -413,16 +413,13 @@ public final class SQLiteStore: RelayStore {
                     }
                 } else {
                     rows = try Row.fetchAll(due, arguments: [lane.subscriptionID, nowMS, lane.limit])
-                    if rows.count < lane.limit {
-                        laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
-                    }
                 }
                 for row in rows {
                     try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row["id"] as String])
                 }
-                if rows.count < lane.limit, let known = laneNextDue, known <= now {
-                    // Only leased rows were left in front (now due at their lease's end).
-                    laneNextDue = lease.until
+                if !lane.ordered, rows.count < lane.limit {
+                    // After the takes: what is left is a retry waiting or a lease running out.
+                    laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
                 results.append((lane.subscriptionID, rows.map { (Self.delivery(from: $0), $0["event_body"] as String) }, laneNextDue))
             }

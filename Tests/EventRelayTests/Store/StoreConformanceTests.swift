@@ -82,6 +82,20 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: Engine.allCases)
+    func aLanesNextDueIsItsEarliestWaitingRetryNotTheRowsJustClaimed(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 3, to: ["a"])
+        let claim = [LaneClaim(subscriptionID: "a", limit: 1, ordered: false)]
+        let first = try await store.claimDeliveries(claim, now: Self.t0.addingTimeInterval(1), lease: lease(1, until: 60))[0].deliveries
+        try await store.recordAttempts([record(first[0], .retry, next: .retry(at: Self.t0.addingTimeInterval(5)))])
+        let rest = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 10, ordered: false)], now: Self.t0.addingTimeInterval(2), lease: lease(2, until: 60))
+        #expect(rest[0].deliveries.map(\.event.id) == ["e1", "e2"])
+        #expect(rest[0].nextDue == Self.t0.addingTimeInterval(5), "the retry at +5 s, not the lease end of what was just claimed")
+    }
+
+    @Test(arguments: Engine.allCases)
     func anExpiredLeaseIsRecoveredByTheNextClaimNotReleasedWholesale(engine: Engine) async throws {
         let opened = try Opened(engine)
         let store = opened.store
