@@ -317,7 +317,11 @@ public final class AdminAPI: HTTPServerHandler {
 
     private func replaceSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let object = try SubscriptionInput.object(request.body)
-        let existing = try editable(id)
+        _ = try editable(id)
+        return try await saveChange(id) { existing in try self.replaced(id, object, existing) }
+    }
+
+    private func replaced(_ id: String, _ object: [String: JSONValue], _ existing: Subscription) throws -> (Subscription, String?) {
         if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
             throw APIError.invalidField("id", "does not match the id in the path (\(id))")
         }
@@ -336,14 +340,20 @@ public final class AdminAPI: HTTPServerHandler {
             filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
             origin: .api, createdAt: existing.createdAt, updatedAt: dependencies.clock.now)
         let generated = generateSecretIfNeeded(&updated)
-        return try await save(try SubscriptionInput.checked(updated), newSecret: generated)
+        return (try SubscriptionInput.checked(updated), generated)
     }
 
     /// JSON merge patch (RFC 7386): fields present replace, `null` clears an optional field,
     /// `filter` merges key by key.
     private func patchSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let object = try SubscriptionInput.object(request.body)
-        var updated = try editable(id)
+        _ = try editable(id)
+        return try await saveChange(id) { existing in try self.patched(object, existing) }
+    }
+
+    private func patched(_ object: [String: JSONValue], _ existing: Subscription) throws -> (Subscription, String?) {
+        var updated = existing
+        let id = existing.id
         if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
             throw APIError.invalidField("id", "cannot be changed")
         }
@@ -373,7 +383,7 @@ public final class AdminAPI: HTTPServerHandler {
         if object["delivery"] != nil { updated.delivery = try SubscriptionInput.delivery(object["delivery"]) }
         updated.updatedAt = dependencies.clock.now
         let generated = object["secret"] == nil ? generateSecretIfNeeded(&updated) : nil
-        return try await save(try SubscriptionInput.checked(updated), newSecret: generated)
+        return (try SubscriptionInput.checked(updated), generated)
     }
 
     /// A webhook subscription given no secret gets a generated one, returned once in the answer.
@@ -436,8 +446,16 @@ public final class AdminAPI: HTTPServerHandler {
         return JSONResponse.make(200, Views.subscription(updated, now: dependencies.clock.now))
     }
 
-    private func save(_ subscription: Subscription, newSecret: String? = nil) async throws -> HTTPServerResponse {
-        try await changes.run { try await self.commit(subscription) }
+    /// Reads the subscription, changes it and writes it as one change: a rotation running at the
+    /// same time cannot be undone by a PUT or PATCH that read the subscription before it.
+    private func saveChange(
+        _ id: String, _ change: @escaping @Sendable (Subscription) throws -> (Subscription, String?)
+    ) async throws -> HTTPServerResponse {
+        let (subscription, newSecret) = try await changes.run {
+            let (updated, secret) = try change(try self.editable(id))
+            try await self.commit(updated)
+            return (updated, secret)
+        }
         logger.info("subscription updated", metadata: ["subscription": "\(subscription.id)", "secret_generated": "\(newSecret != nil)"])
         return JSONResponse.make(200, Views.withNewSecret(Views.subscription(subscription, now: dependencies.clock.now), newSecret))
     }
@@ -458,6 +476,8 @@ public final class AdminAPI: HTTPServerHandler {
             guard try await self.dependencies.store.deleteSubscription(id: id, now: self.dependencies.clock.now) else {
                 throw APIError.notFound("no subscription with id \(id)")
             }
+            // Its state went with it: one created again under the same id starts afresh.
+            self.dependencies.dispatcher?.setState(id, SubscriptionState())
             try await self.reloadCatalog()
         }
         logger.info("subscription deleted", metadata: ["subscription": "\(id)"])

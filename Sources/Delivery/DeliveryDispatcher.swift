@@ -93,6 +93,8 @@ public final class DeliveryDispatcher: Sendable {
         var inFlight = 0
         var finished: [AttemptRecord] = []
         var needsSync = true
+        /// The lease token each delivery in flight here is held under now (from claim to record).
+        var leaseTokens: [String: Int64] = [:]
     }
 
     public init(
@@ -157,7 +159,7 @@ public final class DeliveryDispatcher: Sendable {
             var lastRescan = ContinuousClock.now
             while !Task.isCancelled {
                 if state.withValue({ $0.stopping }) { break }
-                if ContinuousClock.now - lastRescan >= configuration.idlePoll {
+                if ContinuousClock.now - lastRescan >= configuration.idlePoll * 10 {
                     // Now and then every lane looks again (work another replica wrote, say).
                     lastRescan = ContinuousClock.now
                     state.withValue {
@@ -166,7 +168,14 @@ public final class DeliveryDispatcher: Sendable {
                     }
                 }
                 syncLanesIfNeeded()
-                if await claimAndSend(group: &group) { continue }
+                switch await claimAndSend(group: &group) {
+                case .claimed: continue
+                case .storeFailed:
+                    // Not a tight loop on a store that fails fast: try again in a second.
+                    await waiter.wait(timeout: .seconds(1))
+                    continue
+                case .nothing: break
+                }
                 let now = clock.now
                 let next = state.withValue { $0.scheduler.nextWake(now: now) }
                 var timeout = configuration.idlePoll
@@ -216,34 +225,53 @@ public final class DeliveryDispatcher: Sendable {
         state.withValue { state in
             state.needsSync = false
             let known = state.scheduler.laneIDs
+            // A subscription gone takes its held state with it (the store deleted it too).
+            for id in known where settings[id] == nil { state.states[id] = nil }
             state.scheduler.configure(settings, now: now)
             for id in settings.keys where !known.contains(id) {
                 let stored = state.states[id]
                 state.scheduler.setHeld(id, stored?.isHeld ?? false)
-                state.scheduler.restoreFailingSince(id, stored?.failingSince)
+                state.scheduler.restoreFailingSince(id, stored?.failingSince, now: now)
             }
         }
     }
 
     // MARK: - Claim and send
 
-    private func claimAndSend(group: inout DiscardingTaskGroup) async -> Bool {
+    enum ClaimRound { case claimed, nothing, storeFailed }
+
+    private func claimAndSend(group: inout DiscardingTaskGroup) async -> ClaimRound {
         let now = clock.now
         let plan = state.withValue { $0.scheduler.plan(now: now) }
-        guard !plan.isEmpty else { return false }
+        guard !plan.isEmpty else { return .nothing }
         let lease = Lease(owner: owner, token: Int64.random(in: 1...Int64.max), until: now.addingTimeInterval(configuration.lease.timeInterval))
         let results: [LaneClaimResult]
         do {
             results = try await store.claimDeliveries(plan, now: now, lease: lease)
         } catch {
             logger.error("could not claim deliveries", metadata: ["error": "\(error)"])
-            return false
+            // The lanes asked for nothing: they ask again next round.
+            state.withValue { state in for claim in plan { state.scheduler.claimed(claim.subscriptionID, asked: 0, got: 0, nextDue: nil, now: now) } }
+            return .storeFailed
         }
         var claimedAny = false
-        for (claim, result) in zip(plan, results) where claim.subscriptionID == result.subscriptionID {
+        for (claim, var result) in zip(plan, results) where claim.subscriptionID == result.subscriptionID {
             state.withValue { state in
-                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: result.deliveries.count, nextDue: result.nextDue, now: now)
-                state.inFlight += result.deliveries.count
+                // A delivery this process still has in flight (its lease ran out while its
+                // outcome waited for the store): not sent again; its outcome will be written
+                // under the new lease.
+                let fresh = result.deliveries.filter { item in
+                    if state.leaseTokens[item.delivery.id] != nil {
+                        state.leaseTokens[item.delivery.id] = lease.token
+                        return false
+                    }
+                    state.leaseTokens[item.delivery.id] = lease.token
+                    return true
+                }
+                let taken = result.deliveries.count
+                result.deliveries = fresh
+                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: fresh.count, nextDue: taken < claim.limit ? result.nextDue : nil, now: now)
+                state.inFlight += fresh.count
             }
             guard !result.deliveries.isEmpty else { continue }
             // As it is now (a secret rotated a moment ago signs this delivery).
@@ -266,7 +294,7 @@ public final class DeliveryDispatcher: Sendable {
                 group.addTask { [self] in
                     for (index, item) in batch.enumerated() {
                         // Each outcome goes to the recorder at once, so a crash repeats as few as possible.
-                        let record = await attempt(item, subscription: subscription, settings: settings)
+                        let record = await attempt(item, subscription: subscription, settings: settings, probe: claim.probe)
                         finish([record])
                         let stopped = state.withValue { $0.stopping }
                         if record.next != .delivered || (stopped && index + 1 < batch.count) {
@@ -283,12 +311,12 @@ public final class DeliveryDispatcher: Sendable {
             } else {
                 for item in result.deliveries {
                     group.addTask { [self] in
-                        finish([await attempt(item, subscription: subscription, settings: settings)])
+                        finish([await attempt(item, subscription: subscription, settings: settings, probe: claim.probe)])
                     }
                 }
             }
         }
-        return claimedAny
+        return claimedAny ? .claimed : .nothing
     }
 
     private func finish(_ records: [AttemptRecord]) {
@@ -298,7 +326,9 @@ public final class DeliveryDispatcher: Sendable {
 
     /// One attempt at one delivery; never throws, always returns what to record. Runs the
     /// lane's decisions (breaker, pause, disable) as soon as the answer is in.
-    func attempt(_ claimed: ClaimedDelivery, subscription: Subscription, settings: LaneSettings) async -> AttemptRecord {
+    /// A `probe` (the breaker's, sent before the delivery's own time) that does not get through
+    /// keeps the delivery's time and does not count toward its schedule.
+    func attempt(_ claimed: ClaimedDelivery, subscription: Subscription, settings: LaneSettings, probe: Bool = false) async -> AttemptRecord {
         let delivery = claimed.delivery
         let started = clock.now
         let attemptNumber = delivery.attempts + 1
@@ -306,15 +336,29 @@ public final class DeliveryDispatcher: Sendable {
             deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
         let result = await notifiers.notifier(for: subscription).notify(claimed.event, context: context)
         let finished = clock.now
+        if Task.isCancelled {
+            // Shutting down past the grace period: the answer never came, which says nothing about
+            // the receiver. Put back without counting; sent again once its lease ends.
+            return AttemptRecord(
+                deliveryID: delivery.id, subscriptionID: subscription.id, leaseToken: claimed.lease.token, at: finished, outcome: .deferred,
+                next: .wait(until: finished))
+        }
         let duration = Int(max(0, finished.timeIntervalSince(started)) * 1000)
         var rateLimitWait = configuration.rateLimitWait
         if let rate = settings.rateLimit { rateLimitWait = max(rateLimitWait, .milliseconds(Int64(1000 / rate.perSecond))) }
         let decision = AttemptDecision.decide(
             result, attempt: attemptNumber, schedule: settings.schedule, rateLimitWait: rateLimitWait, now: finished, random: random())
         metrics.attempt(subscription: subscription.id, kind: subscription.kind, outcome: decision.outcome, milliseconds: duration)
+        var next = decision.next
+        var counted: Bool?
+        if probe, decision.outcome == .retry, delivery.nextAttemptAt > finished {
+            // The destination is still down: the delivery keeps its own time and attempts.
+            next = .wait(until: delivery.nextAttemptAt)
+            counted = false
+        }
 
         let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
-        switch decision.next {
+        switch next {
         case .delivered:
             logger.debug("delivered", metadata: ["status": "\(decision.statusCode ?? 0)", "attempt": "\(attemptNumber)"])
         case .retry(let at):
@@ -322,21 +366,25 @@ public final class DeliveryDispatcher: Sendable {
                 "attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")", "next_attempt_at": "\(Timestamp.format(at))",
             ])
         case .wait(let until):
-            logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
+            if counted == false {
+                logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"])
+            } else {
+                logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
+            }
         case .deadLetter:
             logger.error("delivery dead-lettered", metadata: ["attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")"])
         }
 
         let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished) }
         for action in actions { await perform(action, now: finished) }
-        if decision.next == .deadLetter, claimed.event.source != HealthEvents.source {
+        if next == .deadLetter, claimed.event.source != HealthEvents.source {
             await health(.deliveryDeadLettered(
                 subscriptionID: subscription.id, deliveryID: delivery.id, eventKey: delivery.eventKey, reason: decision.reason ?? "gave up"))
         }
         return AttemptRecord(
             deliveryID: delivery.id, subscriptionID: subscription.id, leaseToken: claimed.lease.token, at: finished,
             outcome: decision.outcome, statusCode: decision.statusCode, error: decision.reason, durationMilliseconds: duration,
-            next: decision.next)
+            next: next, counted: counted)
     }
 
     private func perform(_ action: LaneAction, now: Date) async {
@@ -400,7 +448,13 @@ public final class DeliveryDispatcher: Sendable {
         while true {
             let (records, done) = state.withValue { state -> ([AttemptRecord], Bool) in
                 defer { state.finished.removeAll(keepingCapacity: true) }
-                return (state.finished, state.stopping && state.inFlight == 0)
+                // Under the lease the delivery is held by now (see claimAndSend).
+                let current = state.finished.map { record in
+                    var record = record
+                    if let token = state.leaseTokens[record.deliveryID] { record.leaseToken = token }
+                    return record
+                }
+                return (current, state.stopping && state.inFlight == 0)
             }
             if records.isEmpty {
                 if done || Task.isCancelled { return }
@@ -422,6 +476,7 @@ public final class DeliveryDispatcher: Sendable {
             state.withValue { state in
                 state.inFlight -= records.count
                 for record in records {
+                    state.leaseTokens[record.deliveryID] = nil
                     state.scheduler.recorded(record.subscriptionID, count: 1)
                     if case .retry(let at) = record.next { state.scheduler.due(record.subscriptionID, at: at) }
                     if case .wait(let until) = record.next { state.scheduler.due(record.subscriptionID, at: until) }

@@ -160,6 +160,12 @@ public enum ConfigurationLoader {
             if let value = fields["disable_after"] {
                 configuration.dispatcher.disableAfter = try value.duration(in: .seconds(60)...(.seconds(365 * 86400)))
             }
+            if let value = fields["keep_delivered"] {
+                configuration.retention.delivered = try value.duration(in: .seconds(60)...(.seconds(3650 * 86400)))
+            }
+            if let value = fields["keep_dead_letters"] {
+                configuration.retention.deadLetters = try value.duration(in: .seconds(60)...(.seconds(3650 * 86400)))
+            }
             if let value = fields["shutdown_grace"] { configuration.shutdownGrace = try value.duration(in: .zero...(.seconds(600))) }
             if let value = fields["allowed_networks"], !value.isNull {
                 for entry in try value.sequence() {
@@ -192,6 +198,15 @@ public enum ConfigurationLoader {
                 guard names.insert(feed.name).inserted else { throw entry.error("another push feed is already named \(feed.name)") }
                 configuration.pushFeeds.append(feed)
             }
+        }
+        // A lease must outlast the request it covers (and the write of its outcome): a shorter one
+        // lets the delivery be claimed, and sent, again while it is still in flight.
+        let timeout = configuration.httpClient.requestTimeout
+        if configuration.dispatcher.lease < timeout * 2 {
+            let place = top["delivery"].flatMap { try? $0.mapping() }?["lease"] ?? top["http_client"] ?? document
+            throw place.error(
+                "delivery.lease (\(DurationText.format(configuration.dispatcher.lease))) must be at least twice "
+                    + "http_client.request_timeout (\(DurationText.format(timeout)))")
         }
         return configuration
     }

@@ -391,6 +391,11 @@ public final class SQLiteStore: RelayStore {
                     SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
                     WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
                     """)
+            let soonest = try db.cachedStatement(
+                sql: """
+                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.next_attempt_at, d.id LIMIT ?
+                    """)
             let nextDue = try db.cachedStatement(
                 sql: "SELECT MIN(next_attempt_at) FROM deliveries WHERE subscription_id = ? AND status = 'pending'")
             // Leased rows are not due before the lease ends: a lease that ends unrecorded makes them due again.
@@ -403,7 +408,11 @@ public final class SQLiteStore: RelayStore {
             for lane in lanes where lane.limit > 0 {
                 var rows: [Row]
                 var laneNextDue: Date?
-                if lane.ordered {
+                if lane.probe {
+                    // The breaker's probe: the lane's next delivery, due or not, if not leased.
+                    let next = try Row.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
+                    rows = next.filter { ($0["lease_token"] as Int64?) == nil || ($0["lease_until"] as Int64? ?? 0) <= nowMS }
+                } else if lane.ordered {
                     // FIFO: the oldest pending rows, up to the first that is not due (a retry
                     // waiting, or one in flight): none behind it may overtake it.
                     let head = try Row.fetchAll(oldest, arguments: [lane.subscriptionID, lane.limit])
@@ -417,7 +426,7 @@ public final class SQLiteStore: RelayStore {
                 for row in rows {
                     try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row["id"] as String])
                 }
-                if !lane.ordered, rows.count < lane.limit {
+                if !lane.ordered || lane.probe, rows.count < lane.limit {
                     // After the takes: what is left is a retry waiting or a lease running out.
                     laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
@@ -464,7 +473,7 @@ public final class SQLiteStore: RelayStore {
             var fenced: [String] = []
             for attempt in attempts {
                 let at = ms(attempt.at)
-                let counted = attempt.outcome == .rateLimited || attempt.outcome == .deferred ? 0 : 1
+                let counted = attempt.counted ? 1 : 0
                 let token = attempt.leaseToken
                 switch attempt.next {
                 case .delivered:

@@ -127,11 +127,15 @@ public struct LaneClaim: Sendable, Equatable {
     public var limit: Int
     /// Oldest first, stopping at the first that is not due (FIFO), rather than any due ones.
     public var ordered: Bool
+    /// A breaker's probe: the lane's next delivery (its head, when ordered) even if it is not
+    /// due yet, when it is not leased; `limit` is 1.
+    public var probe: Bool
 
-    public init(subscriptionID: String, limit: Int, ordered: Bool) {
+    public init(subscriptionID: String, limit: Int, ordered: Bool, probe: Bool = false) {
         self.subscriptionID = subscriptionID
         self.limit = limit
         self.ordered = ordered
+        self.probe = probe
     }
 }
 
@@ -265,11 +269,15 @@ public struct AttemptRecord: Sendable, Hashable {
     public var error: String?
     public var durationMilliseconds: Int
     public var next: Next
+    /// Whether the attempt counts toward the schedule: not a 429, not one put back unsent, not a
+    /// breaker's probe sent ahead of the delivery's own time.
+    public var counted: Bool
 
     public init(
         deliveryID: String, subscriptionID: String = "", leaseToken: Int64? = nil, at: Date, outcome: Outcome, statusCode: Int? = nil,
-        error: String? = nil, durationMilliseconds: Int = 0, next: Next
+        error: String? = nil, durationMilliseconds: Int = 0, next: Next, counted: Bool? = nil
     ) {
+        self.counted = counted ?? (outcome != .rateLimited && outcome != .deferred)
         self.deliveryID = deliveryID
         self.subscriptionID = subscriptionID
         self.leaseToken = leaseToken

@@ -33,7 +33,9 @@ public struct AttemptDecision: Sendable, Equatable {
         case .delivered(let status):
             return AttemptDecision(outcome: .delivered, next: .delivered, signal: .delivered, statusCode: status, reason: nil)
         case .retry(let status, let reason, let retryAfter) where status == 429:
-            let wait = min(max(retryAfter ?? rateLimitWait, .zero), schedule.maxRetryAfter)
+            // At least the lane's own interval: `Retry-After: 0` (or a date gone by) must not turn
+            // a receiver's 429s into a tight loop.
+            let wait = min(max(retryAfter ?? rateLimitWait, rateLimitWait), schedule.maxRetryAfter)
             let until = now.addingTimeInterval(wait.timeInterval)
             return AttemptDecision(
                 outcome: .rateLimited, next: .wait(until: until), signal: .rateLimited(until: until), statusCode: status,

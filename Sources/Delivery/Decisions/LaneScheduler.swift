@@ -17,6 +17,14 @@ public struct LaneSettings: Sendable, Equatable {
     /// An ordered lane claims up to this many at once and sends them one after another.
     public var orderedBatch: Int
 
+    /// Failures further apart than this do not make one continuous run: longer than the longest
+    /// wait of the retry schedule (with its jitter) and than the breaker's longest cooldown, so a
+    /// destination that is down keeps its run going, and two failures days apart do not.
+    public var failureGap: Duration {
+        let longest = (schedule.delays + [breaker.maxCooldown]).max() ?? .zero
+        return max(.seconds(3600), longest * (1 + schedule.jitter) + .seconds(60))
+    }
+
     public init(
         concurrency: Int = 16, ordered: Bool = true, rateLimit: RateLimit? = nil, schedule: RetrySchedule = RetrySchedule(),
         breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), disableAfter: Duration = .seconds(3 * 86400), orderedBatch: Int = 32
@@ -79,10 +87,16 @@ public struct LaneScheduler: Sendable {
         var rateLimitedUntil: Date?
         var breaker: CircuitBreaker
         var failingSince: Date?
+        /// The last failure of the current run: a run is continuous only while failures keep coming.
+        var lastFailure: Date?
         var held = false
         /// When the lane's next pending delivery is due: nil when unknown (ask the store);
         /// `.distantFuture` when it has none.
         var nextDue: Date?
+        /// A probe was asked for in this round's plan.
+        var probing = false
+        /// A probe found nothing to send (all leased): none before this time or a wake.
+        var noProbeUntil: Date?
 
         init(settings: LaneSettings, now: Date) {
             self.settings = settings
@@ -121,15 +135,18 @@ public struct LaneScheduler: Sendable {
         if !held { lanes[id]?.nextDue = nil }
     }
 
-    /// Restores a persisted run of failures (after a restart).
-    public mutating func restoreFailingSince(_ id: String, _ since: Date?) {
+    /// Restores a persisted run of failures (after a restart, which counts as its last failure:
+    /// the run goes on if the next attempt fails too).
+    public mutating func restoreFailingSince(_ id: String, _ since: Date?, now: Date) {
         lanes[id]?.failingSince = since
+        lanes[id]?.lastFailure = since == nil ? nil : now
     }
 
     /// New or changed deliveries: the named lanes (all when nil) ask the store again.
     public mutating func wake(_ ids: Set<String>? = nil) {
         for id in ids ?? Set(lanes.keys) where lanes[id] != nil {
             lanes[id]?.nextDue = nil
+            lanes[id]?.noProbeUntil = nil
         }
     }
 
@@ -142,10 +159,19 @@ public struct LaneScheduler: Sendable {
             guard var lane = lanes[id] else { continue }
             defer { lanes[id] = lane }
             guard !lane.held else { continue }
-            if let due = lane.nextDue, due > now { continue }
             if let until = lane.rateLimitedUntil {
                 if until > now { continue }
                 lane.rateLimitedUntil = nil
+            }
+            if let due = lane.nextDue, due > now {
+                // Nothing due. But a breaker ready to probe does not wait for a retry hours away:
+                // it probes with the lane's next delivery now (not counted as its attempt).
+                if lane.nextDue != .distantFuture, lane.breaker.isOpen, now >= lane.noProbeUntil ?? now,
+                   lane.breaker.permits(now: now, inFlight: lane.inFlight) == 1, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
+                    lane.probing = true
+                    claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
+                }
+                continue
             }
             var capacity = lane.settings.ordered
                 ? (lane.inFlight == 0 ? lane.settings.orderedBatch : 0)
@@ -165,6 +191,8 @@ public struct LaneScheduler: Sendable {
         lane.inFlight += got
         if got > 0 { lane.bucket?.consume(got, now: now) }
         if got < asked { lane.nextDue = nextDue ?? .distantFuture }
+        if lane.probing, got == 0 { lane.noProbeUntil = nextDue ?? .distantFuture }
+        lane.probing = false
         lanes[id] = lane
     }
 
@@ -180,6 +208,7 @@ public struct LaneScheduler: Sendable {
                 actions.append(.expediteRetries(subscriptionID: id))
                 lane.nextDue = nil
             }
+            lane.lastFailure = nil
             if lane.failingSince != nil {
                 lane.failingSince = nil
                 actions.append(.failingSince(subscriptionID: id, since: nil))
@@ -191,7 +220,8 @@ public struct LaneScheduler: Sendable {
             if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
                 actions.append(.breakerOpened(subscriptionID: id, failures: failures))
             }
-            if let since = lane.failingSince {
+            if let since = lane.failingSince, let last = lane.lastFailure, now.timeIntervalSince(last) <= lane.settings.failureGap.timeInterval {
+                lane.lastFailure = now
                 if now.timeIntervalSince(since) >= lane.settings.disableAfter.timeInterval, !lane.held {
                     lane.held = true
                     actions.append(.disable(
@@ -199,7 +229,9 @@ public struct LaneScheduler: Sendable {
                         reason: "failing continuously since \(Timestamp.format(since)) (longer than \(Self.format(lane.settings.disableAfter)))"))
                 }
             } else {
+                // A first failure, or one after a long quiet spell: a new run begins.
                 lane.failingSince = now
+                lane.lastFailure = now
                 actions.append(.failingSince(subscriptionID: id, since: now))
             }
         case .gone(let reason):
@@ -235,8 +267,11 @@ public struct LaneScheduler: Sendable {
             let free = lane.settings.ordered ? lane.inFlight == 0 : lane.inFlight < lane.settings.concurrency
             guard free else { continue }
             var ready = lane.nextDue ?? now
+            if lane.breaker.isOpen, lane.inFlight == 0 {
+                // A probe goes at the breaker's time, whenever the next delivery is due.
+                ready = max(lane.breaker.probeAt ?? now, lane.noProbeUntil ?? now)
+            }
             if let until = lane.rateLimitedUntil { ready = max(ready, until) }
-            if let probe = lane.breaker.probeAt { ready = max(ready, probe) }
             if let bucket = lane.bucket {
                 ready = max(ready, now.addingTimeInterval(bucket.timeUntilAvailable(now: now)))
             }

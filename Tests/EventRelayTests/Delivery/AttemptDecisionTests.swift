@@ -37,6 +37,8 @@ struct AttemptDecisionTests {
         #expect(withHeader.signal == .rateLimited(until: Self.t0.addingTimeInterval(30)))
         let without = decide(.retry(status: 429, reason: "HTTP 429", retryAfter: nil))
         #expect(without.next == .wait(until: Self.t0.addingTimeInterval(1)))
+        let zero = decide(.retry(status: 429, reason: "HTTP 429", retryAfter: .zero))
+        #expect(zero.next == .wait(until: Self.t0.addingTimeInterval(1)), "Retry-After: 0 still waits the lane's interval")
         let absurd = decide(.retry(status: 429, reason: "HTTP 429", retryAfter: .seconds(1_000_000_000)))
         #expect(absurd.next == .wait(until: Self.t0.addingTimeInterval(600)), "capped at max_retry_after")
     }

@@ -123,12 +123,39 @@ struct LaneSchedulerTests {
         #expect(limits(&scheduler, at: at(1.01)) == ["down": 16], "full speed at once")
     }
 
+    @Test func anOpenBreakerProbesWithTheNextDeliveryWithoutWaitingForItsRetry() {
+        var scheduler = LaneScheduler()
+        let settings = LaneSettings(concurrency: 1, ordered: true, breaker: CircuitBreaker.Settings(threshold: 2, initialCooldown: .seconds(1)))
+        scheduler.configure(["fifo": settings], now: Self.t0)
+        scheduler.claimed("fifo", asked: 8, got: 1, nextDue: nil, now: Self.t0)
+        _ = scheduler.sent("fifo", .failed, now: Self.t0)
+        _ = scheduler.sent("fifo", .failed, now: Self.t0)
+        scheduler.recorded("fifo", count: 1)
+        // The head waits 5 hours for its retry; the breaker opened and probes after 1 s.
+        scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(5 * 3600), now: Self.t0)
+        #expect(scheduler.plan(now: at(0.5)).isEmpty)
+        #expect(scheduler.nextWake(now: at(0.5)) == at(1), "the probe's time, not the retry's")
+        #expect(scheduler.plan(now: at(1)) == [LaneClaim(subscriptionID: "fifo", limit: 1, ordered: true, probe: true)])
+        // The probe found nothing to take (the head is leased elsewhere): no spinning.
+        scheduler.claimed("fifo", asked: 1, got: 0, nextDue: at(60), now: at(1))
+        #expect(scheduler.plan(now: at(2)).isEmpty)
+        #expect(scheduler.nextWake(now: at(2)) == at(60))
+        scheduler.wake(["fifo"])
+        #expect(scheduler.plan(now: at(2)) == [LaneClaim(subscriptionID: "fifo", limit: 1, ordered: true)], "woken: ask the store again, one at a time")
+    }
+
     @Test func failingContinuouslyForTheDisablePeriodDisablesTheLaneOnce() {
         var scheduler = LaneScheduler()
         let settings = LaneSettings(concurrency: 1, ordered: false, disableAfter: .seconds(3 * 86400))
         scheduler.configure(["a": settings], now: Self.t0)
         #expect(scheduler.sent("a", .failed, now: Self.t0) == [.failingSince(subscriptionID: "a", since: Self.t0)])
-        #expect(scheduler.sent("a", .failed, now: at(3 * 86400 - 1)).isEmpty)
+        // A destination that stays down: a failure every 10 hours (the schedule's longest wait).
+        var hour = 10.0
+        while hour < 72 {
+            let actions = scheduler.sent("a", .failed, now: at(hour * 3600))
+            #expect(!actions.contains { if case .disable = $0 { return true } else { return false } }, "hour \(hour)")
+            hour += 10
+        }
         let disabled = scheduler.sent("a", .failed, now: at(3 * 86400))
         #expect(disabled.count == 1)
         guard case .disable(let id, let reason) = disabled.first else { Issue.record("not disabled"); return }
@@ -138,17 +165,28 @@ struct LaneSchedulerTests {
         #expect(scheduler.plan(now: at(4 * 86400)).isEmpty)
     }
 
+    @Test func failuresDaysApartAreNotOneContinuousRun() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["quiet": LaneSettings(concurrency: 1, ordered: false, disableAfter: .seconds(3 * 86400))], now: Self.t0)
+        _ = scheduler.sent("quiet", .failed, now: Self.t0)
+        // Nothing for four days (no events), then one more failure: a new run, not a disable.
+        let later = at(4 * 86400)
+        #expect(scheduler.sent("quiet", .failed, now: later) == [.failingSince(subscriptionID: "quiet", since: later)])
+        #expect(scheduler.status("quiet")?.held == false)
+        #expect(LaneSettings().failureGap > .seconds(10 * 3600), "longer than the default schedule's longest wait")
+    }
+
     @Test func aFailingRunSurvivesARestartAndASuccessEndsIt() {
         var scheduler = LaneScheduler()
         scheduler.configure(["a": fast], now: Self.t0)
-        scheduler.restoreFailingSince("a", at(-3 * 86400))
+        scheduler.restoreFailingSince("a", at(-3 * 86400), now: Self.t0)
         guard case .disable = scheduler.sent("a", .failed, now: Self.t0).first else {
             Issue.record("a run of failures that began before the restart counts")
             return
         }
         var other = LaneScheduler()
         other.configure(["b": fast], now: Self.t0)
-        other.restoreFailingSince("b", at(-60))
+        other.restoreFailingSince("b", at(-60), now: Self.t0)
         #expect(other.sent("b", .delivered, now: Self.t0) == [.failingSince(subscriptionID: "b", since: nil)])
     }
 

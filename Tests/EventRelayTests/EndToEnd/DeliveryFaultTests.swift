@@ -169,19 +169,72 @@ struct DeliveryFaultTests {
         await flaky.stop()
     }
 
-    @Test func a410DisablesTheSubscriptionKeepsItsDeliveriesAndSaysSo() async throws {
-        let gone = try RecordingServer { _ in HTTPServerResponse(status: 410, body: Array("channel_is_archived".utf8)) }
+    @Test func anOrderedLaneComesBackWithTheBreakersProbeNotWithItsHeadsRetryHoursLater() async throws {
+        let down = LockedValue(true)
+        let receiver = try RecordingServer { _ in down.value ? HTTPServerResponse(status: 503) : HTTPServerResponse(status: 204) }
+        let setup = try await Setup(
+            subscriptions: """
+                  - {id: fifo, type: webhook, url_env: TEST_FIFO_URL, secret_env: TEST_SECRET, delivery: {retry_schedule: [100ms, 1h, 1h]}}
+                """,
+            routed: ["fifo"], urls: ["TEST_FIFO_URL": receiver.baseURL + "/x"], adjust: { $0.dispatcher.breaker.threshold = 2 })
+        try await setup.publish(5)
+        #expect(await setup.ops.waitFor(timeout: .seconds(10)) { _ in setup.healthEvents().contains { $0.type == "subscription.failing" } })
+        down.value = false
+        // The head's own retry is an hour away; the breaker's probe (after 1-2 s) brings the lane back.
+        #expect(try await eventually(timeout: .seconds(15)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["fifo"]?[.delivered] == 5
+        })
+        let delivered = receiver.requests.filter { _ in true }.suffix(5)
+        #expect(DeliveryFaultTests.eventIDs(Array(delivered)) == ["e0", "e1", "e2", "e3", "e4"], "in order")
+        await setup.finish()
+        await receiver.stop()
+    }
+
+    @Test func a410DisablesTheSubscriptionKeepsItsDeliveriesAndSaysSoUntilResumed() async throws {
+        let gone = LockedValue(true)
+        let receiver = try RecordingServer { _ in
+            gone.value ? HTTPServerResponse(status: 410, body: Array("channel_is_archived".utf8)) : HTTPServerResponse(status: 204)
+        }
         let setup = try await Setup(
             subscriptions: "  - {id: old, type: webhook, url_env: TEST_OLD_URL, secret_env: TEST_SECRET}", routed: ["old"],
-            urls: ["TEST_OLD_URL": gone.baseURL + "/x"])
+            urls: ["TEST_OLD_URL": receiver.baseURL + "/x"])
         try await setup.publish(5)
         #expect(await setup.ops.waitFor(timeout: .seconds(10)) { _ in setup.healthEvents().contains { $0.type == "subscription.disabled" } })
         let state = try await setup.relay.store.subscriptionStates()["old"]
         #expect(state?.disabledReason?.contains("410") == true)
-        #expect(gone.requests.count == 1, "disabled after the first 410")
-        #expect(try await setup.relay.store.deliveryCounts()[.pending] == 5, "nothing dropped: all five wait for a resume")
+        #expect(receiver.requests.count == 1, "disabled after the first 410")
+        #expect(try await setup.relay.store.deliveryCountsBySubscription()["old"]?[.pending] == 5, "nothing dropped: all five wait")
+        let view = try await setup.harness.admin(.GET, "/v1/subscriptions/old").json
+        #expect(view["state"]?["status"] == .string("disabled") && view["state"]?["disabled_reason"]?.stringValue?.contains("410") == true)
+
+        // The destination is fixed; the operator resumes the (rules-file) subscription.
+        gone.value = false
+        let resumed = try await setup.harness.admin(.POST, "/v1/subscriptions/old/resume")
+        #expect(resumed.status == 200 && resumed.json["state"]?["status"] == .string("active"), "\(resumed.json)")
+        #expect(try await eventually { try await setup.relay.store.deliveryCountsBySubscription()["old"]?[.delivered] == 5 })
+        #expect(DeliveryFaultTests.eventIDs(Array(receiver.requests.dropFirst())) == ["e0", "e1", "e2", "e3", "e4"])
         await setup.finish()
-        await gone.stop()
+        await receiver.stop()
+    }
+
+    @Test func aDisabledSubscriptionDeletedAndCreatedAgainStartsAfresh() async throws {
+        let receiver = try RecordingServer { request in
+            request.path == "/gone" ? HTTPServerResponse(status: 410) : HTTPServerResponse(status: 204)
+        }
+        let setup = try await Setup(subscriptions: "", routed: ["ops"], urls: [:], adjust: { $0.dispatcher.idlePoll = .seconds(5) })
+        let harness = setup.harness
+        let body = { (path: String) in
+            #"{"id": "again", "type": "webhook", "url": "\#(receiver.baseURL)\#(path)", "filter": {"sources": ["test"]}}"#
+        }
+        #expect(try await harness.admin(.POST, "/v1/subscriptions", body("/gone")).status == 201)
+        try await setup.publish(1, prefix: "a")
+        #expect(try await eventually { try await setup.relay.store.subscriptionStates()["again"]?.disabledAt != nil })
+        #expect(try await harness.admin(.DELETE, "/v1/subscriptions/again").status == 204)
+        #expect(try await harness.admin(.POST, "/v1/subscriptions", body("/fine")).status == 201)
+        try await setup.publish(2, prefix: "b")
+        #expect(await receiver.waitFor(timeout: .seconds(10)) { requests in requests.filter { $0.path == "/fine" }.count == 2 })
+        await setup.finish()
+        await receiver.stop()
     }
 
     @Test func theLastFailedAttemptDeadLettersTheDeliveryAndTellsOps() async throws {

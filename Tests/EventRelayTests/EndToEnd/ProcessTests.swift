@@ -24,7 +24,7 @@ struct ProcessTests {
           shutdown_grace: 3s
           allowed_networks: [127.0.0.0/8, "::1/128"]
         http_client:
-          request_timeout: 10s
+          request_timeout: 2s
         feeds:
           scalingo:
             - name: scalingo

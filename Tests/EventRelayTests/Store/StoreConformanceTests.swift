@@ -96,6 +96,30 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: Engine.allCases)
+    func aProbeTakesTheLanesNextDeliveryBeforeItsTimeButNeverALeasedOne(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 2, to: ["a"])
+        let head = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 1, ordered: true)], now: Self.t0.addingTimeInterval(1), lease: lease(1, until: 60))[0].deliveries
+        let probe = [LaneClaim(subscriptionID: "a", limit: 1, ordered: true, probe: true)]
+        #expect(try await store.claimDeliveries(probe, now: Self.t0.addingTimeInterval(2), lease: lease(2, until: 60))[0].deliveries.isEmpty, "the head is leased")
+        try await store.recordAttempts([record(head[0], .retry, next: .retry(at: Self.t0.addingTimeInterval(3600)))])
+        let probed = try await store.claimDeliveries(probe, now: Self.t0.addingTimeInterval(3), lease: lease(3, until: 60))[0].deliveries
+        #expect(probed.map(\.event.id) == ["e0"], "the head, an hour before its retry")
+        #expect(probed.first?.delivery.nextAttemptAt == Self.t0.addingTimeInterval(3600), "its own time travels with it")
+        // A failed probe keeps the delivery's time and attempts.
+        try await store.recordAttempts([
+            AttemptRecord(
+                deliveryID: probed[0].delivery.id, subscriptionID: "a", leaseToken: 3, at: Self.t0.addingTimeInterval(3), outcome: .retry,
+                statusCode: 503, error: "HTTP 503", next: .wait(until: Self.t0.addingTimeInterval(3600)), counted: false),
+        ])
+        let after = try #require(try await store.delivery(id: probed[0].delivery.id))
+        #expect(after.attempts == 1 && after.nextAttemptAt == Self.t0.addingTimeInterval(3600))
+        #expect(try await store.attempts(deliveryID: after.id).map(\.outcome) == [.retry, .retry], "the probe is in the log")
+    }
+
+    @Test(arguments: Engine.allCases)
     func anExpiredLeaseIsRecoveredByTheNextClaimNotReleasedWholesale(engine: Engine) async throws {
         let opened = try Opened(engine)
         let store = opened.store
