@@ -10,7 +10,8 @@ import Foundation
 /// characters (shorter ones are words such as `v1` or `hooks`, which would blank ordinary
 /// text), every signing secret (current and retired: with and without `whsec_`, and the key
 /// re-encoded in base64, unpadded base64, base64url and hex), and every custom header value
-/// and each of its words of at least `minimumTokenLength` characters. Each is also looked for
+/// (whole, however short; and each of its words of at least `minimumTokenLength` characters).
+/// Matching ignores ASCII case. Each is also looked for
 /// as a receiver may echo it: percent-encoded (upper- and lower-case hex, `+` for spaces),
 /// percent-decoded, JSON-escaped (`\/`, `\"`, `\\`, and Go's `\u0026`), and HTML-escaped.
 /// Every occurrence becomes `[redacted]`, longest match first.
@@ -27,7 +28,8 @@ public struct Scrubber: Sendable {
         var unique: Set<[UInt8]> = []
         for secret in secrets where secret.count >= 4 {
             for form in Self.encodings(of: secret) where form.utf8.count >= 4 {
-                unique.insert(Array(form.utf8))
+                // Matched regardless of ASCII case: receivers echo header values lower-cased.
+                unique.insert(Array(form.utf8).map(Self.lower))
             }
         }
         var byFirst: [UInt8: [[UInt8]]] = [:]
@@ -49,8 +51,9 @@ public struct Scrubber: Sendable {
         let signing = [subscription.signingSecret].compactMap { $0 } + subscription.previousSecrets.map(\.secret)
         for secret in signing { secrets += signingSecretForms(secret) }
         for header in subscription.headers {
+            // The whole value, however short (it is a secret by definition), and its long words.
             let words = header.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            secrets += ([header.value] + words).filter { $0.count >= minimumTokenLength }
+            secrets += [header.value] + words.filter { $0.count >= minimumTokenLength }
         }
         return secrets
     }
@@ -66,7 +69,7 @@ public struct Scrubber: Sendable {
         let replacement = Array(Self.replacement.utf8)
         var index = 0
         scan: while index < bytes.count {
-            if let candidates = needles[bytes[index]] {
+            if let candidates = needles[Self.lower(bytes[index])] {
                 for needle in candidates where matches(needle, in: bytes, at: index, cut: cut) {
                     output += replacement
                     index += min(needle.count, bytes.count - index)
@@ -84,10 +87,12 @@ public struct Scrubber: Sendable {
         if available < needle.count {
             // Only the start of the needle is here: a secret cut by the end of an excerpt.
             guard cut else { return false }
-            return needle.prefix(available).elementsEqual(bytes[start...])
+            return needle.prefix(available).elementsEqual(bytes[start...].lazy.map(Self.lower))
         }
-        return needle.elementsEqual(bytes[start..<(start + needle.count)])
+        return needle.elementsEqual(bytes[start..<(start + needle.count)].lazy.map(Self.lower))
     }
+
+    static func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
 
     // MARK: What is secret
 

@@ -74,6 +74,15 @@ struct ScrubberTests {
         #expect(Self.scrubber.scrub(text) == expected)
     }
 
+    @Test func headerValuesAreScrubbedWholeHoweverShortAndWhateverTheirCase() {
+        let scrubber = Scrubber(subscription: Subscription(
+            id: "h", kind: .webhook, url: "https://hooks.example.com/in", signingSecret: Self.secret,
+            headers: [CustomHeader(name: "X-Api-Key", value: "short7k"), CustomHeader(name: "Authorization", value: "Bearer HeaderSecretValue99")]))
+        #expect(scrubber.scrub("key=short7k") == "key=[redacted]")
+        #expect(scrubber.scrub("auth=bearer headersecretvalue99") == "auth=[redacted]", "echoed lower-cased")
+        #expect(scrubber.scrub("X-API-KEY: SHORT7K") == "X-API-KEY: [redacted]")
+    }
+
     @Test func aSecretCutByTheEndOfAnExcerptIsScrubbedOnlyWhenTheTextWasCut() {
         let text = "token tok_9f8e7"
         #expect(Self.scrubber.scrub(text, cut: true) == "token [redacted]")
