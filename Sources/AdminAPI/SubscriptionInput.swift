@@ -121,10 +121,14 @@ enum SubscriptionInput {
                 throw APIError.invalidField("delivery.retry_schedule", "must be a list of durations like [\"5s\", \"5m\"]")
             }
             options.retrySchedule = try steps.map { step throws(APIError) in
-                guard let text = step.stringValue, let duration = DurationText.parse(text) else {
+                guard let text = step.stringValue else {
                     throw APIError.invalidField("delivery.retry_schedule", "must be a list of durations like [\"5s\", \"5m\"]")
                 }
-                return duration
+                switch DurationText.read(text) {
+                case .duration(let duration): return duration
+                case .outOfRange: throw APIError.invalidField("delivery.retry_schedule", "each wait must be between 0s and 7d (168h), not \"\(text)\"")
+                case .invalid: throw APIError.invalidField("delivery.retry_schedule", "\"\(text)\" is not a duration like 5s, 5m or 2h")
+                }
             }
         }
         if let problem = options.validate(field: "delivery") { throw APIError.invalidField(problem.field, problem.message) }

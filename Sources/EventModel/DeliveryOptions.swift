@@ -45,13 +45,13 @@ public struct DeliveryOptions: Sendable, Hashable {
                     message: "deliveries in order (ordering: fifo, the default) go one at a time; set ordering: none for more in flight")
             }
         }
-        if let rateLimit, let problem = rateLimit.validate(field: "\(field).rate_limit") { return problem }
+        if let rateLimit, let problem = rateLimit.validate(field: "\(field).rate_limit", burstField: "\(field).burst") { return problem }
         if let schedule = retrySchedule {
             guard schedule.count <= Self.maxRetrySteps else {
                 return FieldError(field: "\(field).retry_schedule", message: "has more than \(Self.maxRetrySteps) steps")
             }
             for delay in schedule where delay < .zero || delay > Self.maxRetryDelay {
-                return FieldError(field: "\(field).retry_schedule", message: "each wait must be between 0s and 7d")
+                return FieldError(field: "\(field).retry_schedule", message: "each wait must be between 0s and 7d (168h)")
             }
         }
         return nil
@@ -89,9 +89,9 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
         return "\(count)/\(unit)"
     }
 
-    public func validate(field: String) -> FieldError? {
+    public func validate(field: String, burstField: String? = nil) -> FieldError? {
         guard count >= 1, count <= 1_000_000 else { return FieldError(field: field, message: "must allow 1 to 1000000 messages") }
-        guard burst >= 1, burst <= 10_000 else { return FieldError(field: "\(field).burst", message: "must be 1 to 10000") }
+        guard burst >= 1, burst <= 10_000 else { return FieldError(field: burstField ?? "\(field).burst", message: "must be 1 to 10000") }
         return nil
     }
 }

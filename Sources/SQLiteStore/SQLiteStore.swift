@@ -170,6 +170,7 @@ public final class SQLiteStore: RelayStore {
                 CREATE INDEX deliveries_by_event ON deliveries(event_key, subscription_id);
                 CREATE INDEX deliveries_status_id ON deliveries(status, id);
                 CREATE INDEX deliveries_by_subscription_time ON deliveries(subscription_id, created_at);
+                CREATE INDEX deliveries_by_subscription_id ON deliveries(subscription_id, id);
                 """)
         }
         return migrator
