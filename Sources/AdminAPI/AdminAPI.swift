@@ -560,35 +560,37 @@ public final class AdminAPI: HTTPServerHandler {
             throw APIError.invalidParameter("status", "only dead letters (dead_letter) can be retried")
         }
         let query = try deliveryQuery(request, allowed: Self.deliveryFilters + ["limit"], defaultLimit: 1000, maxLimit: 10_000)
-        if let id = query.subscriptionID, dependencies.catalog.subscription(id: id) == nil {
-            throw APIError.conflict("subscription \(id) no longer exists")
-        }
-        let known = Set(dependencies.catalog.all.map(\.id))
-        var retried = try await dependencies.store.retryDeadLetters(query, now: dependencies.clock.now)
-        // Dead letters of subscriptions that are gone stay dead: there is nowhere to send them.
-        let orphans = retried.filter { !known.contains($0.subscriptionID) }
-        if !orphans.isEmpty {
-            for orphan in Set(orphans.map(\.subscriptionID)) {
-                _ = try await dependencies.store.deadLetterPending(subscriptionID: orphan, reason: "subscription no longer exists", now: dependencies.clock.now)
+        let now = dependencies.clock.now
+        let retried = try await changes.run {
+            if let id = query.subscriptionID, self.dependencies.catalog.subscription(id: id) == nil {
+                throw APIError.conflict("subscription \(id) no longer exists")
             }
-            retried.removeAll { !known.contains($0.subscriptionID) }
+            // Dead letters of subscriptions that are gone stay as they are: there is nowhere to send them.
+            return try await self.dependencies.store.retryDeadLetters(query, of: Set(self.dependencies.catalog.all.map { $0.id }), now: now)
         }
-        dependencies.dispatcher?.wake(Set(retried.map(\.subscriptionID)))
+        dependencies.dispatcher?.wake(Set(retried.map { $0.subscriptionID }))
         logger.info("dead letters queued for retry by an operator", metadata: ["count": "\(retried.count)"])
         return JSONResponse.make(200, .object([
             "retried": .integer(Int64(retried.count)),
-            "truncated": .bool(retried.count + orphans.count == query.limit),
+            "truncated": .bool(retried.count == query.limit),
         ]))
     }
 
     private func setPaused(_ id: String, _ paused: Bool) async throws -> HTTPServerResponse {
-        let found = try subscription(id)
         let now = dependencies.clock.now
-        try await dependencies.store.setPaused(subscriptionID: id, paused, now: now)
-        // Resuming also enables a subscription the relay disabled (a 410, failing too long).
-        if !paused { try await dependencies.store.setDisabled(subscriptionID: id, reason: nil, now: now) }
-        let states = try await dependencies.store.subscriptionStates()
-        dependencies.dispatcher?.setState(id, states[id] ?? SubscriptionState())
+        let (found, states) = try await changes.run {
+            let found = try self.subscription(id)
+            // Resuming also enables a subscription the relay disabled (a 410, failing too long)
+            // and ends its run of failures: one write.
+            if paused {
+                try await self.dependencies.store.setPaused(subscriptionID: id, true, now: now)
+            } else {
+                try await self.dependencies.store.resume(subscriptionID: id, now: now)
+            }
+            let states = try await self.dependencies.store.subscriptionStates()
+            self.dependencies.dispatcher?.setState(id, states[id] ?? SubscriptionState())
+            return (found, states)
+        }
         logger.notice(paused ? "subscription paused by an operator" : "subscription resumed by an operator", metadata: ["subscription": "\(id)"])
         let counts = try await dependencies.store.deliveryCountsBySubscription()
         return JSONResponse.make(200, Views.subscription(found, now: now, delivery: deliveryState(id, states: states, counts: counts)))
@@ -619,7 +621,11 @@ public final class AdminAPI: HTTPServerHandler {
             }
             limit = value
         }
-        let (count, truncated) = try await dependencies.store.replay(subscriptionID: id, since: since, until: until, limit: limit, now: now)
+        let (window, most) = (until, limit)
+        let (count, truncated) = try await changes.run {
+            _ = try self.subscription(id)  // not deleted meanwhile
+            return try await self.dependencies.store.replay(subscriptionID: id, since: since, until: window, limit: most, now: now)
+        }
         dependencies.dispatcher?.wake([id])
         logger.notice("deliveries replayed by an operator", metadata: ["subscription": "\(id)", "count": "\(count)"])
         return JSONResponse.make(202, .object([
@@ -645,11 +651,15 @@ public final class AdminAPI: HTTPServerHandler {
         guard current.status == .deadLetter else {
             throw APIError.conflict("delivery \(id) is \(current.status.rawValue); only dead letters can be retried")
         }
-        guard dependencies.catalog.subscription(id: current.subscriptionID) != nil else {
-            throw APIError.conflict("subscription \(current.subscriptionID) no longer exists")
-        }
-        guard let retried = try await dependencies.store.retryDelivery(id: id, now: dependencies.clock.now) else {
-            throw APIError.notFound("no delivery with id \(id)")
+        let now = dependencies.clock.now
+        let retried = try await changes.run {
+            guard self.dependencies.catalog.subscription(id: current.subscriptionID) != nil else {
+                throw APIError.conflict("subscription \(current.subscriptionID) no longer exists")
+            }
+            guard let retried = try await self.dependencies.store.retryDelivery(id: id, now: now) else {
+                throw APIError.notFound("no delivery with id \(id)")
+            }
+            return retried
         }
         dependencies.dispatcher?.wake([retried.subscriptionID])
         logger.info("delivery queued for retry by an operator", metadata: ["delivery": "\(id)"])

@@ -132,9 +132,12 @@ public final class DeliveryDispatcher: Sendable {
 
     /// An operator paused or resumed, or the relay disabled or enabled, a subscription (already written to the store).
     public func setState(_ subscriptionID: String, _ subscriptionState: SubscriptionState) {
+        let now = clock.now
         state.withValue {
             $0.states[subscriptionID] = subscriptionState
             $0.scheduler.setHeld(subscriptionID, subscriptionState.isHeld)
+            // The store's run of failures is the truth (a resume ends it): the lane agrees.
+            $0.scheduler.restoreFailingSince(subscriptionID, subscriptionState.failingSince, now: now)
         }
         claimBell.ring()
     }
@@ -270,7 +273,9 @@ public final class DeliveryDispatcher: Sendable {
                 }
                 let taken = result.deliveries.count
                 result.deliveries = fresh
-                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: fresh.count, nextDue: taken < claim.limit ? result.nextDue : nil, now: now)
+                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: fresh.count, nextDue: result.nextDue, now: now)
+                // Rows taken but not sent here are not "nothing pending": ask the store again.
+                if fresh.count < taken { state.scheduler.wake([claim.subscriptionID]) }
                 state.inFlight += fresh.count
             }
             guard !result.deliveries.isEmpty else { continue }
@@ -336,7 +341,7 @@ public final class DeliveryDispatcher: Sendable {
             deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
         let result = await notifiers.notifier(for: subscription).notify(claimed.event, context: context)
         let finished = clock.now
-        if Task.isCancelled {
+        if Task.isCancelled, case .retry(status: nil, _, _) = result {
             // Shutting down past the grace period: the answer never came, which says nothing about
             // the receiver. Put back without counting; sent again once its lease ends.
             return AttemptRecord(
@@ -448,10 +453,12 @@ public final class DeliveryDispatcher: Sendable {
         while true {
             let (records, done) = state.withValue { state -> ([AttemptRecord], Bool) in
                 defer { state.finished.removeAll(keepingCapacity: true) }
-                // Under the lease the delivery is held by now (see claimAndSend).
+                // Under the lease the delivery is held by now (see claimAndSend). From here on it
+                // is no longer "in flight": a claim that returns it again sends it (whichever
+                // commits first, sending is right).
                 let current = state.finished.map { record in
                     var record = record
-                    if let token = state.leaseTokens[record.deliveryID] { record.leaseToken = token }
+                    if let token = state.leaseTokens.removeValue(forKey: record.deliveryID) { record.leaseToken = token }
                     return record
                 }
                 return (current, state.stopping && state.inFlight == 0)
@@ -467,7 +474,12 @@ public final class DeliveryDispatcher: Sendable {
                     logger.warning("outcomes of \(fenced.count) deliveries were not recorded: their lease had ended and another claim holds them")
                 }
             } catch {
-                state.withValue { $0.finished.insert(contentsOf: records, at: 0) }
+                state.withValue { state in
+                    state.finished.insert(contentsOf: records, at: 0)
+                    for record in records where state.leaseTokens[record.deliveryID] == nil {
+                        state.leaseTokens[record.deliveryID] = record.leaseToken
+                    }
+                }
                 logger.error("could not record \(records.count) delivery attempts; retrying", metadata: ["error": "\(error)"])
                 if Task.isCancelled { return }
                 await waiter.wait(timeout: .seconds(1))
@@ -476,7 +488,6 @@ public final class DeliveryDispatcher: Sendable {
             state.withValue { state in
                 state.inFlight -= records.count
                 for record in records {
-                    state.leaseTokens[record.deliveryID] = nil
                     state.scheduler.recorded(record.subscriptionID, count: 1)
                     if case .retry(let at) = record.next { state.scheduler.due(record.subscriptionID, at: at) }
                     if case .wait(let until) = record.next { state.scheduler.due(record.subscriptionID, at: until) }

@@ -359,6 +359,17 @@ public final class SQLiteStore: RelayStore {
         }
     }
 
+    public func resume(subscriptionID: String, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE subscription_state SET paused_at = NULL, disabled_at = NULL, disabled_reason = NULL, failing_since = NULL,
+                    updated_at = ? WHERE subscription_id = ?
+                    """,
+                arguments: [ms(now), subscriptionID])
+        }
+    }
+
     public func setFailingSince(subscriptionID: String, _ since: Date?, now: Date) async throws {
         try await setState(subscriptionID, column: "failing_since", value: since.map(ms), now: now)
     }
@@ -413,6 +424,8 @@ public final class SQLiteStore: RelayStore {
                     // The breaker's probe: the lane's next delivery, due or not, if not leased.
                     let next = try Row.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
                     rows = next.filter { ($0["lease_token"] as Int64?) == nil || ($0["lease_until"] as Int64? ?? 0) <= nowMS }
+                    // Nothing to take: the next is leased, and due again when its lease ends.
+                    if rows.isEmpty { laneNextDue = next.first.map { date($0["next_attempt_at"]) } }
                 } else if lane.ordered {
                     // FIFO: the oldest pending rows, up to the first that is not due (a retry
                     // waiting, or one in flight): none behind it may overtake it.
@@ -427,7 +440,7 @@ public final class SQLiteStore: RelayStore {
                 for row in rows {
                     try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row["id"] as String])
                 }
-                if !lane.ordered || lane.probe, rows.count < lane.limit {
+                if !lane.ordered, !lane.probe, rows.count < lane.limit {
                     // After the takes: what is left is a retry waiting or a lease running out.
                     laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
@@ -574,9 +587,12 @@ public final class SQLiteStore: RelayStore {
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }
 
-    public func retryDeadLetters(_ query: DeliveryQuery, now: Date) async throws -> [Delivery] {
-        try await pool.write { db in
-            let (whereClause, arguments) = Self.filter(query, status: DeliveryStatus.deadLetter.rawValue)
+    public func retryDeadLetters(_ query: DeliveryQuery, of subscriptions: Set<String>, now: Date) async throws -> [Delivery] {
+        guard !subscriptions.isEmpty else { return [] }
+        return try await pool.write { db in
+            var (whereClause, arguments) = Self.filter(query, status: DeliveryStatus.deadLetter.rawValue)
+            whereClause += " AND subscription_id IN (\(Array(repeating: "?", count: subscriptions.count).joined(separator: ", ")))"
+            _ = arguments.append(contentsOf: StatementArguments(subscriptions.sorted()))
             var all = arguments
             _ = all.append(contentsOf: [query.limit])
             let ids = try String.fetchAll(db, sql: "SELECT id FROM deliveries \(whereClause) ORDER BY id LIMIT ?", arguments: all)
@@ -594,11 +610,15 @@ public final class SQLiteStore: RelayStore {
 
     public func replay(subscriptionID: String, since: Date, until: Date, limit: Int, now: Date) async throws -> (count: Int, truncated: Bool) {
         try await pool.write { db in
+            // Each event once (earlier replays made more rows for it), and not one still owed.
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, event_key FROM deliveries WHERE subscription_id = ? AND status IN ('delivered', 'dead_letter')
-                    AND created_at >= ? AND created_at < ? ORDER BY id LIMIT ?
+                    SELECT MIN(id) AS id, event_key FROM deliveries d WHERE subscription_id = ? AND status IN ('delivered', 'dead_letter')
+                    AND created_at >= ? AND created_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.event_key = d.event_key AND p.subscription_id = d.subscription_id
+                        AND p.status = 'pending')
+                    GROUP BY event_key ORDER BY MIN(id) LIMIT ?
                     """,
                 arguments: [subscriptionID, ms(since), ms(until), limit + 1])
             let insert = try db.cachedStatement(

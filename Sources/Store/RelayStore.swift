@@ -27,6 +27,8 @@ public protocol SubscriptionStore: Sendable {
     func setPaused(subscriptionID: String, _ paused: Bool, now: Date) async throws
     /// Disabled with a reason, or enabled again (nil).
     func setDisabled(subscriptionID: String, reason: String?, now: Date) async throws
+    /// Paused, disabled and failing-since all cleared, in one write: an operator's resume.
+    func resume(subscriptionID: String, now: Date) async throws
     /// When the current run of failures began (nil: it ended).
     func setFailingSince(subscriptionID: String, _ since: Date?, now: Date) async throws
 
@@ -77,12 +79,13 @@ public protocol DeliveryLogStore: Sendable {
     func deliveryCounts() async throws -> [DeliveryStatus: Int]
     /// Counts by subscription and status, kept incrementally.
     func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]]
-    /// Puts the dead letters the query selects (its status is ignored) back in the queue, due
-    /// now with fresh schedules, up to `query.limit`; returns them.
-    func retryDeadLetters(_ query: DeliveryQuery, now: Date) async throws -> [Delivery]
+    /// Puts the dead letters the query selects (its status is ignored), of these subscriptions
+    /// only, back in the queue, due now with fresh schedules, up to `query.limit`; returns them.
+    func retryDeadLetters(_ query: DeliveryQuery, of subscriptions: Set<String>, now: Date) async throws -> [Delivery]
     /// Owes the subscription, again, every event that was delivered or dead-lettered to it and
-    /// whose delivery was created in [since, until): new deliveries (new ids, so receivers that
-    /// drop duplicates take them), at most `limit`. Returns how many, and whether more remain.
+    /// whose delivery was created in [since, until) (each event once, and none still owed): new
+    /// deliveries (new ids, so receivers that drop duplicates take them), at most `limit`.
+    /// Returns how many, and whether more remain.
     func replay(subscriptionID: String, since: Date, until: Date, limit: Int, now: Date) async throws -> (count: Int, truncated: Bool)
     /// Deletes delivered deliveries settled before `deliveredBefore` and dead letters settled
     /// before `deadBefore` (with their attempts, and events nothing refers to any more), at most

@@ -18,10 +18,11 @@ public struct LaneSettings: Sendable, Equatable {
     public var orderedBatch: Int
 
     /// Failures further apart than this do not make one continuous run: longer than the longest
-    /// wait of the retry schedule (with its jitter) and than the breaker's longest cooldown, so a
+    /// wait of the retry schedule (with its jitter), a receiver's longest honoured Retry-After and
+    /// the breaker's longest cooldown, so a
     /// destination that is down keeps its run going, and two failures days apart do not.
     public var failureGap: Duration {
-        let longest = (schedule.delays + [breaker.maxCooldown]).max() ?? .zero
+        let longest = (schedule.delays + [breaker.maxCooldown, schedule.maxRetryAfter]).max() ?? .zero
         return max(.seconds(3600), longest * (1 + schedule.jitter) + .seconds(60))
     }
 
@@ -191,7 +192,7 @@ public struct LaneScheduler: Sendable {
         lane.inFlight += got
         if got > 0 { lane.bucket?.consume(got, now: now) }
         if got < asked { lane.nextDue = nextDue ?? .distantFuture }
-        if lane.probing, got == 0 { lane.noProbeUntil = nextDue ?? .distantFuture }
+        if lane.probing, asked > 0, got == 0 { lane.noProbeUntil = nextDue ?? .distantFuture }
         lane.probing = false
         lanes[id] = lane
     }
@@ -267,8 +268,11 @@ public struct LaneScheduler: Sendable {
             let free = lane.settings.ordered ? lane.inFlight == 0 : lane.inFlight < lane.settings.concurrency
             guard free else { continue }
             var ready = lane.nextDue ?? now
-            if lane.breaker.isOpen, lane.inFlight == 0 {
-                // A probe goes at the breaker's time, whenever the next delivery is due.
+            if lane.breaker.isOpen {
+                // Open or half-open: nothing goes while a delivery is in flight (its outcome rings
+                // the dispatcher); then a probe goes at the breaker's time, whenever the next
+                // delivery is due.
+                if lane.inFlight > 0 { continue }
                 ready = max(lane.breaker.probeAt ?? now, lane.noProbeUntil ?? now)
             }
             if let until = lane.rateLimitedUntil { ready = max(ready, until) }

@@ -239,6 +239,11 @@ struct StoreConformanceTests {
         #expect(state.pausedAt == nil && state.disabledReason == "HTTP 410: gone" && state.failingSince == nil && state.isHeld)
         try await store.setDisabled(subscriptionID: "ops", reason: nil, now: Self.t0)
         #expect(try await store.subscriptionStates()["ops"]?.isHeld == false)
+        try await store.setPaused(subscriptionID: "ops", true, now: Self.t0)
+        try await store.setDisabled(subscriptionID: "ops", reason: "failing", now: Self.t0)
+        try await store.setFailingSince(subscriptionID: "ops", Self.t0, now: Self.t0)
+        try await store.resume(subscriptionID: "ops", now: Self.t0)
+        #expect(try await store.subscriptionStates()["ops"] == SubscriptionState(), "a resume clears all three")
 
         try await owe(store, 2, to: ["ops", "other"])
         #expect(try await store.subscriptionsWithPendingDeliveries() == ["ops", "other"])
@@ -294,12 +299,15 @@ struct StoreConformanceTests {
         try await owe(store, 4, to: ["a", "b"])
         try await settle(store, "a", at: 1, dead: { _ in true })
         try await settle(store, "b", at: 1, dead: { $0.event.id != "e0" })
-        let retried = try await store.retryDeadLetters(DeliveryQuery(subscriptionID: "a", limit: 3), now: Self.t0.addingTimeInterval(5))
-        #expect(retried.count == 3 && retried.allSatisfy { $0.status == .pending && $0.attempts == 0 && $0.subscriptionID == "a" })
+        let retried = try await store.retryDeadLetters(DeliveryQuery(subscriptionID: "a", limit: 3), of: ["a", "b"], now: Self.t0.addingTimeInterval(5))
+        let fresh = retried.allSatisfy { $0.status == .pending && $0.attempts == 0 && $0.subscriptionID == "a" }
+        #expect(retried.count == 3 && fresh)
         #expect(try await store.deliveryCountsBySubscription()["a"] == [.pending: 3, .deadLetter: 1])
-        let rest = try await store.retryDeadLetters(DeliveryQuery(status: .delivered, limit: 100), now: Self.t0.addingTimeInterval(5))
-        #expect(rest.count == 4, "the status asked for is ignored: only dead letters are retried")
+        let rest = try await store.retryDeadLetters(DeliveryQuery(status: .delivered, limit: 100), of: ["b"], now: Self.t0.addingTimeInterval(5))
+        #expect(rest.count == 3, "the status asked for is ignored, and only the subscriptions given (a's last stays dead)")
+        #expect(try await store.deliveryCountsBySubscription()["a"]?[.deadLetter] == 1)
         #expect(try await store.deliveryCountsBySubscription()["b"] == [.pending: 3, .delivered: 1])
+        #expect(try await store.retryDeadLetters(DeliveryQuery(), of: [], now: Self.t0).isEmpty)
     }
 
     @Test(arguments: Engine.allCases)
@@ -320,6 +328,12 @@ struct StoreConformanceTests {
             [LaneClaim(subscriptionID: "a", limit: 10, ordered: true)], now: Self.t0.addingTimeInterval(11), lease: lease(50, until: 70))
         #expect(claimed[0].deliveries.map(\.event.id) == ["e1", "e2"], "the stored events, in their order")
         #expect(try await store.replay(subscriptionID: "a", since: Self.t0.addingTimeInterval(5), until: Self.t0.addingTimeInterval(6), limit: 10, now: Self.t0) == (0, false))
+        // Replaying the same window again owes nothing more: e1 and e2 are still owed, e3 once.
+        let again = try await store.replay(
+            subscriptionID: "a", since: Self.t0.addingTimeInterval(0.001), until: Self.t0.addingTimeInterval(0.004), limit: 10,
+            now: Self.t0.addingTimeInterval(12))
+        #expect(again.count == 1 && !again.truncated)
+        #expect(try await store.deliveries(DeliveryQuery(status: .pending, subscriptionID: "a")).count == 3)
     }
 
     @Test(arguments: Engine.allCases)
