@@ -5,9 +5,10 @@ set -euo pipefail
 
 EVENT_RELAY_PACKAGES=(libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev pkg-config)
 
+# Extra package names (e.g. the benchmark's nginx and curl) are installed with them.
 install_missing_packages() {
     local missing=()
-    for package in "${EVENT_RELAY_PACKAGES[@]}"; do
+    for package in "${EVENT_RELAY_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: the release binary relays pushed events to a one-worker nginx on
+# loopback, and `curl --parallel --parallel-max 64` posts the same bodies to the same nginx.
+#
+#   Benchmarks/e2e.sh [N]        N events per throughput run (default 20000)
+#
+# Environment: RUNS (repetitions, default 3; medians are reported), SOAK (deliveries for the
+# RSS-flatness check, default 100000), RATE and SECONDS_STEADY (the latency run: events/s and
+# its length, default 1000 and 10), PROFILE=1 (keep the work folder). Installs nginx and curl
+# from Debian's packages when they are missing. Figures and how to read them: docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/packages.sh
+install_missing_packages nginx curl
+require_swift
+scratch="${SCRATCH_PATH:-.build}"
+swift build -c release --product event-relay --scratch-path "$scratch" >&2
+binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/event-relay"
+exec python3 Benchmarks/e2e.py --binary "$binary" --events "${1:-20000}"
