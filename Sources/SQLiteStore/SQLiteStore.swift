@@ -173,6 +173,11 @@ public final class SQLiteStore: RelayStore {
                 CREATE INDEX deliveries_by_subscription_id ON deliveries(subscription_id, id);
                 """)
         }
+        migrator.registerMigration("v7: events say how their body is written, so deliveries use its bytes as they are") { db in
+            // 1: `StoredEvent`'s canonical JSON (Event.makeEncoder()), spliced into webhook
+            // bodies without decoding. NULL (written before): decoded and re-encoded when claimed.
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN body_format INTEGER")
+        }
         return migrator
     }
 
@@ -283,9 +288,8 @@ public final class SQLiteStore: RelayStore {
     public static let dedupeRetention: TimeInterval = 8 * 86400
 
     public func commitIngest(_ commit: IngestCommit) async throws -> IngestResult {
-        let encoder = Event.makeEncoder()
         let bodies = try commit.items.map { item in
-            item.deliveries.isEmpty ? nil : String(decoding: try encoder.encode(item.event), as: UTF8.self)
+            item.deliveries.isEmpty ? nil : String(decoding: try StoredEvent(item.event).json, as: UTF8.self)
         }
         return try await pool.write { db in
             let now = ms(commit.now)
@@ -299,10 +303,13 @@ public final class SQLiteStore: RelayStore {
                 try db.execute(sql: "DELETE FROM feed_cursors WHERE feed = ?", arguments: [stream])
                 try db.execute(sql: "DELETE FROM feed_seen WHERE feed = ?", arguments: [stream])
             }
-            let remember = try db.makeStatement(sql: "INSERT OR IGNORE INTO ingested_events (key, first_seen) VALUES (?, ?)")
-            let event = try db.makeStatement(
-                sql: "INSERT OR IGNORE INTO events (key, source, feed, type, time, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            let delivery = try db.makeStatement(
+            let remember = try db.cachedStatement(sql: "INSERT OR IGNORE INTO ingested_events (key, first_seen) VALUES (?, ?)")
+            let event = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO events (key, source, feed, type, time, body, created_at, body_format)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, \(Self.canonicalBody))
+                    """)
+            let delivery = try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
                     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
@@ -323,8 +330,8 @@ public final class SQLiteStore: RelayStore {
                     result.deliveries += db.changesCount
                 }
             }
-            try db.execute(
-                sql: "DELETE FROM ingested_events WHERE first_seen < ?", arguments: [now - Int64(Self.dedupeRetention * 1000)])
+            try db.cachedStatement(sql: "DELETE FROM ingested_events WHERE first_seen < ?")
+                .execute(arguments: [now - Int64(Self.dedupeRetention * 1000)])
             return result
         }
     }
@@ -387,20 +394,24 @@ public final class SQLiteStore: RelayStore {
 
     // MARK: Outbox
 
+    /// `events.body_format` of bodies in `StoredEvent`'s canonical form.
+    static let canonicalBody = 1
+
     public func claimDeliveries(_ lanes: [LaneClaim], now: Date, lease: Lease) async throws -> [LaneClaimResult] {
         guard !lanes.isEmpty else { return [] }
-        let decoder = Event.makeDecoder()
-        let claimed = try await pool.write { db -> [(String, [(Delivery, String)], Date?)] in
+        // The write transaction only reads and leases rows; the events' bytes are checked after it.
+        let claimed = try await pool.write { db -> [(String, [ClaimedRow], Date?)] in
             let nowMS = ms(now)
+            let columns = "d.*, e.source AS event_source, e.body AS event_body, e.body_format AS event_format"
             let due = try db.cachedStatement(
                 sql: """
-                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    SELECT \(columns) FROM deliveries d JOIN events e ON e.key = d.event_key
                     WHERE d.subscription_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
                     ORDER BY d.next_attempt_at, d.id LIMIT ?
                     """)
             let oldest = try db.cachedStatement(
                 sql: """
-                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    SELECT \(columns) FROM deliveries d JOIN events e ON e.key = d.event_key
                     WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.id LIMIT ?
                     """)
             let soonest = try db.cachedStatement(
@@ -416,7 +427,7 @@ public final class SQLiteStore: RelayStore {
                     UPDATE deliveries SET lease_until = ?, lease_owner = ?, lease_token = ?, next_attempt_at = ?
                     WHERE id = ? AND status = 'pending'
                     """)
-            var results: [(String, [(Delivery, String)], Date?)] = []
+            var results: [(String, [ClaimedRow], Date?)] = []
             for lane in lanes where lane.limit > 0 {
                 var rows: [Row]
                 var laneNextDue: Date?
@@ -444,19 +455,43 @@ public final class SQLiteStore: RelayStore {
                     // After the takes: what is left is a retry waiting or a lease running out.
                     laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
-                results.append((lane.subscriptionID, rows.map { (Self.delivery(from: $0), $0["event_body"] as String) }, laneNextDue))
+                results.append((lane.subscriptionID, rows.map(ClaimedRow.init), laneNextDue))
             }
             return results
         }
         return try claimed.map { subscriptionID, rows, nextDue in
-            let deliveries = try rows.map { delivery, body in
-                do {
-                    return ClaimedDelivery(delivery: delivery, event: try decoder.decode(Event.self, from: Data(body.utf8)), lease: lease)
-                } catch {
-                    throw StoreError.corrupt("stored event \(delivery.eventKey) cannot be read: \(error)")
-                }
+            LaneClaimResult(
+                subscriptionID: subscriptionID, deliveries: try rows.map { row in
+                    ClaimedDelivery(delivery: row.delivery, event: try row.storedEvent(), lease: lease)
+                }, nextDue: nextDue)
+        }
+    }
+
+    /// A claimed outbox row and its event's stored bytes, as read in the claim's transaction.
+    private struct ClaimedRow {
+        var delivery: Delivery
+        var source: String
+        var body: [UInt8]
+        var canonical: Bool
+
+        init(_ row: Row) {
+            delivery = SQLiteStore.delivery(from: row)
+            source = row["event_source"]
+            // TEXT, read as its UTF-8 bytes (no String made).
+            body = (row["event_body"] as Data?).map(Array.init) ?? []
+            canonical = (row["event_format"] as Int?) == SQLiteStore.canonicalBody
+        }
+
+        func storedEvent() throws -> StoredEvent {
+            let key = delivery.eventKey
+            let id = key.hasPrefix(source + ":") ? String(decoding: key.utf8.dropFirst(source.utf8.count + 1), as: UTF8.self) : key
+            if canonical, let stored = StoredEvent(source: source, id: id, canonicalJSON: body) { return stored }
+            // Written before v7 (by an earlier encoder, perhaps): decoded, and encoded the way it is now.
+            do {
+                return try StoredEvent(try Event.makeDecoder().decode(Event.self, from: Data(body)))
+            } catch {
+                throw StoreError.corrupt("stored event \(key) cannot be read: \(error)")
             }
-            return LaneClaimResult(subscriptionID: subscriptionID, deliveries: deliveries, nextDue: nextDue)
         }
     }
 

@@ -222,10 +222,11 @@ public struct NewDelivery: Sendable, Hashable {
 
 public struct ClaimedDelivery: Sendable {
     public var delivery: Delivery
-    public var event: Event
+    /// The event as stored: its bytes, not decoded (a webhook splices them into its body).
+    public var event: StoredEvent
     public var lease: Lease
 
-    public init(delivery: Delivery, event: Event, lease: Lease) {
+    public init(delivery: Delivery, event: StoredEvent, lease: Lease) {
         self.delivery = delivery
         self.event = event
         self.lease = lease

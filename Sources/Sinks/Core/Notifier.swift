@@ -42,6 +42,20 @@ public struct DeliveryContext: Sendable {
 /// for one subscription by `NotifierFactory` and turns an event into one HTTP exchange.
 public protocol Notifier: Sendable {
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult
+    /// The dispatcher's way in: the event as the store keeps it. A notifier that can use the
+    /// stored bytes as they are (webhooks splice them into the body) implements it; the others
+    /// get the decoded event.
+    func notify(_ event: StoredEvent, context: DeliveryContext) async -> SendResult
+}
+
+extension Notifier {
+    public func notify(_ event: StoredEvent, context: DeliveryContext) async -> SendResult {
+        do {
+            return await notify(try event.decoded(), context: context)
+        } catch {
+            return .failed(status: nil, reason: "the stored event \(event.key) cannot be read")
+        }
+    }
 }
 
 extension Notifier {

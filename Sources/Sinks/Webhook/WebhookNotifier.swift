@@ -13,6 +13,11 @@ struct WebhookNotifier: Notifier {
     let transport: any HTTPTransport
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
+        guard let stored = try? StoredEvent(event) else { return .failed(status: nil, reason: "the event cannot be encoded") }
+        return await notify(stored, context: context)
+    }
+
+    func notify(_ event: StoredEvent, context: DeliveryContext) async -> SendResult {
         let body = WebhookPayload.body(event, context: context)
         let timestamp = Int64(context.now.timeIntervalSince1970)
         var headers: [(name: String, value: String)] = [
@@ -72,6 +77,33 @@ public enum WebhookPayload {
 
     /// Deterministic bytes: the same delivery renders the same body on every attempt.
     public static func body(_ event: Event, context: DeliveryContext) -> [UInt8] {
+        guard let stored = try? StoredEvent(event) else { return Array("{}".utf8) }
+        return body(stored, context: context)
+    }
+
+    /// Deterministic bytes: the same delivery renders the same body on every attempt. The
+    /// stored event's bytes are spliced in as they are (no decoding, no encoder): the result is
+    /// what encoding `Document` with `Event.makeEncoder()` gives, keys sorted.
+    public static func body(_ event: StoredEvent, context: DeliveryContext) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(event.json.count + context.deliveryID.utf8.count + context.subscriptionID.utf8.count
+            + context.matchedBy.utf8.count + 96)
+        out += #"{"delivery_id":"#.utf8
+        JSONString.append(context.deliveryID, to: &out)
+        out += #","event":"#.utf8
+        event.appendNormalized(to: &out)
+        out += #","matched_by":"#.utf8
+        JSONString.append(context.matchedBy, to: &out)
+        out += #","raw":"#.utf8
+        event.appendRaw(to: &out)
+        out += #","subscription_id":"#.utf8
+        JSONString.append(context.subscriptionID, to: &out)
+        out += #","type":"event"}"#.utf8
+        return out
+    }
+
+    /// `body` by way of Foundation's encoder: what the spliced bytes must equal (tests).
+    static func encodedBody(_ event: Event, context: DeliveryContext) -> [UInt8] {
         let document = Document(
             deliveryID: context.deliveryID, subscriptionID: context.subscriptionID, matchedBy: context.matchedBy,
             event: NormalizedEvent(
