@@ -292,6 +292,8 @@ public final class DeliveryDispatcher: Sendable {
                 continue
             }
             let settings = configuration.laneSettings(for: subscription)
+            // One notifier for the batch: making one reads and checks the URL.
+            let notifier = notifiers.notifier(for: subscription)
             if settings.ordered {
                 // One task sends the lane's batch in order; the first that does not get through
                 // stops the rest (they are put back, not counted).
@@ -299,7 +301,7 @@ public final class DeliveryDispatcher: Sendable {
                 group.addTask { [self] in
                     for (index, item) in batch.enumerated() {
                         // Each outcome goes to the recorder at once, so a crash repeats as few as possible.
-                        let record = await attempt(item, subscription: subscription, settings: settings, probe: claim.probe)
+                        let record = await attempt(item, subscription: subscription, notifier: notifier, settings: settings, probe: claim.probe)
                         finish([record])
                         let stopped = state.withValue { $0.stopping }
                         if record.next != .delivered || (stopped && index + 1 < batch.count) {
@@ -316,7 +318,7 @@ public final class DeliveryDispatcher: Sendable {
             } else {
                 for item in result.deliveries {
                     group.addTask { [self] in
-                        finish([await attempt(item, subscription: subscription, settings: settings, probe: claim.probe)])
+                        finish([await attempt(item, subscription: subscription, notifier: notifier, settings: settings, probe: claim.probe)])
                     }
                 }
             }
@@ -333,13 +335,15 @@ public final class DeliveryDispatcher: Sendable {
     /// lane's decisions (breaker, pause, disable) as soon as the answer is in.
     /// A `probe` (the breaker's, sent before the delivery's own time) that does not get through
     /// keeps the delivery's time and does not count toward its schedule.
-    func attempt(_ claimed: ClaimedDelivery, subscription: Subscription, settings: LaneSettings, probe: Bool = false) async -> AttemptRecord {
+    func attempt(
+        _ claimed: ClaimedDelivery, subscription: Subscription, notifier: any Notifier, settings: LaneSettings, probe: Bool = false
+    ) async -> AttemptRecord {
         let delivery = claimed.delivery
         let started = clock.now
         let attemptNumber = delivery.attempts + 1
         let context = DeliveryContext(
             deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
-        let result = await notifiers.notifier(for: subscription).notify(claimed.event, context: context)
+        let result = await notifier.notify(claimed.event, context: context)
         let finished = clock.now
         if Task.isCancelled, case .retry(status: nil, _, _) = result {
             // Shutting down past the grace period: the answer never came, which says nothing about
@@ -362,21 +366,26 @@ public final class DeliveryDispatcher: Sendable {
             counted = false
         }
 
-        let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
         switch next {
         case .delivered:
-            logger.debug("delivered", metadata: ["status": "\(decision.statusCode ?? 0)", "attempt": "\(attemptNumber)"])
+            if logger.logLevel <= .debug {
+                logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
+                    .debug("delivered", metadata: ["status": "\(decision.statusCode ?? 0)", "attempt": "\(attemptNumber)"])
+            }
         case .retry(let at):
+            let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
             logger.warning("delivery attempt failed; will retry", metadata: [
                 "attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")", "next_attempt_at": "\(Timestamp.format(at))",
             ])
         case .wait(let until):
+            let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
             if counted == false {
                 logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"])
             } else {
                 logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
             }
         case .deadLetter:
+            let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
             logger.error("delivery dead-lettered", metadata: ["attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")"])
         }
 
