@@ -7,7 +7,7 @@ import Testing
 /// Foundation's encoder makes of the same document.
 @Suite("Webhook bodies spliced from stored events")
 struct WebhookSpliceTests {
-    static let t0 = Date(timeIntervalSince1970: 1_700_000_000.123)
+    static let t0 = Date(timeIntervalSince1970: 1_700_000_000.5)  // exact in milliseconds, as stored
 
     static let events: [Event] = [
         SlackMessageTests.deployment(status: "crashed-error"),
