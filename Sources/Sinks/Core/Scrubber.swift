@@ -10,7 +10,7 @@ import Foundation
 /// characters (shorter ones are words such as `v1` or `hooks`, which would blank ordinary
 /// text), every signing secret (current and retired: with and without `whsec_`, and the key
 /// re-encoded in base64, unpadded base64, base64url and hex), and every custom header value
-/// (whole, however short; and each of its words of at least `minimumTokenLength` characters).
+/// (whole, from 4 characters; and each of its words of at least `minimumTokenLength` characters).
 /// Matching ignores ASCII case. Each is also looked for
 /// as a receiver may echo it: percent-encoded (upper- and lower-case hex, `+` for spaces),
 /// percent-decoded, JSON-escaped (`\/`, `\"`, `\\`, and Go's `\u0026`), and HTML-escaped.
@@ -51,7 +51,7 @@ public struct Scrubber: Sendable {
         let signing = [subscription.signingSecret].compactMap { $0 } + subscription.previousSecrets.map(\.secret)
         for secret in signing { secrets += signingSecretForms(secret) }
         for header in subscription.headers {
-            // The whole value, however short (it is a secret by definition), and its long words.
+            // The whole value, from 4 characters (it is a secret by definition), and its long words.
             let words = header.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             secrets += [header.value] + words.filter { $0.count >= minimumTokenLength }
         }
