@@ -28,6 +28,11 @@ final class RelayProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A test that stops early (a failed `#require`) must not leave a relay running behind it.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
     /// The admin port, read from the "event-relay ready" log line.
