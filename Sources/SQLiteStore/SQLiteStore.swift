@@ -459,12 +459,33 @@ public final class SQLiteStore: RelayStore {
             }
             return results
         }
-        return try claimed.map { subscriptionID, rows, nextDue in
+        // A stored event that cannot be read (a damaged row) makes its delivery a dead letter,
+        // saying why, instead of failing the whole claim round again at every lease's end.
+        var unreadable: [(id: String, reason: String)] = []
+        let results = claimed.map { subscriptionID, rows, nextDue in
             LaneClaimResult(
-                subscriptionID: subscriptionID, deliveries: try rows.map { row in
-                    ClaimedDelivery(delivery: row.delivery, event: try row.storedEvent(), lease: lease)
+                subscriptionID: subscriptionID,
+                deliveries: rows.compactMap { row -> ClaimedDelivery? in
+                    do {
+                        return ClaimedDelivery(delivery: row.delivery, event: try row.storedEvent(), lease: lease)
+                    } catch {
+                        unreadable.append((row.delivery.id, "\(error)"))
+                        return nil
+                    }
                 }, nextDue: nextDue)
         }
+        if !unreadable.isEmpty {
+            let dead = unreadable
+            try await pool.write { db in
+                let deadLetter = try db.cachedStatement(
+                    sql: """
+                        UPDATE deliveries SET status = 'dead_letter', last_error = ?, updated_at = ?, lease_until = NULL, lease_owner = NULL,
+                        lease_token = NULL WHERE id = ? AND lease_token = ?
+                        """)
+                for (id, reason) in dead { try deadLetter.execute(arguments: [String(reason.prefix(500)), ms(now), id, lease.token]) }
+            }
+        }
+        return results
     }
 
     /// A claimed outbox row and its event's stored bytes, as read in the claim's transaction.

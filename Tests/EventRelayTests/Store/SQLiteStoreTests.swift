@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import GRDB
 import SQLiteStore
 import Store
 import Testing
@@ -51,5 +52,23 @@ struct SQLiteStoreTests {
         try await commit(store, feed: "f", events: [], subscriptions: [])
         _ = try await store.commitIngest(IngestCommit(items: [], now: Self.t0))
         #expect(try await store.loadCheckpoint(stream: "f")?.data == Array("checkpoint of f".utf8))
+    }
+
+    @Test func anUnreadableStoredEventDeadLettersItsDeliveryAndTheRestOfTheClaimGoesOut() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/relay.sqlite"
+        let store = try SQLiteStore(path: path)
+        try await commit(store, events: (0..<3).map { Fixtures.event(type: "x", id: "e\($0)", time: Self.t0) }, subscriptions: ["a"])
+        // Damage one event's stored body behind the store's back.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in try db.execute(sql: "UPDATE events SET body = '{not json', body_format = 0 WHERE key = 'scalingo:e1'") }
+        let claimed = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 10, ordered: false)], now: Self.t0.addingTimeInterval(1),
+            lease: Lease(owner: "t", token: 5, until: Self.t0.addingTimeInterval(60)))
+        #expect(claimed[0].deliveries.map(\.event.id).sorted() == ["e0", "e2"])
+        let dead = try await store.deliveries(DeliveryQuery(status: .deadLetter))
+        #expect(dead.map(\.eventKey) == ["scalingo:e1"])
+        #expect(dead.first?.lastError?.contains("cannot be read") == true)
     }
 }

@@ -59,7 +59,7 @@ struct StoredEventMigrationTests {
         #expect(second.event.json == Array(try Event.makeEncoder().encode(new)))
     }
 
-    @Test func aCorruptStoredEventFailsTheClaimSayingWhich() async throws {
+    @Test func aCorruptStoredEventDeadLettersItsDeliverySayingWhich() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         try Self.writeV6Database(at: directory.path + "/relay.sqlite")
@@ -67,6 +67,9 @@ struct StoredEventMigrationTests {
         try await queue.write { db in try db.execute(sql: "UPDATE events SET body = '{not json'") }
         try queue.close()
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
-        await #expect(throws: StoreError.self) { try await store.claimDeliveries(Self.claim, now: Self.t0, lease: Self.lease) }
+        let claimed = try await store.claimDeliveries(Self.claim, now: Self.t0, lease: Self.lease)
+        #expect(claimed.first?.deliveries.isEmpty == true)
+        let dead = try await store.deliveries(DeliveryQuery(status: .deadLetter))
+        #expect(dead.count == 1 && dead.first?.lastError?.contains("cannot be read") == true, "\(dead)")
     }
 }
