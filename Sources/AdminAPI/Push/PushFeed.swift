@@ -152,6 +152,12 @@ public final class PushFeed: Sendable {
 
     /// Every event in the body, normalized, or a rejection (the batch is all or nothing).
     func events(in body: [UInt8], receivedAt: Date) -> Result<[Event], PushRejection> {
+        if settings.format == PushFeedSettings.relayFormat, let events = RelayBatch.decode(body) {
+            // The relay's own format read in one pass, straight into events (the general path
+            // below reads the body into a tree, then each item again: it stays for every other
+            // format, and to say exactly what is wrong with a body this one refuses).
+            return .success(events.map { finished(FeedRegistry.completed($0, receivedAt: receivedAt)) })
+        }
         let document: JSONValue
         do {
             document = try JSONValue.parse(body)
@@ -181,12 +187,15 @@ public final class PushFeed: Sendable {
             }
             events += found
         }
-        return .success(events.map { event in
-            var event = event
-            event.feed = settings.name
-            if event.environment == nil { event.environment = settings.environment }
-            return event
-        })
+        return .success(events.map(finished))
+    }
+
+    /// What every pushed event gets from its push feed: the feed's name, and its environment when it names none.
+    private func finished(_ event: Event) -> Event {
+        var event = event
+        event.feed = settings.name
+        if event.environment == nil { event.environment = settings.environment }
+        return event
     }
 
     private func read(_ item: JSONValue, receivedAt: Date) -> [Event] {
@@ -207,4 +216,53 @@ struct HTTPRequestParts {
     var body: [UInt8]
 
     func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// A body of the relay's own format (`format: relay`): one event, a list, `{"events": [...]}`,
+/// each a normalized event or a relay webhook body carrying one under `event` beside `raw`.
+/// Decoded in one pass; nil when the body is anything else (the general path explains).
+enum RelayBatch {
+    static func decode(_ body: [UInt8]) -> [Event]? {
+        guard let first = body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
+        let decoder = Event.makeDecoder()
+        let data = Data(body)
+        let items: [Item]
+        do {
+            items = first == UInt8(ascii: "[") ? try decoder.decode([Item].self, from: data) : try decoder.decode(Body.self, from: data).items
+        } catch {
+            return nil
+        }
+        guard !items.isEmpty, items.allSatisfy({ !$0.event.id.isEmpty }) else { return nil }
+        return items.map(\.event)
+    }
+
+    /// An object: a page (`events`, which must then be a list of events) or one event.
+    struct Body: Decodable {
+        var items: [Item]
+
+        enum Keys: String, CodingKey { case events }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            items = container.contains(.events) ? try container.decode([Item].self, forKey: .events) : [try Item(from: decoder)]
+        }
+    }
+
+    struct Item: Decodable {
+        var event: Event
+
+        enum Keys: String, CodingKey { case id, event, raw }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            guard !container.contains(.id), container.contains(.event) else {
+                event = try Event(from: decoder)
+                return
+            }
+            event = try container.decode(Event.self, forKey: .event)
+            if case .object(let fields) = event.raw, fields.isEmpty, let raw = try container.decodeIfPresent(JSONValue.self, forKey: .raw) {
+                event.raw = raw
+            }
+        }
+    }
 }
