@@ -23,7 +23,7 @@ public enum HealthNotice: Sendable, Equatable {
 
 public enum HealthEvents {
     /// The source (and feed) of the relay's own events.
-    public static let source = "event-relay"
+    public static let source = Event.relaySource
 
     /// The sample event `POST /v1/subscriptions/{id}/test` sends.
     public static func testEvent(for subscriptionID: String, now: Date) -> Event {

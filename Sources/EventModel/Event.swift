@@ -133,6 +133,10 @@ public struct Event: Sendable, Codable, Hashable {
     /// A key unique across sources, used for dedupe and as the outbox's event reference.
     public var key: String { "\(source):\(id)" }
 
+    /// The source of the relay's own events (health notices, test sends). Such an event names
+    /// the subscription it is about in `details.subscription_id`.
+    public static let relaySource = "event-relay"
+
     /// "deployment on web-prod by ann", for sources that give nothing better.
     public static func defaultSummary(type: String, app: String?, actor: Actor?) -> String {
         var text = type.replacingOccurrences(of: "_", with: " ")

@@ -31,9 +31,6 @@ public struct RouteStage: IngestStage {
 
     public init(catalog: SubscriptionCatalog) { self.catalog = catalog }
 
-    /// Where the relay's own events (source `event-relay`) name the subscription they are about.
-    public static let relaySource = "event-relay"
-
     public func apply(to events: inout [StagedEvent], now: Date) {
         let router = catalog.router
         for index in events.indices {
@@ -41,7 +38,7 @@ public struct RouteStage: IngestStage {
             var matches = router.route(event)
             // A health event is never sent to the subscription it is about: a failing Slack sink
             // is not told about itself (nor asked to carry the news of its own failure).
-            if event.source == Self.relaySource, let subject = event.details?["subscription_id"]?.stringValue {
+            if event.source == Event.relaySource, let subject = event.details?["subscription_id"]?.stringValue {
                 matches.removeAll { $0.subscriptionID == subject }
             }
             events[index].matches = matches

@@ -30,17 +30,23 @@ public enum RelayMetrics {
     }()
 
     /// Per subscription (labels bounded by the subscriptions an operator made): its waiting
-    /// queue, its dead letters, and whether it is held (paused or disabled).
-    private static let subscriptionGauges = LockedValue<[String: Prometheus.Gauge]>([:])
+    /// queue, its dead letters, and whether it is held (paused or disabled). Gauges are made once
+    /// per subscription and kept, so one whose counts dropped to nothing reads 0, not stale.
+    private static let subscriptionGauges = LockedValue<[String: (pending: Prometheus.Gauge, dead: Prometheus.Gauge, held: Prometheus.Gauge)]>([:])
 
-    private static func subscriptionGauge(_ name: String, _ help: String, _ subscription: String) -> Prometheus.Gauge {
+    private static func gauges(_ subscription: String) -> (pending: Prometheus.Gauge, dead: Prometheus.Gauge, held: Prometheus.Gauge) {
         subscriptionGauges.withValue { cache in
-            let key = name + "\u{0}" + subscription
-            if let gauge = cache[key] { return gauge }
-            let gauge = registry.makeGauge(
-                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [("subscription", subscription)])
-            cache[key] = gauge
-            return gauge
+            if let made = cache[subscription] { return made }
+            func gauge(_ name: String, _ help: String) -> Prometheus.Gauge {
+                registry.makeGauge(
+                    descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [("subscription", subscription)])
+            }
+            let made = (
+                pending: gauge("event_relay_subscription_pending_deliveries", "Deliveries waiting for a subscription"),
+                dead: gauge("event_relay_subscription_dead_letters", "Dead letters of a subscription"),
+                held: gauge("event_relay_subscription_held", "1 when a subscription is paused or disabled"))
+            cache[subscription] = made
+            return made
         }
     }
 
@@ -49,21 +55,14 @@ public enum RelayMetrics {
         if let counts = try? await store.deliveryCounts() {
             for (status, count) in counts { outboxGauges[status.rawValue]?.set(Double(count)) }
         }
-        if let bySubscription = try? await store.deliveryCountsBySubscription() {
-            let known = subscriptionGauges.withValue { Set($0.keys.compactMap { $0.split(separator: "\u{0}").last.map(String.init) }) }
-            for id in known.union(bySubscription.keys) {
+        if let bySubscription = try? await store.deliveryCountsBySubscription(), let states = try? await store.subscriptionStates() {
+            let known = subscriptionGauges.withValue { Set($0.keys) }
+            for id in known.union(bySubscription.keys).union(states.keys) {
                 let counts = bySubscription[id] ?? [:]
-                subscriptionGauge("event_relay_subscription_pending_deliveries", "Deliveries waiting for a subscription", id)
-                    .set(Double(counts[.pending] ?? 0))
-                subscriptionGauge("event_relay_subscription_dead_letters", "Dead letters of a subscription", id)
-                    .set(Double(counts[.deadLetter] ?? 0))
-            }
-        }
-        if let states = try? await store.subscriptionStates() {
-            let known = subscriptionGauges.withValue { Set($0.keys.compactMap { $0.split(separator: "\u{0}").last.map(String.init) }) }
-            for id in known.union(states.keys) {
-                subscriptionGauge("event_relay_subscription_held", "1 when a subscription is paused or disabled", id)
-                    .set(Double(states[id]?.isHeld == true ? 1 : 0))
+                let gauges = gauges(id)
+                gauges.pending.set(Double(counts[.pending] ?? 0))
+                gauges.dead.set(Double(counts[.deadLetter] ?? 0))
+                gauges.held.set(Double(states[id]?.isHeld == true ? 1 : 0))
             }
         }
         return registry.emitToBuffer()

@@ -291,8 +291,6 @@ public struct LaneScheduler: Sendable {
             held: lane.held)
     }
 
-    public func settings(_ id: String) -> LaneSettings? { lanes[id]?.settings }
-
     static func format(_ duration: Duration) -> String {
         let seconds = duration.components.seconds
         if seconds % 86400 == 0 { return "\(seconds / 86400)d" }
