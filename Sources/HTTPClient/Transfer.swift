@@ -107,13 +107,10 @@ final class Transfer {
 
     /// Called by libcurl with each complete header line, status lines included.
     func receive(headerLine bytes: UnsafeRawBufferPointer) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if line.hasPrefix("HTTP/") {
-            responseHeaders.removeAll()  // A new response (after a 1xx) starts a new header block.
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            responseHeaders.append((name, value))
+        switch HeaderLine.parse(bytes) {
+        case .status: responseHeaders.removeAll()  // A new response (after a 1xx) starts a new header block.
+        case .field(let name, let value): responseHeaders.append((name, value))
+        case .other: break
         }
     }
 

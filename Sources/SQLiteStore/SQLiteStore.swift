@@ -402,7 +402,7 @@ public final class SQLiteStore: RelayStore {
         // The write transaction only reads and leases rows; the events' bytes are checked after it.
         let claimed = try await pool.write { db -> [(String, [ClaimedRow], Date?)] in
             let nowMS = ms(now)
-            let columns = "d.*, e.source AS event_source, e.body AS event_body, e.body_format AS event_format"
+            let columns = ClaimedRow.columns
             let due = try db.cachedStatement(
                 sql: """
                     SELECT \(columns) FROM deliveries d JOIN events e ON e.key = d.event_key
@@ -416,7 +416,7 @@ public final class SQLiteStore: RelayStore {
                     """)
             let soonest = try db.cachedStatement(
                 sql: """
-                    SELECT d.*, e.body AS event_body FROM deliveries d JOIN events e ON e.key = d.event_key
+                    SELECT \(columns) FROM deliveries d JOIN events e ON e.key = d.event_key
                     WHERE d.subscription_id = ? AND d.status = 'pending' ORDER BY d.next_attempt_at, d.id LIMIT ?
                     """)
             let nextDue = try db.cachedStatement(
@@ -429,33 +429,33 @@ public final class SQLiteStore: RelayStore {
                     """)
             var results: [(String, [ClaimedRow], Date?)] = []
             for lane in lanes where lane.limit > 0 {
-                var rows: [Row]
+                var rows: [ClaimedRow]
                 var laneNextDue: Date?
                 if lane.probe {
                     // The breaker's probe: the lane's next delivery, due or not, if not leased.
-                    let next = try Row.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
-                    rows = next.filter { ($0["lease_token"] as Int64?) == nil || ($0["lease_until"] as Int64? ?? 0) <= nowMS }
+                    let next = try ClaimedRow.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
+                    rows = next.filter { $0.leaseToken == nil || ($0.leaseUntil ?? 0) <= nowMS }
                     // Nothing to take: the next is leased, and due again when its lease ends.
-                    if rows.isEmpty { laneNextDue = next.first.map { date($0["next_attempt_at"]) } }
+                    if rows.isEmpty { laneNextDue = next.first?.delivery.nextAttemptAt }
                 } else if lane.ordered {
                     // FIFO: the oldest pending rows, up to the first that is not due (a retry
                     // waiting, or one in flight): none behind it may overtake it.
-                    let head = try Row.fetchAll(oldest, arguments: [lane.subscriptionID, lane.limit])
-                    rows = Array(head.prefix { ($0["next_attempt_at"] as Int64) <= nowMS })
+                    let head = try ClaimedRow.fetchAll(oldest, arguments: [lane.subscriptionID, lane.limit])
+                    rows = Array(head.prefix { $0.nextAttemptAtMS <= nowMS })
                     if rows.count < lane.limit {
-                        laneNextDue = rows.count < head.count ? date(head[rows.count]["next_attempt_at"]) : nil
+                        laneNextDue = rows.count < head.count ? head[rows.count].delivery.nextAttemptAt : nil
                     }
                 } else {
-                    rows = try Row.fetchAll(due, arguments: [lane.subscriptionID, nowMS, lane.limit])
+                    rows = try ClaimedRow.fetchAll(due, arguments: [lane.subscriptionID, nowMS, lane.limit])
                 }
                 for row in rows {
-                    try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row["id"] as String])
+                    try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row.delivery.id])
                 }
                 if !lane.ordered, !lane.probe, rows.count < lane.limit {
                     // After the takes: what is left is a retry waiting or a lease running out.
                     laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
-                results.append((lane.subscriptionID, rows.map(ClaimedRow.init), laneNextDue))
+                results.append((lane.subscriptionID, rows, laneNextDue))
             }
             return results
         }
@@ -491,16 +491,37 @@ public final class SQLiteStore: RelayStore {
     /// A claimed outbox row and its event's stored bytes, as read in the claim's transaction.
     private struct ClaimedRow {
         var delivery: Delivery
+        var nextAttemptAtMS: Int64
+        var leaseToken: Int64?
+        var leaseUntil: Int64?
         var source: String
         var body: [UInt8]
         var canonical: Bool
 
-        init(_ row: Row) {
-            delivery = SQLiteStore.delivery(from: row)
-            source = row["event_source"]
+        /// Read by position, in this order (a lookup by name lowercases the name for every row).
+        static let columns = """
+            d.id, d.event_key, d.subscription_id, d.matched_by, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at,
+            d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format
+            """
+
+        static func fetchAll(_ statement: Statement, arguments: StatementArguments) throws -> [ClaimedRow] {
+            // A cursor reads each row in place (no copy of it); the row is converted at once.
+            try Array(Row.fetchCursor(statement, arguments: arguments).map(ClaimedRow.init))
+        }
+
+        private init(_ row: Row) {
+            nextAttemptAtMS = row[6]
+            delivery = Delivery(
+                id: row[0], eventKey: row[1], subscriptionID: row[2], matchedBy: row[3],
+                status: DeliveryStatus(rawValue: row[4]) ?? .pending, attempts: row[5],
+                nextAttemptAt: date(nextAttemptAtMS), createdAt: date(row[7]), updatedAt: date(row[8]),
+                deliveredAt: (row[9] as Int64?).map(date), lastStatusCode: row[10], lastError: row[11])
+            leaseToken = row[12]
+            leaseUntil = row[13]
+            source = row[14]
             // TEXT, read as its UTF-8 bytes (no String made).
-            body = (row["event_body"] as Data?).map(Array.init) ?? []
-            canonical = (row["event_format"] as Int?) == SQLiteStore.canonicalBody
+            body = (row[15] as Data?).map(Array.init) ?? []
+            canonical = (row[16] as Int?) == SQLiteStore.canonicalBody
         }
 
         func storedEvent() throws -> StoredEvent {

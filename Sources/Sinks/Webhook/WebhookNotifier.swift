@@ -11,6 +11,18 @@ import HTTPClient
 struct WebhookNotifier: Notifier {
     let subscription: Subscription
     let transport: any HTTPTransport
+    /// Each secret's key, decoded once per notifier (one is made per claimed batch), not per delivery.
+    private let keys: [String: [UInt8]]
+
+    init(subscription: Subscription, transport: any HTTPTransport) {
+        self.subscription = subscription
+        self.transport = transport
+        var keys: [String: [UInt8]] = [:]
+        for secret in [subscription.signingSecret].compactMap({ $0 }) + subscription.previousSecrets.map(\.secret) {
+            keys[secret] = WebhookSignature.key(secret)
+        }
+        self.keys = keys
+    }
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
         guard let stored = try? StoredEvent(event) else { return .failed(status: nil, reason: "the event cannot be encoded") }
@@ -26,7 +38,7 @@ struct WebhookNotifier: Notifier {
             ("webhook-timestamp", String(timestamp)),
         ]
         guard let signature = WebhookSignature.header(
-            secrets: subscription.signingSecrets(at: context.now), id: context.deliveryID, timestamp: timestamp, body: body)
+            keys: subscription.signingSecrets(at: context.now).map { keys[$0] }, id: context.deliveryID, timestamp: timestamp, body: body)
         else {
             return .failed(status: nil, reason: "the subscription's signing secret is not usable")
         }
@@ -121,21 +133,35 @@ public enum WebhookPayload {
 public enum WebhookSignature {
     /// `v1,<base64>`; nil when the secret is not `whsec_` + base64.
     public static func sign(secret: String, id: String, timestamp: Int64, body: [UInt8]) -> String? {
+        key(secret).map { sign(key: $0, id: id, timestamp: timestamp, body: body) }
+    }
+
+    /// The HMAC key a `whsec_` secret stands for; nil when it is not `whsec_` + base64.
+    static func key(_ secret: String) -> [UInt8]? {
         guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))) else { return nil }
-        var signed = Data("\(id).\(timestamp).".utf8)
-        signed.append(contentsOf: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
-        return "v1," + Data(mac).base64EncodedString()
+        return Array(key)
+    }
+
+    static func sign(key: [UInt8], id: String, timestamp: Int64, body: [UInt8]) -> String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: key))
+        mac.update(data: Array("\(id).\(timestamp).".utf8))
+        mac.update(data: body)
+        return "v1," + Data(mac.finalize()).base64EncodedString()
     }
 
     /// The `webhook-signature` value: one `v1,…` per secret, in order, space-separated, so a
     /// receiver holding any of them can verify. Nil when there is no secret or one is unusable.
     public static func header(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> String? {
-        guard !secrets.isEmpty else { return nil }
+        header(keys: secrets.map(key), id: id, timestamp: timestamp, body: body)
+    }
+
+    /// As above, with the keys decoded already (nil: a secret that is not usable).
+    static func header(keys: [[UInt8]?], id: String, timestamp: Int64, body: [UInt8]) -> String? {
+        guard !keys.isEmpty else { return nil }
         var signatures: [String] = []
-        for secret in secrets {
-            guard let signature = sign(secret: secret, id: id, timestamp: timestamp, body: body) else { return nil }
-            signatures.append(signature)
+        for key in keys {
+            guard let key else { return nil }
+            signatures.append(sign(key: key, id: id, timestamp: timestamp, body: body))
         }
         return signatures.joined(separator: " ")
     }
