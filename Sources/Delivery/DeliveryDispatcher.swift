@@ -326,9 +326,15 @@ public final class DeliveryDispatcher: Sendable {
         return claimedAny ? .claimed : .nothing
     }
 
+    /// Hands outcomes to the recorder. Their slots are free at once (the lane may claim while
+    /// they are written); their rows stay leased until then, so no claim returns them meanwhile.
     private func finish(_ records: [AttemptRecord]) {
-        state.withValue { $0.finished += records }
+        state.withValue { state in
+            state.finished += records
+            for record in records { state.scheduler.released(record.subscriptionID, count: 1) }
+        }
         recordBell.ring()
+        claimBell.ring()
     }
 
     /// One attempt at one delivery; never throws, always returns what to record. Runs the

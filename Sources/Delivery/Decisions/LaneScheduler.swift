@@ -83,7 +83,13 @@ public struct LaneStatus: Sendable, Equatable {
 public struct LaneScheduler: Sendable {
     struct Lane: Sendable {
         var settings: LaneSettings
+        /// Claimed and not yet answered: these hold the lane's slots.
         var inFlight = 0
+        /// Answered, their outcomes not yet written. An unordered lane claims more meanwhile (so
+        /// sending and writing overlap), up to `concurrency` of them; an ordered lane waits.
+        var unrecorded = 0
+        /// Claimed and not yet written: what the breaker and the ordered lanes wait for.
+        var outstanding: Int { inFlight + unrecorded }
         var bucket: TokenBucket?
         var rateLimitedUntil: Date?
         var breaker: CircuitBreaker
@@ -168,17 +174,17 @@ public struct LaneScheduler: Sendable {
                 // Nothing due. But a breaker ready to probe does not wait for a retry hours away:
                 // it probes with the lane's next delivery now (not counted as its attempt).
                 if lane.nextDue != .distantFuture, lane.breaker.isOpen, now >= lane.noProbeUntil ?? now,
-                   lane.breaker.permits(now: now, inFlight: lane.inFlight) == 1, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
+                   lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
                     lane.probing = true
                     claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
                 }
                 continue
             }
             var capacity = lane.settings.ordered
-                ? (lane.inFlight == 0 ? lane.settings.orderedBatch : 0)
-                : lane.settings.concurrency - lane.inFlight
+                ? (lane.outstanding == 0 ? lane.settings.orderedBatch : 0)
+                : min(lane.settings.concurrency - lane.inFlight, 2 * lane.settings.concurrency - lane.outstanding)
             if let bucket = lane.bucket { capacity = min(capacity, bucket.available(now: now)) }
-            if let allowed = lane.breaker.permits(now: now, inFlight: lane.inFlight) { capacity = min(capacity, allowed) }
+            if let allowed = lane.breaker.permits(now: now, inFlight: lane.outstanding) { capacity = min(capacity, allowed) }
             guard capacity > 0 else { continue }
             claims.append(LaneClaim(subscriptionID: id, limit: capacity, ordered: lane.settings.ordered))
         }
@@ -251,10 +257,23 @@ public struct LaneScheduler: Sendable {
         lanes[id]?.nextDue = min(known, at)
     }
 
-    /// Outcomes of the lane's deliveries were written: their slots are free.
+    /// Deliveries of the lane were answered (or given up on) and their outcomes wait to be
+    /// written: their slots are free for an unordered lane's next claim.
+    public mutating func released(_ id: String, count: Int) {
+        guard var lane = lanes[id] else { return }
+        let moved = min(count, lane.inFlight)
+        lane.inFlight -= moved
+        lane.unrecorded += moved
+        lanes[id] = lane
+    }
+
+    /// Outcomes of the lane's deliveries were written: released ones leave the count, and any
+    /// not released before free their slots now.
     public mutating func recorded(_ id: String, count: Int) {
         guard var lane = lanes[id] else { return }
-        lane.inFlight = max(0, lane.inFlight - count)
+        let fromReleased = min(count, lane.unrecorded)
+        lane.unrecorded -= fromReleased
+        lane.inFlight = max(0, lane.inFlight - (count - fromReleased))
         if lane.settings.ordered { lane.nextDue = nil }
         lanes[id] = lane
     }
@@ -265,14 +284,16 @@ public struct LaneScheduler: Sendable {
         var earliest: Date?
         for lane in lanes.values where !lane.held {
             if lane.nextDue == .distantFuture { continue }
-            let free = lane.settings.ordered ? lane.inFlight == 0 : lane.inFlight < lane.settings.concurrency
+            let free = lane.settings.ordered
+                ? lane.outstanding == 0
+                : lane.inFlight < lane.settings.concurrency && lane.outstanding < 2 * lane.settings.concurrency
             guard free else { continue }
             var ready = lane.nextDue ?? now
             if lane.breaker.isOpen {
                 // Open or half-open: nothing goes while a delivery is in flight (its outcome rings
                 // the dispatcher); then a probe goes at the breaker's time, whenever the next
                 // delivery is due.
-                if lane.inFlight > 0 { continue }
+                if lane.outstanding > 0 { continue }
                 ready = max(lane.breaker.probeAt ?? now, lane.noProbeUntil ?? now)
             }
             if let until = lane.rateLimitedUntil { ready = max(ready, until) }
@@ -287,7 +308,7 @@ public struct LaneScheduler: Sendable {
     public func status(_ id: String) -> LaneStatus? {
         guard let lane = lanes[id] else { return nil }
         return LaneStatus(
-            inFlight: lane.inFlight, rateLimitedUntil: lane.rateLimitedUntil, breaker: lane.breaker.state, failingSince: lane.failingSince,
+            inFlight: lane.outstanding, rateLimitedUntil: lane.rateLimitedUntil, breaker: lane.breaker.state, failingSince: lane.failingSince,
             held: lane.held)
     }
 

@@ -45,6 +45,49 @@ struct LaneSchedulerTests {
         #expect(limits(&scheduler, at: Self.t0) == ["a": 8], "recorded: ask the store again")
     }
 
+    @Test func anUnorderedLaneClaimsAgainWhileOutcomesAreWrittenUpToTwiceItsConcurrency() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast, "f": fifo], now: Self.t0)
+        scheduler.claimed("a", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        scheduler.claimed("f", asked: 8, got: 2, nextDue: nil, now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == [:])
+        for _ in 0..<4 { _ = scheduler.sent("a", .delivered, now: Self.t0) }
+        for _ in 0..<2 { _ = scheduler.sent("f", .delivered, now: Self.t0) }
+        scheduler.released("a", count: 4)
+        scheduler.released("f", count: 2)
+        // Answered, not yet written: the unordered lane's slots are free, the ordered lane waits.
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 4])
+        #expect(scheduler.status("a")?.inFlight == 4, "shown in flight until written")
+        scheduler.claimed("a", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        for _ in 0..<4 { _ = scheduler.sent("a", .delivered, now: Self.t0) }
+        scheduler.released("a", count: 4)
+        #expect(limits(&scheduler, at: Self.t0) == [:], "eight waiting to be written: no more")
+        #expect(scheduler.nextWake(now: Self.t0) == nil)
+        scheduler.recorded("a", count: 4)
+        scheduler.recorded("f", count: 2)
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 4, "f": 8])
+        #expect(scheduler.status("a")?.inFlight == 4)
+        // Recorded without being released first (a record made at claim time): the slots free then.
+        scheduler.claimed("a", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        scheduler.recorded("a", count: 4)
+        #expect(scheduler.status("a")?.inFlight == 4)
+        scheduler.recorded("a", count: 4)
+        #expect(scheduler.status("a")?.inFlight == 0)
+    }
+
+    @Test func anOpenBreakerDoesNotProbeWhileAnOutcomeWaitsToBeWritten() {
+        var scheduler = LaneScheduler()
+        let settings = LaneSettings(concurrency: 4, ordered: false, breaker: CircuitBreaker.Settings(threshold: 1))
+        scheduler.configure(["down": settings], now: Self.t0)
+        scheduler.claimed("down", asked: 4, got: 1, nextDue: at(3600), now: Self.t0)
+        #expect(scheduler.sent("down", .failed, now: Self.t0).contains(.breakerOpened(subscriptionID: "down", failures: 1)))
+        scheduler.released("down", count: 1)
+        // The failed delivery's row is still leased: a probe now would find nothing to take.
+        #expect(limits(&scheduler, at: at(5)) == [:])
+        scheduler.recorded("down", count: 1)
+        #expect(limits(&scheduler, at: at(5)) == ["down": 1])
+    }
+
     @Test func aLaneWithNothingDueIsNotAskedUntilItsNextDueOrAWake() {
         var scheduler = LaneScheduler()
         scheduler.configure(["a": fast, "b": fast], now: Self.t0)
@@ -232,8 +275,9 @@ struct LaneSchedulerTests {
         ]
         scheduler.configure(lanes, now: Self.t0)
         var now = Self.t0
-        var inFlight: [String: Int] = [:]
-        var sentNotRecorded: [String: Int] = [:]
+        var outstanding: [String: Int] = [:]  // claimed, not recorded
+        var answered: [String: Int] = [:]  // sent, not recorded
+        var released: [String: Int] = [:]  // of those, released (slot freed before the write)
         var claimedPerSecond: [Int: Int] = [:]
         for _ in 0..<400 {
             now = now.addingTimeInterval(Double.random(in: 0..<0.3, using: &rng))
@@ -243,22 +287,34 @@ struct LaneSchedulerTests {
                 if let until = status?.rateLimitedUntil { #expect(until <= now) }
                 let got = Int.random(in: 0...claim.limit, using: &rng)
                 scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: got, nextDue: got < claim.limit ? now.addingTimeInterval(0.5) : nil, now: now)
-                inFlight[claim.subscriptionID, default: 0] += got
+                outstanding[claim.subscriptionID, default: 0] += got
                 if claim.subscriptionID == "paced" { claimedPerSecond[Int(now.timeIntervalSince(Self.t0)), default: 0] += got }
                 let settings = lanes[claim.subscriptionID]!
-                #expect(inFlight[claim.subscriptionID]! <= (settings.ordered ? settings.orderedBatch : settings.concurrency))
+                let id = claim.subscriptionID
+                if settings.ordered {
+                    #expect(outstanding[id]! <= settings.orderedBatch)
+                } else {
+                    // Slots: at most `concurrency` unanswered; at most twice that waiting to be written.
+                    #expect(outstanding[id]! - released[id, default: 0] <= settings.concurrency)
+                    #expect(outstanding[id]! <= 2 * settings.concurrency)
+                }
             }
-            for (id, count) in inFlight where count > sentNotRecorded[id, default: 0] && Bool.random(using: &rng) {
+            for (id, count) in outstanding where count > answered[id, default: 0] && Bool.random(using: &rng) {
                 let signals: [LaneSignal] = [.delivered, .delivered, .failed, .rateLimited(until: now.addingTimeInterval(0.4))]
                 _ = scheduler.sent(id, signals.randomElement(using: &rng)!, now: now)
-                sentNotRecorded[id, default: 0] += 1
+                answered[id, default: 0] += 1
+                if Bool.random(using: &rng) {
+                    scheduler.released(id, count: 1)
+                    released[id, default: 0] += 1
+                }
             }
-            for (id, count) in sentNotRecorded where count > 0 && Bool.random(using: &rng) {
+            for (id, count) in answered where count > 0 && Bool.random(using: &rng) {
                 scheduler.recorded(id, count: count)
-                inFlight[id, default: 0] -= count
-                sentNotRecorded[id] = 0
+                outstanding[id, default: 0] -= count
+                answered[id] = 0
+                released[id] = 0
             }
-            for id in lanes.keys { #expect(scheduler.status(id)?.inFlight == inFlight[id, default: 0]) }
+            for id in lanes.keys { #expect(scheduler.status(id)?.inFlight == outstanding[id, default: 0]) }
             if Int.random(in: 0..<10, using: &rng) == 0 { scheduler.wake() }
         }
         for (second, count) in claimedPerSecond { #expect(count <= 4, "second \(second): \(count) claimed at 2/s with a burst of 2") }
