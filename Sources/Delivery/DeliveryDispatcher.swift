@@ -92,6 +92,8 @@ public final class DeliveryDispatcher: Sendable {
         /// Claimed and not yet recorded, across lanes.
         var inFlight = 0
         var finished: [AttemptRecord] = []
+        /// When the oldest of `finished` came: outcomes wait up to `recordWindow` to be written together.
+        var firstFinishedAt: ContinuousClock.Instant?
         var needsSync = true
         /// The lease token each delivery in flight here is held under now (from claim to record).
         var leaseTokens: [String: Int64] = [:]
@@ -329,13 +331,24 @@ public final class DeliveryDispatcher: Sendable {
     /// Hands outcomes to the recorder. Their slots are free at once (the lane may claim while
     /// they are written); their rows stay leased until then, so no claim returns them meanwhile.
     private func finish(_ records: [AttemptRecord]) {
-        state.withValue { state in
+        let (claimNow, recordNow) = state.withValue { state in
+            // The recorder is told when a batch begins (it sets its timer) and when one is full.
+            let first = state.finished.isEmpty
+            if first { state.firstFinishedAt = .now }
             state.finished += records
-            for record in records { state.scheduler.released(record.subscriptionID, count: 1) }
+            var claimNow = false
+            for record in records where state.scheduler.released(record.subscriptionID, count: 1) { claimNow = true }
+            return (claimNow, first || state.finished.count >= Self.recordBatch)
         }
-        recordBell.ring()
-        claimBell.ring()
+        if recordNow { recordBell.ring() }
+        if claimNow { claimBell.ring() }
     }
+
+    /// Outcomes are written in batches of up to `recordBatch`, each waiting at most `recordWindow`
+    /// for others to join it: a write transaction costs about the same for one row as for dozens
+    /// (the pages it touches), and an answered delivery's slot is free before its outcome is written.
+    static let recordBatch = 128
+    static let recordWindow = Duration.milliseconds(5)
 
     /// One attempt at one delivery; never throws, always returns what to record. Runs the
     /// lane's decisions (breaker, pause, disable) as soon as the answer is in.
@@ -466,8 +479,15 @@ public final class DeliveryDispatcher: Sendable {
     private func recordLoop() async {
         var waiter = recordBell.makeWaiter()
         while true {
-            let (records, done) = state.withValue { state -> ([AttemptRecord], Bool) in
-                defer { state.finished.removeAll(keepingCapacity: true) }
+            let (records, done, linger) = state.withValue { state -> ([AttemptRecord], Bool, Duration?) in
+                if !state.stopping, !state.finished.isEmpty, state.finished.count < Self.recordBatch, let first = state.firstFinishedAt {
+                    let waited = ContinuousClock.now - first
+                    if waited < Self.recordWindow { return ([], false, Self.recordWindow - waited) }
+                }
+                defer {
+                    state.finished.removeAll(keepingCapacity: true)
+                    state.firstFinishedAt = nil
+                }
                 // Under the lease the delivery is held by now (see claimAndSend). From here on it
                 // is no longer "in flight": a claim that returns it again sends it (whichever
                 // commits first, sending is right).
@@ -476,7 +496,11 @@ public final class DeliveryDispatcher: Sendable {
                     if let token = state.leaseTokens.removeValue(forKey: record.deliveryID) { record.leaseToken = token }
                     return record
                 }
-                return (current, state.stopping && state.inFlight == 0)
+                return (current, state.stopping && state.inFlight == 0, nil)
+            }
+            if let linger {
+                await waiter.wait(timeout: linger)
+                continue
             }
             if records.isEmpty {
                 if done || Task.isCancelled { return }

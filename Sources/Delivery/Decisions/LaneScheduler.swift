@@ -258,13 +258,18 @@ public struct LaneScheduler: Sendable {
     }
 
     /// Deliveries of the lane were answered (or given up on) and their outcomes wait to be
-    /// written: their slots are free for an unordered lane's next claim.
-    public mutating func released(_ id: String, count: Int) {
-        guard var lane = lanes[id] else { return }
+    /// written: their slots are free for an unordered lane's next claim. True when enough are
+    /// free (a quarter of the lane's slots, or all) that claiming now is worth a store write.
+    @discardableResult
+    public mutating func released(_ id: String, count: Int) -> Bool {
+        guard var lane = lanes[id] else { return false }
         let moved = min(count, lane.inFlight)
         lane.inFlight -= moved
         lane.unrecorded += moved
         lanes[id] = lane
+        guard !lane.settings.ordered else { return false }
+        let free = lane.settings.concurrency - lane.inFlight
+        return lane.inFlight == 0 || free >= max(1, lane.settings.concurrency / 4)
     }
 
     /// Outcomes of the lane's deliveries were written: released ones leave the count, and any
