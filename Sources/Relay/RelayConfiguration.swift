@@ -60,7 +60,7 @@ public enum ConfigurationLoader {
     static let clientKeys = ["connect_timeout", "request_timeout", "max_response_bytes"]
     static let deliveryKeys = [
         "concurrency", "lease", "retry_schedule", "max_attempts", "initial_backoff", "max_backoff", "max_retry_after",
-        "breaker_threshold", "disable_after", "keep_delivered", "keep_dead_letters", "shutdown_grace", "allowed_networks",
+        "breaker_threshold", "breaker_probe_interval", "disable_after", "keep_delivered", "keep_dead_letters", "shutdown_grace", "allowed_networks",
     ]
 
     /// Every key the loader accepts (docs/configuration.md must document each).
@@ -157,6 +157,12 @@ public enum ConfigurationLoader {
                 configuration.dispatcher.retry.maxRetryAfter = try value.duration(in: .seconds(1)...(.seconds(86400)))
             }
             if let value = fields["breaker_threshold"] { configuration.dispatcher.breaker.threshold = try value.int(in: 1...1000) }
+            if let value = fields["breaker_probe_interval"] {
+                // Probes start a second apart and double up to this.
+                let interval = try value.duration(in: .milliseconds(100)...(.seconds(3600)))
+                configuration.dispatcher.breaker = CircuitBreaker.Settings(
+                    threshold: configuration.dispatcher.breaker.threshold, initialCooldown: min(.seconds(1), interval), maxCooldown: interval)
+            }
             if let value = fields["disable_after"] {
                 configuration.dispatcher.disableAfter = try value.duration(in: .seconds(60)...(.seconds(365 * 86400)))
             }

@@ -18,6 +18,7 @@ struct ConfigurationTests {
         #expect(configuration.dispatcher.concurrency == 16)
         #expect(configuration.dispatcher.retry.delays == RetrySchedule.standardWebhooksDelays)
         #expect(configuration.dispatcher.disableAfter == .seconds(3 * 86400))
+        #expect(configuration.dispatcher.breaker == CircuitBreaker.Settings(threshold: 5, initialCooldown: .seconds(1), maxCooldown: .seconds(1)))
         let feed = try #require(configuration.feeds.first as? ScalingoFeedSettings)
         #expect(feed.configuration.apiURL == "https://api.osc-fr1.scalingo.com")
         #expect(feed.configuration.apps == ["my-app-prod"])
@@ -80,6 +81,14 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theBreakerProbesEverySecondUnlessToldToSpaceProbesOut() throws {
+        let spaced = try ConfigurationLoader.parse(
+            try YAMLValue.parse("delivery:\n  breaker_threshold: 3\n  breaker_probe_interval: 30s\n", file: "relay.yaml"), environment: [:])
+        #expect(spaced.dispatcher.breaker == CircuitBreaker.Settings(threshold: 3, initialCooldown: .seconds(1), maxCooldown: .seconds(30)))
+        let quick = try ConfigurationLoader.parse(try YAMLValue.parse("delivery:\n  breaker_probe_interval: 250ms\n", file: "relay.yaml"), environment: [:])
+        #expect(quick.dispatcher.breaker == CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(250), maxCooldown: .milliseconds(250)))
+    }
+
     @Test(arguments: [
         ("admin:\n  listen: 8080\n", 2, "must be address:port"),
         ("admin:\n  listen: example.com:80\n", 2, "must be an IP address"),
@@ -90,6 +99,7 @@ struct ConfigurationTests {
         ("delivery:\n  retry_schedule: [5s, 8d]\n", 2, "must be between 0s and 168h"),
         ("delivery:\n  retry_schedule: [5s]\n  max_attempts: 3\n", 3, "either retry_schedule or max_attempts"),
         ("delivery:\n  keep_delivered: 10s\n", 2, "between 1m and"),
+        ("delivery:\n  breaker_probe_interval: 10ms\n", 2, "between 100ms and"),
         ("log_level: loud\n", 1, "must be one of"),
         ("feeds:\n  heroku: []\n", 2, "unknown key"),
         ("feeds:\n  scalingo:\n    - region: mars-1\n", 3, "unknown region"),
