@@ -22,6 +22,7 @@ import base64
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -301,11 +302,15 @@ def run_curl(work, sink_port, tag, n):
                     f'header = "webhook-signature: v1,{base64.b64encode(os.urandom(32)).decode()}"\n'
                     f'data-binary = "{body}"\noutput = "/dev/null"\n' + ("next\n" if i + 1 < n else ""))
     started = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(["curl", "--silent", "--show-error", "--fail", "--parallel", "--parallel-max", "64", "--config", config],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise SystemExit(f"curl failed: {result.stderr[-2000:]}")
-    return n / (time.time() - started)
+    elapsed = time.time() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return n / elapsed, cpu * 1e6 / n
 
 
 def percentile(values, p):
@@ -349,7 +354,7 @@ def one_run(args, work, run):
     figures["rss_20k_mb"] = proc_status_kb(relay.pid, "VmRSS") / 1024
 
     # 2. curl, same bodies, same sink
-    figures["curl_per_s"] = run_curl(work, nginx.port, f"c{run}", n)
+    figures["curl_per_s"], figures["curl_cpu_us"] = run_curl(work, nginx.port, f"c{run}", n)
     figures["ratio"] = figures["relay_per_s"] / figures["curl_per_s"]
 
     # 3. soak
@@ -426,6 +431,7 @@ ROWS = [
     ("ratio", "relay / curl (target ≥ 1.0)", "{:.2f}"),
     ("push_per_s", "push ingest, batches of 500 (events/s)", "{:.0f}"),
     ("cpu_us", "relay CPU-µs per delivery, ingest included (target ≤ 80)", "{:.0f}"),
+    ("curl_cpu_us", "curl CPU-µs per request (reference: HTTP only, nothing stored)", "{:.0f}"),
     ("cpu_us_send", "relay CPU-µs per delivery, sending only (the outage's drain)", "{:.0f}"),
     ("rss_pending_mb", "RSS with {n} pending, receiver down (MB, target ≤ 64)", "{:.1f}"),
     ("rss_20k_mb", "RSS after {n} deliveries (MB)", "{:.1f}"),

@@ -110,13 +110,9 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Parses a complete JSON document. Throws `JSONParseError` with a readable reason.
+    /// Parses a complete JSON document (`JSONReader`). Throws `JSONParseError` with a readable reason.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw JSONParseError(reason: JSONParseError.describe(error))
-        }
+        try JSONReader.parse(bytes)
     }
 
     /// Compact JSON with sorted keys: the same value always gives the same bytes.
@@ -133,17 +129,4 @@ extension JSONValue {
 public struct JSONParseError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public var description: String { reason }
-
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError as NSError?,
-               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
-                return detail
-            }
-            return context.debugDescription
-        default:
-            return "not valid JSON"
-        }
-    }
 }
