@@ -9,7 +9,8 @@ import Store
 public struct DispatcherConfiguration: Sendable {
     /// Deliveries in flight per subscription: sent at once when it opts out of ordering
     /// (`ordering: none`), claimed at once and sent one after another when ordered (the default).
-    /// After a crash, at most this many per subscription are sent again.
+    /// An unordered lane keeps up to twice this many claimed and unwritten (answered ones wait for
+    /// the recorder), so after a crash at most that many per subscription are sent again.
     public var concurrency: Int
     /// How long a claimed delivery stays leased to this process; a lease that ends unrecorded
     /// (the process died) makes the delivery due again.
@@ -57,8 +58,9 @@ public struct DispatcherConfiguration: Sendable {
 /// `LaneScheduler`'s; this class runs them: it claims what the scheduler allows (each lane its
 /// own slots, tokens and breaker), sends each claimed delivery through its subscription's
 /// notifier, classifies the outcome (`AttemptDecision`), and hands the records to a recorder
-/// that writes them in batches while sending goes on. A delivery holds its lane's slot until its
-/// outcome is recorded, so after a crash at most the deliveries in flight are sent again.
+/// that writes them in batches while sending goes on. An answered delivery frees its slot at
+/// once, its row leased until its outcome is written; after a crash at most the deliveries
+/// claimed and unwritten are sent again (twice a lane's concurrency at most).
 ///
 /// Stopping is graceful: `stop()` ends claiming; `run()` returns once in-flight deliveries have
 /// been answered and recorded. Cancelling `run()` abandons them; they stay pending in the store,
@@ -97,6 +99,8 @@ public final class DeliveryDispatcher: Sendable {
         var needsSync = true
         /// The lease token each delivery in flight here is held under now (from claim to record).
         var leaseTokens: [String: Int64] = [:]
+        /// When each subscription's last failed probe was logged: at most one line a minute.
+        var probeLogged: [String: Date] = [:]
     }
 
     public init(
@@ -399,7 +403,15 @@ public final class DeliveryDispatcher: Sendable {
         case .wait(let until):
             let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
             if counted == false {
-                logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"])
+                // A probe a second to a destination down for days: one line a minute says it.
+                let due = state.withValue { state in
+                    guard let last = state.probeLogged[subscription.id], finished.timeIntervalSince(last) < 60 else {
+                        state.probeLogged[subscription.id] = finished
+                        return true
+                    }
+                    return false
+                }
+                if due { logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"]) }
             } else {
                 logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
             }
@@ -479,8 +491,12 @@ public final class DeliveryDispatcher: Sendable {
     private func recordLoop() async {
         var waiter = recordBell.makeWaiter()
         while true {
+            let cancelled = Task.isCancelled
             let (records, done, linger) = state.withValue { state -> ([AttemptRecord], Bool, Duration?) in
-                if !state.stopping, !state.finished.isEmpty, state.finished.count < Self.recordBatch, let first = state.firstFinishedAt {
+                // Waits for companions only while some can still come (deliveries in flight
+                // here); an ordered lane's outcome, alone in flight, is written at once.
+                if !state.stopping, !cancelled, !state.finished.isEmpty, state.finished.count < Self.recordBatch,
+                   state.finished.count < state.inFlight, let first = state.firstFinishedAt {
                     let waited = ContinuousClock.now - first
                     if waited < Self.recordWindow { return ([], false, Self.recordWindow - waited) }
                 }

@@ -543,6 +543,15 @@ public final class SQLiteStore: RelayStore {
         return try await pool.write { db in
             let log = try db.cachedStatement(
                 sql: "INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            // A breaker's probe that failed (not counted: the destination is still down) is logged
+            // unless the same failure of the same delivery was logged in the last minute: probes
+            // go every second, and a destination down for days would otherwise fill the log.
+            let probeLog = try db.cachedStatement(
+                sql: """
+                    INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms)
+                    SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
+                        SELECT 1 FROM delivery_attempts WHERE delivery_id = ? AND at > ? AND outcome = ? AND status_code IS ? AND error IS ?)
+                    """)
             // Fenced: only the holder of the current lease (or a record made without one) changes the row.
             let fence = "status = 'pending' AND (? IS NULL OR lease_token = ?)"
             let delivered = try db.cachedStatement(
@@ -578,6 +587,13 @@ public final class SQLiteStore: RelayStore {
                 }
                 if db.changesCount == 0 { fenced.append(attempt.deliveryID) }
                 guard attempt.outcome != .deferred else { continue }  // Not an attempt: nothing was sent.
+                if !attempt.counted, attempt.outcome == .retry {
+                    try probeLog.execute(arguments: [
+                        attempt.deliveryID, at, attempt.outcome.rawValue, attempt.statusCode, attempt.error, attempt.durationMilliseconds,
+                        attempt.deliveryID, at - 60_000, attempt.outcome.rawValue, attempt.statusCode, attempt.error,
+                    ])
+                    continue
+                }
                 try log.execute(arguments: [
                     attempt.deliveryID, at, attempt.outcome.rawValue, attempt.statusCode, attempt.error, attempt.durationMilliseconds,
                 ])

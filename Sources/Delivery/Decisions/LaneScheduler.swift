@@ -86,7 +86,8 @@ public struct LaneScheduler: Sendable {
         /// Claimed and not yet answered: these hold the lane's slots.
         var inFlight = 0
         /// Answered, their outcomes not yet written. An unordered lane claims more meanwhile (so
-        /// sending and writing overlap), up to `concurrency` of them; an ordered lane waits.
+        /// sending and writing overlap), as long as it has fewer than twice `concurrency`
+        /// claimed and unwritten; an ordered lane waits.
         var unrecorded = 0
         /// Claimed and not yet written: what the breaker and the ordered lanes wait for.
         var outstanding: Int { inFlight + unrecorded }
@@ -102,6 +103,10 @@ public struct LaneScheduler: Sendable {
         var nextDue: Date?
         /// A probe was asked for in this round's plan.
         var probing = false
+        /// A claim for the lane is with the store; a wake meanwhile (new deliveries written while
+        /// the claim ran) must survive its answer, which may predate them.
+        var claiming = false
+        var wokenWhileClaiming = false
         /// A probe found nothing to send (all leased): none before this time or a wake.
         var noProbeUntil: Date?
 
@@ -154,6 +159,7 @@ public struct LaneScheduler: Sendable {
         for id in ids ?? Set(lanes.keys) where lanes[id] != nil {
             lanes[id]?.nextDue = nil
             lanes[id]?.noProbeUntil = nil
+            if lanes[id]?.claiming == true { lanes[id]?.wokenWhileClaiming = true }
         }
     }
 
@@ -176,6 +182,7 @@ public struct LaneScheduler: Sendable {
                 if lane.nextDue != .distantFuture, lane.breaker.isOpen, now >= lane.noProbeUntil ?? now,
                    lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
                     lane.probing = true
+                    lane.claiming = true
                     claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
                 }
                 continue
@@ -186,6 +193,7 @@ public struct LaneScheduler: Sendable {
             if let bucket = lane.bucket { capacity = min(capacity, bucket.available(now: now)) }
             if let allowed = lane.breaker.permits(now: now, inFlight: lane.outstanding) { capacity = min(capacity, allowed) }
             guard capacity > 0 else { continue }
+            lane.claiming = true
             claims.append(LaneClaim(subscriptionID: id, limit: capacity, ordered: lane.settings.ordered))
         }
         return claims
@@ -197,9 +205,13 @@ public struct LaneScheduler: Sendable {
         guard var lane = lanes[id] else { return }
         lane.inFlight += got
         if got > 0 { lane.bucket?.consume(got, now: now) }
-        if got < asked { lane.nextDue = nextDue ?? .distantFuture }
-        if lane.probing, asked > 0, got == 0 { lane.noProbeUntil = nextDue ?? .distantFuture }
+        // Woken while the store answered: what it said may predate the new deliveries; ask again.
+        let stale = lane.wokenWhileClaiming
+        if got < asked { lane.nextDue = stale ? nil : nextDue ?? .distantFuture }
+        if lane.probing, asked > 0, got == 0 { lane.noProbeUntil = stale ? nil : nextDue ?? .distantFuture }
         lane.probing = false
+        lane.claiming = false
+        lane.wokenWhileClaiming = false
         lanes[id] = lane
     }
 
@@ -267,7 +279,7 @@ public struct LaneScheduler: Sendable {
         lane.inFlight -= moved
         lane.unrecorded += moved
         lanes[id] = lane
-        guard !lane.settings.ordered else { return false }
+        guard !lane.settings.ordered, lane.outstanding < 2 * lane.settings.concurrency else { return false }
         let free = lane.settings.concurrency - lane.inFlight
         return lane.inFlight == 0 || free >= max(1, lane.settings.concurrency / 4)
     }

@@ -67,7 +67,7 @@ struct LaneSchedulerTests {
         scheduler.recorded("f", count: 2)
         #expect(limits(&scheduler, at: Self.t0) == ["a": 4, "f": 8])
         #expect(scheduler.status("a")?.inFlight == 4)
-        // Recorded without being released first (a record made at claim time): the slots free then.
+        // Recorded without being released first (how the scheduler was driven before `released`): the slots free then.
         scheduler.claimed("a", asked: 4, got: 4, nextDue: nil, now: Self.t0)
         scheduler.recorded("a", count: 4)
         #expect(scheduler.status("a")?.inFlight == 4)
@@ -86,6 +86,23 @@ struct LaneSchedulerTests {
         #expect(limits(&scheduler, at: at(5)) == [:])
         scheduler.recorded("down", count: 1)
         #expect(limits(&scheduler, at: at(5)) == ["down": 1])
+    }
+
+    @Test func aWakeWhileAClaimIsWithTheStoreOutlivesTheClaimsAnswer() {
+        var scheduler = LaneScheduler()
+        scheduler.configure(["a": fast, "f": fifo], now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 4, "f": 8])
+        // New deliveries are written and the lanes woken while the claims run; the store's
+        // answers ("nothing pending") were read before that.
+        scheduler.wake(["a", "f"])
+        scheduler.claimed("a", asked: 4, got: 0, nextDue: nil, now: Self.t0)
+        scheduler.claimed("f", asked: 8, got: 0, nextDue: nil, now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == ["a": 4, "f": 8], "asked again, not left waiting for a rescan")
+        // Without a wake, "nothing pending" is believed.
+        scheduler.claimed("a", asked: 4, got: 0, nextDue: nil, now: Self.t0)
+        scheduler.claimed("f", asked: 8, got: 0, nextDue: nil, now: Self.t0)
+        #expect(limits(&scheduler, at: Self.t0) == [:])
+        #expect(scheduler.nextWake(now: Self.t0) == nil)
     }
 
     @Test func aLaneWithNothingDueIsNotAskedUntilItsNextDueOrAWake() {

@@ -229,7 +229,9 @@ struct DeliveryFaultTests {
         }
         #expect(try await harness.admin(.POST, "/v1/subscriptions", body("/gone")).status == 201)
         try await setup.publish(1, prefix: "a")
-        #expect(try await eventually { try await setup.relay.store.subscriptionStates()["again"]?.disabledAt != nil })
+        let disabled = try await eventually { try await setup.relay.store.subscriptionStates()["again"]?.disabledAt != nil }
+        let owed = try await setup.relay.store.deliveries(DeliveryQuery(subscriptionID: "again"))
+        #expect(disabled, "deliveries: \(owed.map { "\($0.status) \($0.attempts) \($0.nextAttemptAt)" }), requests: \(receiver.requests.count), lane: \(String(describing: setup.relay.dispatcher.laneStatus("again")))")
         #expect(try await harness.admin(.DELETE, "/v1/subscriptions/again").status == 204)
         #expect(try await harness.admin(.POST, "/v1/subscriptions", body("/fine")).status == 201)
         try await setup.publish(2, prefix: "b")

@@ -6,7 +6,7 @@ import Testing
 
 /// kill -9 in the middle of a burst larger than one poll reads, with deliveries in flight: after
 /// a restart every event arrives, and only deliveries that were in flight (sent, outcome not yet
-/// recorded: at most `delivery.concurrency`) arrive twice, with the same `webhook-id`.
+/// recorded: at most `delivery.concurrency`) arrive twice, with the same `webhook-id`, never more.
 @Suite("event-relay killed during a burst", .serialized)
 struct KillDuringBurstTests {
     static let token = "burst-test-admin-token-0123456789"
@@ -67,7 +67,10 @@ struct KillDuringBurstTests {
         for request in sink.requests { perID[request.header("webhook-id") ?? "?", default: 0] += 1 }
         let repeated = perID.filter { $0.value > 1 }.map(\.key)
         #expect(perID.count == 400, "one webhook-id per event")
-        #expect(repeated.allSatisfy { sentBeforeKill.contains($0) }, "only what had been sent before the kill comes again")
+        // A repeat is the restart re-sending what the killed process had sent without recording it:
+        // each comes exactly twice. (Whether the first copy was recorded by the sink before the
+        // kill was noticed is a race in the sink, not a property of the relay: not asserted.)
+        #expect(repeated.allSatisfy { perID[$0] == 2 }, "a repeated delivery comes exactly twice: \(perID.filter { $0.value > 2 })")
         #expect(repeated.count <= 8, "at most delivery.concurrency deliveries were in flight: \(repeated.count) repeated")
         second.signal(SIGTERM)
         #expect(try await second.wait() == 0, "\(second.log)")

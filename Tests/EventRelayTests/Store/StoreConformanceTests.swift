@@ -112,11 +112,29 @@ struct StoreConformanceTests {
         try await store.recordAttempts([
             AttemptRecord(
                 deliveryID: probed[0].delivery.id, subscriptionID: "a", leaseToken: 3, at: Self.t0.addingTimeInterval(3), outcome: .retry,
-                statusCode: 503, error: "HTTP 503", next: .wait(until: Self.t0.addingTimeInterval(3600)), counted: false),
+                statusCode: 500, error: "HTTP 500", next: .wait(until: Self.t0.addingTimeInterval(3600)), counted: false),
         ])
         let after = try #require(try await store.delivery(id: probed[0].delivery.id))
         #expect(after.attempts == 1 && after.nextAttemptAt == Self.t0.addingTimeInterval(3600))
         #expect(try await store.attempts(deliveryID: after.id).map(\.outcome) == [.retry, .retry], "the probe is in the log")
+        // Probes go every second: the same failure of the same delivery is logged once a minute.
+        func probeFailed(_ second: TimeInterval, _ status: Int) -> AttemptRecord {
+            AttemptRecord(
+                deliveryID: after.id, subscriptionID: "a", at: Self.t0.addingTimeInterval(second), outcome: .retry, statusCode: status,
+                error: "HTTP \(status)", next: .wait(until: Self.t0.addingTimeInterval(3600)), counted: false)
+        }
+        for second in [4.0, 5, 6] { try await store.recordAttempts([probeFailed(second, 503)]) }
+        try await store.recordAttempts([probeFailed(7, 502)])
+        try await store.recordAttempts([probeFailed(64, 503)])
+        let logged = try await store.attempts(deliveryID: after.id)
+        #expect(logged.map(\.statusCode) == [503, 500, 502, 503], "503s at +4…6 s repeat the one at +1 s; +64 s is a minute on")
+        #expect(logged.last?.at == Self.t0.addingTimeInterval(64))
+        // An unordered lane's probe: its soonest unleased delivery.
+        let unordered = [LaneClaim(subscriptionID: "a", limit: 1, ordered: false, probe: true)]
+        let soonest = try await store.claimDeliveries(unordered, now: Self.t0.addingTimeInterval(70), lease: lease(70, until: 130))[0]
+        #expect(soonest.deliveries.map(\.event.id) == ["e1"])
+        #expect(try await store.claimDeliveries(unordered, now: Self.t0.addingTimeInterval(71), lease: lease(71, until: 130))[0].deliveries.isEmpty,
+            "the soonest is leased: no probe")
     }
 
     @Test(arguments: Engine.allCases)
