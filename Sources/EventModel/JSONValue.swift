@@ -117,6 +117,7 @@ extension JSONValue {
 
     /// Compact JSON with sorted keys: the same value always gives the same bytes.
     public func encoded(pretty: Bool = false) -> [UInt8] {
+        guard pretty else { return CanonicalJSON.encode(self) }  // The same bytes as the encoder's, faster.
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a JSONValue cannot fail: every case maps to a JSON primitive or container.

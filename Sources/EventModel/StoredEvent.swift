@@ -27,9 +27,9 @@ public struct StoredEvent: Sendable, Hashable {
         rawValue = value
     }
 
-    /// Encodes an event in the canonical form.
+    /// Encodes an event in the canonical form (`CanonicalJSON`: the encoder's bytes, without it).
     public init(_ event: Event) throws {
-        let bytes = Array(try Event.makeEncoder().encode(event))
+        let bytes = CanonicalJSON.encode(event)
         guard let stored = StoredEvent(source: event.source, id: event.id, canonicalJSON: bytes) else {
             throw EncodingError.invalidValue(event, .init(codingPath: [], debugDescription: "an encoded event is not a JSON object"))
         }
@@ -161,9 +161,7 @@ public enum JSONString {
             out += text.utf8
             out.append(UInt8(ascii: "\""))
         } else {
-            // Rare (ids are ASCII): the encoder itself, so escapes are exactly its own.
-            let array = JSONValue.array([.string(text)]).encoded()
-            out += array[1..<(array.count - 1)]
+            CanonicalJSON.appendString(text, to: &out)
         }
     }
 }
