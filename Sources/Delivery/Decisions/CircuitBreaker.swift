@@ -9,16 +9,17 @@ import Foundation
 /// again for twice the cooldown, up to `maxCooldown`. A success while open (a delivery that was
 /// already in flight) closes it too: the destination answers.
 ///
-/// By default a probe goes every second however long the outage (`maxCooldown` 1 s): one
-/// request a second to a destination that is down costs little, and the queue drains within
-/// a second of it answering again. `delivery.breaker_probe_interval` spaces them further.
+/// By default a probe goes every half second however long the outage (`maxCooldown` 500 ms):
+/// two requests a second to a destination that is down cost little (their failures are logged
+/// once a minute), and the queue drains within a second of it answering again.
+/// `delivery.breaker_probe_interval` spaces them further.
 public struct CircuitBreaker: Sendable, Equatable {
     public struct Settings: Sendable, Equatable {
         public var threshold: Int
         public var initialCooldown: Duration
         public var maxCooldown: Duration
 
-        public init(threshold: Int = 5, initialCooldown: Duration = .seconds(1), maxCooldown: Duration = .seconds(1)) {
+        public init(threshold: Int = 5, initialCooldown: Duration = .milliseconds(500), maxCooldown: Duration = .milliseconds(500)) {
             self.threshold = max(1, threshold)
             self.initialCooldown = initialCooldown
             self.maxCooldown = max(maxCooldown, initialCooldown)

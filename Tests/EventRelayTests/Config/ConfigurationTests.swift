@@ -18,7 +18,7 @@ struct ConfigurationTests {
         #expect(configuration.dispatcher.concurrency == 16)
         #expect(configuration.dispatcher.retry.delays == RetrySchedule.standardWebhooksDelays)
         #expect(configuration.dispatcher.disableAfter == .seconds(3 * 86400))
-        #expect(configuration.dispatcher.breaker == CircuitBreaker.Settings(threshold: 5, initialCooldown: .seconds(1), maxCooldown: .seconds(1)))
+        #expect(configuration.dispatcher.breaker == CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(500), maxCooldown: .milliseconds(500)))
         let feed = try #require(configuration.feeds.first as? ScalingoFeedSettings)
         #expect(feed.configuration.apiURL == "https://api.osc-fr1.scalingo.com")
         #expect(feed.configuration.apps == ["my-app-prod"])
@@ -81,7 +81,7 @@ struct ConfigurationTests {
         }
     }
 
-    @Test func theBreakerProbesEverySecondUnlessToldToSpaceProbesOut() throws {
+    @Test func theBreakerProbesEveryHalfSecondUnlessToldToSpaceProbesOut() throws {
         let spaced = try ConfigurationLoader.parse(
             try YAMLValue.parse("delivery:\n  breaker_threshold: 3\n  breaker_probe_interval: 30s\n", file: "relay.yaml"), environment: [:])
         #expect(spaced.dispatcher.breaker == CircuitBreaker.Settings(threshold: 3, initialCooldown: .seconds(1), maxCooldown: .seconds(30)))
