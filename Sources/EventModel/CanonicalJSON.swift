@@ -23,7 +23,7 @@ public enum CanonicalJSON {
             case .type: value = .string(event.type)
             case .category: value = event.category.map { .string($0.rawValue) }
             case .time: value = .string(Timestamp.format(event.time))
-            case .actor: value = event.actor.map(Member.actor)
+            case .actor: value = event.actor.map { .json(actorValue($0)) }
             case .app: value = event.app.map(Member.string)
             case .appID: value = event.appID.map(Member.string)
             case .project: value = event.project.map(Member.string)
@@ -41,7 +41,6 @@ public enum CanonicalJSON {
             switch value {
             case .string(let text): appendString(text, to: &out)
             case .json(let json): append(json, to: &out)
-            case .actor(let actor): appendActor(actor, to: &out)
             }
         }
         out.append(UInt8(ascii: "}"))
@@ -149,21 +148,15 @@ public enum CanonicalJSON {
     private enum Member {
         case string(String)
         case json(JSONValue)
-        case actor(Actor)
     }
 
-    private static func appendActor(_ actor: Actor, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        for (key, value) in [("email", actor.email), ("id", actor.id), ("name", actor.name)] {
-            guard let value else { continue }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            appendString(key, to: &out)
-            out.append(UInt8(ascii: ":"))
-            appendString(value, to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
+    /// `Actor` as it encodes itself: its fields that are set.
+    private static func actorValue(_ actor: Actor) -> JSONValue {
+        var fields: [String: JSONValue] = [:]
+        if let id = actor.id { fields["id"] = .string(id) }
+        if let name = actor.name { fields["name"] = .string(name) }
+        if let email = actor.email { fields["email"] = .string(email) }
+        return .object(fields)
     }
 
     private enum EventKey: CaseIterable {
