@@ -99,8 +99,8 @@ public final class DeliveryDispatcher: Sendable {
         var needsSync = true
         /// The lease token each delivery in flight here is held under now (from claim to record).
         var leaseTokens: [String: Int64] = [:]
-        /// When each subscription's last failed probe was logged: at most one line a minute.
-        var probeLogged: [String: Date] = [:]
+        /// When each subscription's last failure was logged while its destination was known to be down.
+        var failureLogged: [String: Date] = [:]
     }
 
     public init(
@@ -396,22 +396,20 @@ public final class DeliveryDispatcher: Sendable {
                     .debug("delivered", metadata: ["status": "\(decision.statusCode ?? 0)", "attempt": "\(attemptNumber)"])
             }
         case .retry(let at):
-            let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
-            logger.warning("delivery attempt failed; will retry", metadata: [
-                "attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")", "next_attempt_at": "\(Timestamp.format(at))",
-            ])
+            // While the breaker is open (the destination is down, ops were told), one line a minute.
+            if breakerClosed(subscription.id) || failureLogDue(subscription.id, at: finished) {
+                let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
+                logger.warning("delivery attempt failed; will retry", metadata: [
+                    "attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")", "next_attempt_at": "\(Timestamp.format(at))",
+                ])
+            }
         case .wait(let until):
             let logger = self.logger.with(["delivery": .string(delivery.id), "subscription": .string(subscription.id)])
             if counted == false {
-                // A probe a second to a destination down for days: one line a minute says it.
-                let due = state.withValue { state in
-                    guard let last = state.probeLogged[subscription.id], finished.timeIntervalSince(last) < 60 else {
-                        state.probeLogged[subscription.id] = finished
-                        return true
-                    }
-                    return false
+                // Probes twice a second to a destination down for days: one line a minute says it.
+                if failureLogDue(subscription.id, at: finished) {
+                    logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"])
                 }
-                if due { logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"]) }
             } else {
                 logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
             }
@@ -430,6 +428,21 @@ public final class DeliveryDispatcher: Sendable {
             deliveryID: delivery.id, subscriptionID: subscription.id, leaseToken: claimed.lease.token, at: finished,
             outcome: decision.outcome, statusCode: decision.statusCode, error: decision.reason, durationMilliseconds: duration,
             next: next, counted: counted)
+    }
+
+    private func breakerClosed(_ subscriptionID: String) -> Bool {
+        guard case .closed = state.withValue({ $0.scheduler.status(subscriptionID)?.breaker }) else { return false }
+        return true
+    }
+
+    /// True at most once a minute per subscription: failures while its destination is known to
+    /// be down (failed probes, attempts while the breaker is open) are logged at that pace.
+    private func failureLogDue(_ subscriptionID: String, at now: Date) -> Bool {
+        state.withValue { state in
+            if let last = state.failureLogged[subscriptionID], now.timeIntervalSince(last) < 60 { return false }
+            state.failureLogged[subscriptionID] = now
+            return true
+        }
     }
 
     private func perform(_ action: LaneAction, now: Date) async {

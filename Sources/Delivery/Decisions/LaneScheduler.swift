@@ -109,6 +109,11 @@ public struct LaneScheduler: Sendable {
         var wokenWhileClaiming = false
         /// A probe found nothing to send (all leased): none before this time or a wake.
         var noProbeUntil: Date?
+        /// An ordered lane whose head failed: everything waits behind it, and its retry may be
+        /// minutes away while the breaker, counting one failure per retry, is still closed. The
+        /// head is probed at this time (then at the breaker's pace) so the lane comes back within
+        /// a probe interval of its destination, not at the head's next retry.
+        var headProbeAt: Date?
 
         init(settings: LaneSettings, now: Date) {
             self.settings = settings
@@ -179,8 +184,10 @@ public struct LaneScheduler: Sendable {
             if let due = lane.nextDue, due > now {
                 // Nothing due. But a breaker ready to probe does not wait for a retry hours away:
                 // it probes with the lane's next delivery now (not counted as its attempt).
-                if lane.nextDue != .distantFuture, lane.breaker.isOpen, now >= lane.noProbeUntil ?? now,
-                   lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
+                let breakerProbe = lane.breaker.isOpen && lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1
+                let headProbe = !lane.breaker.isOpen && lane.settings.ordered && lane.outstanding == 0 && now >= lane.headProbeAt ?? .distantFuture
+                if lane.nextDue != .distantFuture, breakerProbe || headProbe, now >= lane.noProbeUntil ?? now,
+                   lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
                     lane.probing = true
                     lane.claiming = true
                     claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
@@ -222,6 +229,7 @@ public struct LaneScheduler: Sendable {
         var actions: [LaneAction] = []
         switch signal {
         case .delivered:
+            lane.headProbeAt = nil
             if lane.breaker.recordSuccess() == .closed {
                 actions.append(.breakerClosed(subscriptionID: id))
                 actions.append(.expediteRetries(subscriptionID: id))
@@ -236,6 +244,7 @@ public struct LaneScheduler: Sendable {
             lane.rateLimitedUntil = max(lane.rateLimitedUntil ?? until, until)
             lane.bucket?.drain(now: now)
         case .failed:
+            if lane.settings.ordered { lane.headProbeAt = now.addingTimeInterval(lane.settings.breaker.initialCooldown.timeInterval) }
             if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
                 actions.append(.breakerOpened(subscriptionID: id, failures: failures))
             }
@@ -306,6 +315,10 @@ public struct LaneScheduler: Sendable {
                 : lane.inFlight < lane.settings.concurrency && lane.outstanding < 2 * lane.settings.concurrency
             guard free else { continue }
             var ready = lane.nextDue ?? now
+            if !lane.breaker.isOpen, lane.settings.ordered, let headProbeAt = lane.headProbeAt, lane.outstanding == 0 {
+                // The head's probe may come before its retry.
+                ready = min(ready, max(headProbeAt, lane.noProbeUntil ?? headProbeAt))
+            }
             if lane.breaker.isOpen {
                 // Open or half-open: nothing goes while a delivery is in flight (its outcome rings
                 // the dispatcher); then a probe goes at the breaker's time, whenever the next

@@ -204,6 +204,48 @@ struct LaneSchedulerTests {
         #expect(scheduler.plan(now: at(2)) == [LaneClaim(subscriptionID: "fifo", limit: 1, ordered: true)], "woken: ask the store again, one at a time")
     }
 
+    @Test func anOrderedLaneProbesItsFailedHeadBeforeTheBreakerOpensAndIsBackWithinAProbeInterval() {
+        var scheduler = LaneScheduler()
+        let settings = LaneSettings(
+            concurrency: 1, ordered: true, breaker: CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(500)), orderedBatch: 8)
+        scheduler.configure(["fifo": settings, "free": fast], now: Self.t0)
+        scheduler.claimed("fifo", asked: 8, got: 3, nextDue: nil, now: Self.t0)
+        scheduler.claimed("free", asked: 4, got: 1, nextDue: nil, now: Self.t0)
+        // The head fails (the two behind it are put back); its retry is 5 minutes away and the
+        // breaker, one failure in, is still closed.
+        #expect(scheduler.sent("fifo", .failed, now: Self.t0) == [.failingSince(subscriptionID: "fifo", since: Self.t0)])
+        scheduler.released("fifo", count: 3)
+        scheduler.recorded("fifo", count: 3)
+        scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(300), now: Self.t0)
+        #expect(scheduler.plan(now: at(0.2)).isEmpty)
+        #expect(scheduler.nextWake(now: at(0.2)) == at(0.5), "the head's probe, not its retry")
+        let probe = LaneClaim(subscriptionID: "fifo", limit: 1, ordered: true, probe: true)
+        #expect(scheduler.plan(now: at(0.5)) == [probe])
+        scheduler.claimed("fifo", asked: 1, got: 1, nextDue: nil, now: at(0.5))
+        #expect(scheduler.plan(now: at(0.7)).isEmpty, "one probe at a time")
+        // Still down: the next probe half a second later.
+        _ = scheduler.sent("fifo", .failed, now: at(0.6))
+        scheduler.released("fifo", count: 1)
+        scheduler.recorded("fifo", count: 1)
+        // Written: the lane asks the store, which says the head is not due for 5 minutes.
+        #expect(limits(&scheduler, at: at(0.7)) == ["fifo": 8])
+        scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(300), now: at(0.7))
+        #expect(scheduler.nextWake(now: at(0.7)) == at(1.1))
+        #expect(scheduler.plan(now: at(1.1)) == [probe])
+        scheduler.claimed("fifo", asked: 1, got: 1, nextDue: nil, now: at(1.1))
+        // Back: the probe gets through and the lane asks for its whole batch at once.
+        #expect(scheduler.sent("fifo", .delivered, now: at(1.2)) == [.failingSince(subscriptionID: "fifo", since: nil)])
+        scheduler.released("fifo", count: 1)
+        scheduler.recorded("fifo", count: 1)
+        #expect(limits(&scheduler, at: at(1.2))["fifo"] == 8)
+        // An unordered lane's single failure does not probe ahead of its retry.
+        _ = scheduler.sent("free", .failed, now: Self.t0)
+        scheduler.released("free", count: 1)
+        scheduler.recorded("free", count: 1)
+        scheduler.claimed("free", asked: 4, got: 0, nextDue: at(300), now: Self.t0)
+        #expect(limits(&scheduler, at: at(1.2))["free"] == nil)
+    }
+
     @Test func failingContinuouslyForTheDisablePeriodDisablesTheLaneOnce() {
         var scheduler = LaneScheduler()
         let settings = LaneSettings(concurrency: 1, ordered: false, disableAfter: .seconds(3 * 86400))

@@ -1,3 +1,4 @@
+import Delivery
 import EventModel
 import Foundation
 import HTTPServer
@@ -187,6 +188,35 @@ struct DeliveryFaultTests {
         })
         let delivered = receiver.requests.filter { _ in true }.suffix(5)
         #expect(DeliveryFaultTests.eventIDs(Array(delivered)) == ["e0", "e1", "e2", "e3", "e4"], "in order")
+        await setup.finish()
+        await receiver.stop()
+    }
+
+    /// With the default settings (ordered, breaker after 5 failures), the head's first retry is
+    /// 5 s away and the next 5 min: the lane must come back with the head's probe, within about a
+    /// second of the receiver answering, not at the head's retry.
+    @Test func aDefaultOrderedLaneIsBackWithinASecondOfItsReceiverNotAtItsHeadsRetry() async throws {
+        let down = LockedValue(true)
+        let receiver = try RecordingServer { _ in down.value ? HTTPServerResponse(status: 503) : HTTPServerResponse(status: 204) }
+        let setup = try await Setup(
+            subscriptions: "  - {id: fifo, type: webhook, url_env: TEST_FIFO_URL, secret_env: TEST_SECRET}",
+            routed: ["fifo"], urls: ["TEST_FIFO_URL": receiver.baseURL + "/x"],
+            adjust: {
+                // The shipped defaults, not the harness's quick ones.
+                $0.dispatcher.retry = RetrySchedule()
+                $0.dispatcher.breaker = CircuitBreaker.Settings()
+            })
+        try await setup.publish(20)
+        // Failing: the head was tried and its probes go on (no health event needed yet).
+        #expect(await receiver.waitFor(timeout: .seconds(10)) { $0.count >= 3 })
+        down.value = false
+        let back = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["fifo"]?[.delivered] == 20
+        })
+        #expect(ContinuousClock.now - back < .seconds(4), "back with the head's probe (every half second), not its 5 s or 5 min retry")
+        let delivered = receiver.requests.filter { _ in true }.suffix(20)
+        #expect(DeliveryFaultTests.eventIDs(Array(delivered)) == (0..<20).map { "e\($0)" }, "in order")
         await setup.finish()
         await receiver.stop()
     }
