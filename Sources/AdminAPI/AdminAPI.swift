@@ -169,13 +169,20 @@ public final class AdminAPI: HTTPServerHandler {
             ]))
         case let path where path.count == 3 && path[1] == "feeds":
             try allow(request, ["GET"])
-            guard let feed = dependencies.feeds().first(where: { $0.name == path[2] }) else {
-                throw APIError.notFound("no feed named \(path[2])")
+            if let feed = dependencies.feeds().first(where: { $0.name == path[2] }) {
+                return JSONResponse.make(200, Views.feed(feed, now: dependencies.clock.now))
             }
-            return JSONResponse.make(200, Views.feed(feed, now: dependencies.clock.now))
+            // A push feed: shown as `GET /v1/feeds` lists it under `push_feeds`.
+            guard let pushed = dependencies.pushFeeds[path[2]] else { throw APIError.notFound("no feed named \(path[2])") }
+            return JSONResponse.make(200, Views.pushFeed(pushed))
         case let path where path.count == 4 && path[1] == "feeds" && path[3] == "poll":
             try allow(request, ["POST"])
-            guard dependencies.pollFeed(path[2]) else { throw APIError.notFound("no feed named \(path[2])") }
+            guard dependencies.pollFeed(path[2]) else {
+                if dependencies.pushFeeds[path[2]] != nil {
+                    throw APIError.notFound("\(path[2]) is a push feed: the platform sends its events, nothing polls it")
+                }
+                throw APIError.notFound("no feed named \(path[2])")
+            }
             return JSONResponse.make(202, .object(["feed": .string(path[2]), "polling": .bool(true)]))
         case ["v1", "deliveries"]:
             try allow(request, ["GET"])

@@ -64,6 +64,11 @@ struct PushIngestTests {
         let stats = try #require(feeds.first { $0["name"] == .string("scalingo-hooks") })
         #expect(stats["accepted"] == .integer(1) && stats["rejected"] == .integer(3) && stats["duplicates"] == .integer(1))
         #expect(!"\(feeds)".contains(Self.bearer))
+        // Also by name, as polled feeds are; it is not polled.
+        let one = try await scenario.harness.admin(.GET, "/v1/feeds/scalingo-hooks")
+        #expect(one.status == 200 && one.json["accepted"] == .integer(1) && one.json["path"] == .string("/v1/ingest/scalingo-hooks"))
+        let poll = try await scenario.harness.admin(.POST, "/v1/feeds/scalingo-hooks/poll")
+        #expect(poll.status == 404 && "\(poll.json)".contains("push feed"))
         let counts = try await scenario.harness.admin(.GET, "/v1/deliveries").json["deliveries"]?.arrayValue ?? []
         #expect(counts.count == 1, "a refused push wrote nothing")
         await scenario.finish()
