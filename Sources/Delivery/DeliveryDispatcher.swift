@@ -408,7 +408,7 @@ public final class DeliveryDispatcher: Sendable {
             if counted == false {
                 // Probes twice a second to a destination down for days: one line a minute says it.
                 if failureLogDue(subscription.id, at: finished) {
-                    logger.warning("probe failed; the destination is still down", metadata: ["reason": "\(decision.reason ?? "")"])
+                    logger.warning("probe failed; the destination still fails", metadata: ["reason": "\(decision.reason ?? "")"])
                 }
             } else {
                 logger.notice("receiver is rate limiting; the subscription waits", metadata: ["until": "\(Timestamp.format(until))"])
@@ -418,7 +418,12 @@ public final class DeliveryDispatcher: Sendable {
             logger.error("delivery dead-lettered", metadata: ["attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")"])
         }
 
-        let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished) }
+        // Unavailable (no answer, 502, 503, 504): an ordered lane may probe its head, after a Retry-After.
+        var headProbeFrom: Date?
+        if case .retry(let status, _, let retryAfter) = result, status == nil || [502, 503, 504].contains(status ?? 0) {
+            headProbeFrom = finished.addingTimeInterval(min(retryAfter ?? .zero, settings.schedule.maxRetryAfter).timeInterval)
+        }
+        let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished, headProbeFrom: headProbeFrom) }
         for action in actions { await perform(action, now: finished) }
         if next == .deadLetter, claimed.event.source != HealthEvents.source {
             await health(.deliveryDeadLettered(

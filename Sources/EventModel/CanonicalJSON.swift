@@ -1,12 +1,11 @@
 import Foundation
 
-/// Writes JSON byte for byte as `Event.makeEncoder()` does (compact, keys sorted as Swift
-/// orders strings, `/` unescaped), without going through `JSONEncoder` and Codable's
+/// Writes JSON byte for byte as `Event.makeEncoder()` does (compact, keys sorted by their
+/// UTF-8 bytes, `/` unescaped), without going through `JSONEncoder` and Codable's
 /// containers: the canonical form an event is stored in (`StoredEvent`). A differential test
 /// holds it to the encoder's output for every recorded fixture and for random documents; what
 /// it cannot be sure to write the same way (a control character other than the common ones)
-/// it hands to the encoder. (Two keys of one object that are distinct but canonically
-/// equivalent, `é` precomposed and decomposed, may come in either order, as with the encoder.)
+/// it hands to the encoder.
 public enum CanonicalJSON {
     /// The event as `Event.makeEncoder().encode(event)` writes it.
     public static func encode(_ event: Event) -> [UInt8] {
@@ -140,9 +139,10 @@ public enum CanonicalJSON {
         out += text.utf8
     }
 
-    /// The order `.sortedKeys` puts keys in.
+    /// The order `.sortedKeys` puts keys in: by their UTF-8 bytes (not Swift's `<`, which compares
+    /// normalized text and orders a decomposed `e\u{301}` after `f`).
     static func keyOrder(_ a: String, _ b: String) -> Bool {
-        a < b
+        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     private enum Member {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a JSON document (RFC 8259) straight into a `JSONValue`, without Foundation's decoder
 /// and its Codable containers (which cost about 10 µs per kilobyte, most of a pushed event's
 /// budget). What it reads is what `JSONDecoder` reads into `JSONValue`, the same values for the
@@ -6,7 +8,10 @@
 /// UTF-8, with escapes and surrogate pairs decoded; a repeated key keeps its first value; a
 /// trailing comma in an array or object and a leading byte-order mark are accepted, as
 /// Foundation accepts them; nesting deeper than 512 is refused. Anything else is refused with
-/// the offset it was found at.
+/// the offset it was found at. Where it is stricter than Foundation: only UTF-8 is read (Foundation
+/// also reads UTF-16 and UTF-32 bodies), and a value nobody reads (a repeated key's ignored
+/// value) must be valid too (a broken escape, invalid UTF-8, a lone surrogate or `1e400` there
+/// refuses the document; Foundation checks only what it reads).
 public enum JSONReader {
     public static let maximumDepth = 512
 
@@ -262,6 +267,12 @@ public enum JSONReader {
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if integral, let value = Int64(text) { return .integer(value) }
             guard let double = Double(text), double.isFinite else { throw error("number \(text) is out of range") }
+            if !integral, abs(double) >= 9_007_199_254_740_992 {
+                // Beyond 2^53 with a fraction or an exponent, Foundation reads the decimal digits
+                // (not the nearest double) to decide the integer: rare, so asked of it directly.
+                if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { return value }
+                return .number(double)
+            }
             // Written with a fraction or an exponent but whole: an integer, as Foundation reads it.
             if !integral, let exact = Int64(exactly: double) { return .integer(exact) }
             return .number(double)

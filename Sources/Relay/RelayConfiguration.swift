@@ -198,10 +198,11 @@ public enum ConfigurationLoader {
             }
         }
         if let push = top["push"], !push.isNull {
-            var names: Set<String> = []
+            // One namespace with the polled feeds: events say their feed's name, and the API looks feeds up by it.
+            var names = Set(configuration.feeds.map(\.name))
             for entry in try push.sequence() {
                 let feed = try PushFeedSettings.parse(entry)
-                guard names.insert(feed.name).inserted else { throw entry.error("another push feed is already named \(feed.name)") }
+                guard names.insert(feed.name).inserted else { throw entry.error("another feed is already named \(feed.name)") }
                 configuration.pushFeeds.append(feed)
             }
         }

@@ -544,13 +544,14 @@ public final class SQLiteStore: RelayStore {
             let log = try db.cachedStatement(
                 sql: "INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)")
             // A breaker's probe that failed (not counted: the destination is still down) is logged
-            // unless the same failure of the same delivery was logged in the last minute: probes
-            // go every second, and a destination down for days would otherwise fill the log.
+            // unless the same delivery failed with the same status in the last minute (the reason's
+            // text is not compared: it often carries a request id): probes go twice a second, and a
+            // destination down for days would otherwise fill the log.
             let probeLog = try db.cachedStatement(
                 sql: """
                     INSERT INTO delivery_attempts (delivery_id, at, outcome, status_code, error, duration_ms)
                     SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
-                        SELECT 1 FROM delivery_attempts WHERE delivery_id = ? AND at > ? AND outcome = ? AND status_code IS ? AND error IS ?)
+                        SELECT 1 FROM delivery_attempts WHERE delivery_id = ? AND at > ? AND outcome = ? AND status_code IS ?)
                     """)
             // Fenced: only the holder of the current lease (or a record made without one) changes the row.
             let fence = "status = 'pending' AND (? IS NULL OR lease_token = ?)"
@@ -590,7 +591,7 @@ public final class SQLiteStore: RelayStore {
                 if !attempt.counted, attempt.outcome == .retry {
                     try probeLog.execute(arguments: [
                         attempt.deliveryID, at, attempt.outcome.rawValue, attempt.statusCode, attempt.error, attempt.durationMilliseconds,
-                        attempt.deliveryID, at - 60_000, attempt.outcome.rawValue, attempt.statusCode, attempt.error,
+                        attempt.deliveryID, at - 60_000, attempt.outcome.rawValue, attempt.statusCode,
                     ])
                     continue
                 }

@@ -184,10 +184,11 @@ public struct LaneScheduler: Sendable {
             if let due = lane.nextDue, due > now {
                 // Nothing due. But a breaker ready to probe does not wait for a retry hours away:
                 // it probes with the lane's next delivery now (not counted as its attempt).
-                let breakerProbe = lane.breaker.isOpen && lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1
-                let headProbe = !lane.breaker.isOpen && lane.settings.ordered && lane.outstanding == 0 && now >= lane.headProbeAt ?? .distantFuture
-                if lane.nextDue != .distantFuture, breakerProbe || headProbe, now >= lane.noProbeUntil ?? now,
-                   lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true {
+                // Cheap checks first: `permits` moves an open breaker to half-open.
+                if lane.nextDue != .distantFuture, now >= lane.noProbeUntil ?? now, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true,
+                   lane.breaker.isOpen
+                    ? lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1
+                    : lane.settings.ordered && lane.outstanding == 0 && now >= lane.headProbeAt ?? .distantFuture {
                     lane.probing = true
                     lane.claiming = true
                     claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
@@ -222,8 +223,12 @@ public struct LaneScheduler: Sendable {
         lanes[id] = lane
     }
 
-    /// A delivery of the lane was answered (or failed to be).
-    public mutating func sent(_ id: String, _ signal: LaneSignal, now: Date) -> [LaneAction] {
+    /// A delivery of the lane was answered (or failed to be). `headProbeFrom`, for a failure that
+    /// says the destination is unavailable (no answer, 502, 503, 504): an ordered lane probes its
+    /// head from then on (after a `Retry-After`, when there was one) at the breaker's pace. Nil
+    /// for a destination that answered with a rejection of this delivery: probing the same head
+    /// again would be refused again; it waits for its retry.
+    public mutating func sent(_ id: String, _ signal: LaneSignal, now: Date, headProbeFrom: Date? = nil) -> [LaneAction] {
         guard var lane = lanes[id] else { return [] }
         defer { lanes[id] = lane }
         var actions: [LaneAction] = []
@@ -244,7 +249,9 @@ public struct LaneScheduler: Sendable {
             lane.rateLimitedUntil = max(lane.rateLimitedUntil ?? until, until)
             lane.bucket?.drain(now: now)
         case .failed:
-            if lane.settings.ordered { lane.headProbeAt = now.addingTimeInterval(lane.settings.breaker.initialCooldown.timeInterval) }
+            if lane.settings.ordered {
+                lane.headProbeAt = headProbeFrom.map { max($0, now.addingTimeInterval(lane.settings.breaker.maxCooldown.timeInterval)) }
+            }
             if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
                 actions.append(.breakerOpened(subscriptionID: id, failures: failures))
             }

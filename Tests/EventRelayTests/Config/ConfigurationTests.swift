@@ -100,6 +100,7 @@ struct ConfigurationTests {
         ("delivery:\n  retry_schedule: [5s]\n  max_attempts: 3\n", 3, "either retry_schedule or max_attempts"),
         ("delivery:\n  keep_delivered: 10s\n", 2, "between 1m and"),
         ("delivery:\n  breaker_probe_interval: 10ms\n", 2, "between 100ms and"),
+        ("feeds:\n  scalingo:\n    - {name: a}\npush:\n  - {name: a, format: relay, auth: bearer, secret_env: S}\n", 5, "another feed is already named a"),
         ("log_level: loud\n", 1, "must be one of"),
         ("feeds:\n  heroku: []\n", 2, "unknown key"),
         ("feeds:\n  scalingo:\n    - region: mars-1\n", 3, "unknown region"),

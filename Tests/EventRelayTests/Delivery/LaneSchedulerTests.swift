@@ -207,13 +207,14 @@ struct LaneSchedulerTests {
     @Test func anOrderedLaneProbesItsFailedHeadBeforeTheBreakerOpensAndIsBackWithinAProbeInterval() {
         var scheduler = LaneScheduler()
         let settings = LaneSettings(
-            concurrency: 1, ordered: true, breaker: CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(500)), orderedBatch: 8)
+            concurrency: 1, ordered: true,
+            breaker: CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(500), maxCooldown: .milliseconds(500)), orderedBatch: 8)
         scheduler.configure(["fifo": settings, "free": fast], now: Self.t0)
         scheduler.claimed("fifo", asked: 8, got: 3, nextDue: nil, now: Self.t0)
         scheduler.claimed("free", asked: 4, got: 1, nextDue: nil, now: Self.t0)
         // The head fails (the two behind it are put back); its retry is 5 minutes away and the
         // breaker, one failure in, is still closed.
-        #expect(scheduler.sent("fifo", .failed, now: Self.t0) == [.failingSince(subscriptionID: "fifo", since: Self.t0)])
+        #expect(scheduler.sent("fifo", .failed, now: Self.t0, headProbeFrom: Self.t0) == [.failingSince(subscriptionID: "fifo", since: Self.t0)])
         scheduler.released("fifo", count: 3)
         scheduler.recorded("fifo", count: 3)
         scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(300), now: Self.t0)
@@ -224,7 +225,7 @@ struct LaneSchedulerTests {
         scheduler.claimed("fifo", asked: 1, got: 1, nextDue: nil, now: at(0.5))
         #expect(scheduler.plan(now: at(0.7)).isEmpty, "one probe at a time")
         // Still down: the next probe half a second later.
-        _ = scheduler.sent("fifo", .failed, now: at(0.6))
+        _ = scheduler.sent("fifo", .failed, now: at(0.6), headProbeFrom: at(0.6))
         scheduler.released("fifo", count: 1)
         scheduler.recorded("fifo", count: 1)
         // Written: the lane asks the store, which says the head is not due for 5 minutes.
@@ -238,6 +239,25 @@ struct LaneSchedulerTests {
         scheduler.released("fifo", count: 1)
         scheduler.recorded("fifo", count: 1)
         #expect(limits(&scheduler, at: at(1.2))["fifo"] == 8)
+        // A head the destination answered with a rejection (a 500: it is up) is not probed: the
+        // same request would be refused again; it waits for its retry.
+        scheduler.claimed("fifo", asked: 8, got: 1, nextDue: nil, now: at(2))
+        _ = scheduler.sent("fifo", .failed, now: at(2))
+        scheduler.released("fifo", count: 1)
+        scheduler.recorded("fifo", count: 1)
+        scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(300), now: at(2))
+        #expect(limits(&scheduler, at: at(10)) == [:])
+        #expect(scheduler.nextWake(now: at(10)) == at(300))
+        // Unavailable with a Retry-After of a minute: the head is probed after it, not before.
+        scheduler.wake(["fifo"])
+        scheduler.claimed("fifo", asked: 8, got: 1, nextDue: nil, now: at(10))
+        _ = scheduler.sent("fifo", .failed, now: at(10), headProbeFrom: at(70))
+        scheduler.released("fifo", count: 1)
+        scheduler.recorded("fifo", count: 1)
+        scheduler.claimed("fifo", asked: 8, got: 0, nextDue: at(300), now: at(10))
+        #expect(limits(&scheduler, at: at(69)) == [:])
+        #expect(scheduler.nextWake(now: at(11)) == at(70))
+        #expect(scheduler.plan(now: at(70)) == [probe])
         // An unordered lane's single failure does not probe ahead of its retry.
         _ = scheduler.sent("free", .failed, now: Self.t0)
         scheduler.released("free", count: 1)
