@@ -52,7 +52,10 @@ public struct StoredEvent: Sendable, Hashable {
     }
 
     public func decoded() throws -> Event {
-        try Event.makeDecoder().decode(Event.self, from: Data(json))
+        guard case .object(let fields) = try JSONReader.parse(json), let event = Event(json: fields) else {
+            throw JSONParseError(reason: "the stored event \(key) is not an event")
+        }
+        return event
     }
 }
 
@@ -143,25 +146,6 @@ enum JSONScan {
                 index += 1
             }
             return index > start ? index : nil
-        }
-    }
-}
-
-/// JSON string literals, byte for byte as `Event.makeEncoder()` writes them (no `\/`).
-public enum JSONString {
-    /// Appends `text` as a quoted JSON string.
-    public static func append(_ text: String, to out: inout [UInt8]) {
-        var plain = true
-        for byte in text.utf8 where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
-        if plain {
-            out.append(UInt8(ascii: "\""))
-            out += text.utf8
-            out.append(UInt8(ascii: "\""))
-        } else {
-            CanonicalJSON.appendString(text, to: &out)
         }
     }
 }

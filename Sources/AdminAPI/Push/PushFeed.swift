@@ -202,7 +202,7 @@ public final class PushFeed: Sendable {
         if settings.format == PushFeedSettings.relayFormat {
             // A normalized event, or a relay's webhook body carrying one under `event` beside `raw`.
             let document = item["id"] == nil ? item["event"] ?? item : item
-            guard var event = try? Event.makeDecoder().decode(Event.self, from: Data(document.encoded())), !event.id.isEmpty else { return [] }
+            guard case .object(let fields) = document, var event = Event(json: fields), !event.id.isEmpty else { return [] }
             if case .object(let fields) = event.raw, fields.isEmpty, let raw = item["raw"] { event.raw = raw }
             return [FeedRegistry.completed(event, receivedAt: receivedAt)]
         }
@@ -252,53 +252,13 @@ enum RelayBatch {
 
     /// A normalized event, or a relay webhook body carrying one under `event` beside `raw`.
     static func item(_ fields: [String: JSONValue]) -> Event? {
-        guard fields["id"] == nil, let carried = fields["event"] else { return event(fields) }
-        guard case .object(let inner) = carried, var event = event(inner) else { return nil }
+        guard fields["id"] == nil, let carried = fields["event"] else { return Event(json: fields) }
+        guard case .object(let inner) = carried, var event = Event(json: inner) else { return nil }
         if case .object(let rawFields) = event.raw, rawFields.isEmpty, let raw = fields["raw"] {
-            guard let raw = present(raw) else { return event }
+            guard raw != .null else { return event }
             event.raw = raw
         }
         return event
-    }
-
-    /// `Event(from:)`, for a tree already read: required strings must be strings, optional ones
-    /// strings or null or absent; an unknown or malformed category is no category.
-    static func event(_ fields: [String: JSONValue]) -> Event? {
-        guard let source = fields["source"]?.stringValue, let id = fields["id"]?.stringValue, let type = fields["type"]?.stringValue,
-              let timeText = fields["time"]?.stringValue, let time = Timestamp.parse(timeText)
-        else { return nil }
-        var strings: [String: String] = [:]
-        for key in ["feed", "app", "app_id", "project", "project_id", "environment", "summary"] {
-            guard let value = fields[key].flatMap(present) else { continue }
-            guard case .string(let text) = value else { return nil }
-            strings[key] = text
-        }
-        var actor: Actor?
-        if let value = fields["actor"].flatMap(present) {
-            guard case .object(let actorFields) = value else { return nil }
-            var parts: [String: String] = [:]
-            for key in ["id", "name", "email"] {
-                guard let part = actorFields[key].flatMap(present) else { continue }
-                guard case .string(let text) = part else { return nil }
-                parts[key] = text
-            }
-            if parts["name"] == nil, let username = actorFields["username"].flatMap(present) {
-                guard case .string(let text) = username else { return nil }
-                parts["name"] = text
-            }
-            actor = Actor(id: parts["id"], name: parts["name"], email: parts["email"])
-        }
-        let category = fields["category"]?.stringValue.flatMap(EventCategory.init(rawValue:))
-        return Event(
-            source: source, feed: strings["feed"] ?? source, id: id, type: type, category: category, time: time, actor: actor,
-            app: strings["app"], appID: strings["app_id"], project: strings["project"], projectID: strings["project_id"],
-            environment: strings["environment"], summary: strings["summary"], details: fields["details"].flatMap(present),
-            raw: fields["raw"].flatMap(present) ?? .object([:]))
-    }
-
-    /// A member's value as `decodeIfPresent` sees it: null is absent.
-    private static func present(_ value: JSONValue) -> JSONValue? {
-        value == .null ? nil : value
     }
 
     /// The Decodable form of the same rules: the reference the reader above is tested against.

@@ -101,15 +101,15 @@ public enum WebhookPayload {
         out.reserveCapacity(event.json.count + context.deliveryID.utf8.count + context.subscriptionID.utf8.count
             + context.matchedBy.utf8.count + 96)
         out += #"{"delivery_id":"#.utf8
-        JSONString.append(context.deliveryID, to: &out)
+        CanonicalJSON.appendString(context.deliveryID, to: &out)
         out += #","event":"#.utf8
         event.appendNormalized(to: &out)
         out += #","matched_by":"#.utf8
-        JSONString.append(context.matchedBy, to: &out)
+        CanonicalJSON.appendString(context.matchedBy, to: &out)
         out += #","raw":"#.utf8
         event.appendRaw(to: &out)
         out += #","subscription_id":"#.utf8
-        JSONString.append(context.subscriptionID, to: &out)
+        CanonicalJSON.appendString(context.subscriptionID, to: &out)
         out += #","type":"event"}"#.utf8
         return out
     }

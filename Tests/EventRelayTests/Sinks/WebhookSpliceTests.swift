@@ -54,7 +54,7 @@ struct WebhookSpliceTests {
     @Test func jsonStringsAreWrittenAsTheEncoderWritesThem() {
         for text in ["plain", "", "a/b", "\"", "\\", "\u{0}\u{8}\u{c}\n\r\t\u{1f}", "é", "😀", "\u{7f}"] {
             var out: [UInt8] = []
-            JSONString.append(text, to: &out)
+            CanonicalJSON.appendString(text, to: &out)
             let expected = JSONValue.array([.string(text)]).encoded()
             #expect(out == Array(expected[1..<(expected.count - 1)]), "\(text)")
         }
