@@ -61,7 +61,7 @@ struct Bench {
                 subscriptionIDs: ["s\(index % 7)"]))
         }
         let subscriptions = (0..<20).map {
-            Subscription(id: "api\($0)", kind: .slack, url: "https://x.test/\($0)", filter: EventFilter(types: ["deployment", "restart"], apps: ["*-prod"]))
+            Subscription(id: "api\($0)", settings: SlackSettings(url: SecretString("https://x.test/\($0)")), filter: EventFilter(types: ["deployment", "restart"], apps: ["*-prod"]))
         }
         let router = Router(rules: rules, subscriptions: subscriptions)
         let types = ["deployment", "restart", "scale", "login_lock", "run", "new_variable"]
@@ -85,7 +85,7 @@ struct Bench {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path, sinks: SinkRegistry.kinds)
         let now = Date()
         let clock = ContinuousClock()
         var deliveries = 0
@@ -131,11 +131,13 @@ struct Bench {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.sqlite").path, sinks: SinkRegistry.kinds)
         let now = Date()
         let subscription = Subscription(
-            id: "hook", kind: .webhook, url: "http://127.0.0.1:\(sink.port)/hook",
-            signingSecret: "whsec_" + Data(repeating: 1, count: 32).base64EncodedString(),
+            id: "hook",
+            settings: WebhookSettings(
+                url: SecretString("http://127.0.0.1:\(sink.port)/hook"),
+                secret: SecretString("whsec_" + Data(repeating: 1, count: 32).base64EncodedString())),
             delivery: DeliveryOptions(ordering: DeliveryOptions.Ordering.none, concurrency: concurrency))
         var remaining = count
         var poll = 0

@@ -293,16 +293,12 @@ public final class AdminAPI: HTTPServerHandler {
         let object = try SubscriptionInput.object(request.body)
         let now = dependencies.clock.now
         let id = try SubscriptionInput.string(object, "id") ?? Identifier.make(prefix: "sub", now: now)
+        let kind = try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type"))
         var draft = Subscription(
-            id: id, kind: try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type")),
-            url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
-            signingSecret: try SubscriptionInput.string(object, "secret"),
-            headers: try SubscriptionInput.headers(object["headers"], base: [], merge: false),
-            slackIcon: try SubscriptionInput.string(object, "slack_icon"),
-            slackUsername: try SubscriptionInput.string(object, "slack_username"),
+            id: id, settings: try SubscriptionInput.settings(object, kind: kind, mode: .create),
             filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
             origin: .api, createdAt: now, updatedAt: now)
-        let generated = generateSecretIfNeeded(&draft)
+        let generated = generateSecretIfNeeded(&draft, object)
         let subscription = try SubscriptionInput.checked(draft)
         if dependencies.catalog.isDeclaredInRules(id) {
             throw APIError.conflict("subscription \(id) is declared in the rules folder")
@@ -316,10 +312,10 @@ public final class AdminAPI: HTTPServerHandler {
             try await self.reloadCatalog()
         }
         logger.info("subscription created", metadata: [
-            "subscription": "\(id)", "type": "\(subscription.kind.rawValue)", "secret_generated": "\(generated != nil)",
+            "subscription": "\(id)", "type": "\(subscription.kind)", "secret_generated": "\(generated != nil)",
         ])
         return JSONResponse.make(
-            201, Views.withNewSecret(Views.subscription(subscription, now: now), generated), headers: [("Location", "/v1/subscriptions/\(id)")])
+            201, Views.saved(subscription, now: now, newSecret: generated), headers: [("Location", "/v1/subscriptions/\(id)")])
     }
 
     private func replaceSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
@@ -328,30 +324,24 @@ public final class AdminAPI: HTTPServerHandler {
         return try await saveChange(id) { existing in try self.replaced(id, object, existing) }
     }
 
+    /// Secrets are never shown, so a replacement may leave them out to keep the current ones
+    /// (with any rotation in progress), when the type stays the same. A secret given replaces
+    /// the current one outright.
     private func replaced(_ id: String, _ object: [String: JSONValue], _ existing: Subscription) throws -> (Subscription, String?) {
         if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
             throw APIError.invalidField("id", "does not match the id in the path (\(id))")
         }
         let kind = try SubscriptionInput.kind(try SubscriptionInput.requiredString(object, "type"))
-        // Secrets are never shown, so a replacement may leave them out to keep the current ones
-        // (with any rotation in progress). A secret given replaces the current one outright.
-        let givenSecret = try SubscriptionInput.string(object, "secret")
-        let secret = givenSecret ?? (kind == .webhook ? existing.signingSecret : nil)
-        let previous = givenSecret == nil && kind == .webhook ? existing.previousSecrets : []
         var updated = Subscription(
-            id: id, kind: kind, url: try SubscriptionInput.url(try SubscriptionInput.requiredString(object, "url")),
-            signingSecret: secret, previousSecrets: previous,
-            headers: try SubscriptionInput.headers(object["headers"], base: existing.headers, merge: false),
-            slackIcon: try SubscriptionInput.string(object, "slack_icon"),
-            slackUsername: try SubscriptionInput.string(object, "slack_username"),
+            id: id, settings: try SubscriptionInput.settings(object, kind: kind, mode: .replace, existing: existing.settings),
             filter: try SubscriptionInput.filter(object["filter"], base: .any), delivery: try SubscriptionInput.delivery(object["delivery"]),
             origin: .api, createdAt: existing.createdAt, updatedAt: dependencies.clock.now)
-        let generated = generateSecretIfNeeded(&updated)
+        let generated = generateSecretIfNeeded(&updated, object)
         return (try SubscriptionInput.checked(updated), generated)
     }
 
     /// JSON merge patch (RFC 7386): fields present replace, `null` clears an optional field,
-    /// `filter` merges key by key.
+    /// `filter` merges key by key, secret maps (headers) name by name.
     private func patchSubscription(_ id: String, _ request: HTTPServerRequest) async throws -> HTTPServerResponse {
         let object = try SubscriptionInput.object(request.body)
         _ = try editable(id)
@@ -364,41 +354,25 @@ public final class AdminAPI: HTTPServerHandler {
         if let bodyID = try SubscriptionInput.string(object, "id"), bodyID != id {
             throw APIError.invalidField("id", "cannot be changed")
         }
-        for key in ["type", "url"] where object[key]?.isNull == true {
-            throw APIError.invalidField(key, "cannot be removed")
-        }
-        if let type = try SubscriptionInput.string(object, "type") { updated.kind = try SubscriptionInput.kind(type) }
-        if let url = try SubscriptionInput.string(object, "url") { updated.url = try SubscriptionInput.url(url) }
-        if object["secret"] != nil {
-            // A secret set this way replaces the current one outright; rotate to overlap them.
-            updated.signingSecret = try SubscriptionInput.string(object, "secret")
-            updated.previousSecrets = []
-        }
-        updated.headers = try SubscriptionInput.headers(object["headers"], base: updated.headers, merge: true)
-        if object["slack_icon"] != nil { updated.slackIcon = try SubscriptionInput.string(object, "slack_icon") }
-        if object["slack_username"] != nil { updated.slackUsername = try SubscriptionInput.string(object, "slack_username") }
-        if updated.kind == .webhook, object["type"] != nil {
-            // Switching to webhook: Slack-only fields no longer apply.
-            if object["slack_icon"] == nil { updated.slackIcon = nil }
-            if object["slack_username"] == nil { updated.slackUsername = nil }
-        }
-        if updated.kind == .slack, object["type"] != nil, object["secret"] == nil {
-            updated.signingSecret = nil
-            updated.previousSecrets = []
-        }
+        if object["type"]?.isNull == true { throw APIError.invalidField("type", "cannot be removed") }
+        let kind = try SubscriptionInput.kind(try SubscriptionInput.string(object, "type") ?? existing.kind)
+        updated.settings = try SubscriptionInput.settings(object, kind: kind, mode: .patch, existing: existing.settings)
         updated.filter = try SubscriptionInput.filter(object["filter"], base: updated.filter)
         if object["delivery"] != nil { updated.delivery = try SubscriptionInput.delivery(object["delivery"]) }
         updated.updatedAt = dependencies.clock.now
-        let generated = object["secret"] == nil ? generateSecretIfNeeded(&updated) : nil
+        let generated = generateSecretIfNeeded(&updated, object)
         return (try SubscriptionInput.checked(updated), generated)
     }
 
-    /// A webhook subscription given no secret gets a generated one, returned once in the answer.
-    private func generateSecretIfNeeded(_ subscription: inout Subscription) -> String? {
-        guard subscription.kind == .webhook, subscription.signingSecret == nil else { return nil }
-        let secret = Subscription.generateSigningSecret()
-        subscription.signingSecret = secret
-        return secret
+    /// A signed kind given no secret (and not asked to clear it) gets a generated one, returned
+    /// once in the answer.
+    private func generateSecretIfNeeded(_ subscription: inout Subscription, _ object: [String: JSONValue]) -> String? {
+        guard let signed = subscription.settings as? any SecretRotating, signed.currentSecret == nil,
+              object[type(of: signed).secretField] == nil
+        else { return nil }
+        let secret = type(of: signed).generateSecret()
+        subscription.settings = signed.replacingSecret(with: secret)
+        return secret.value
     }
 
     /// `POST /v1/subscriptions/{id}/secret/rotate`, body optional: `secret` (generated when
@@ -408,43 +382,44 @@ public final class AdminAPI: HTTPServerHandler {
         let object = request.body.isEmpty ? [:] : try SubscriptionInput.object(request.body, allowed: ["secret", "previous_expires_in"])
         let given = try SubscriptionInput.string(object, "secret")
         let overlap = try SubscriptionInput.duration(
-            object, "previous_expires_in", default: Subscription.defaultRotationOverlap, max: Subscription.maxRotationOverlap)
-        let newSecret = given ?? Subscription.generateSigningSecret()
+            object, "previous_expires_in", default: SecretRotation.defaultOverlap, max: SecretRotation.maxOverlap)
         // Read, rotate and write as one change: two rotations at once must not lose a secret.
-        let rotated = try await changes.run {
-            let existing = try self.signed(id)
+        let (rotated, newSecret) = try await changes.run {
+            var rotated = try self.editable(id)
+            let signed = try self.signed(rotated)
+            let newSecret = given.map(SecretString.init) ?? type(of: signed).generateSecret()
             let now = self.dependencies.clock.now
-            var rotated: Subscription
             do throws(FieldError) {
-                rotated = try existing.rotatingSecret(to: newSecret, previousExpiresAt: now.addingTimeInterval(overlap.timeInterval), now: now)
+                rotated.settings = try signed.rotatingSecret(
+                    to: newSecret, previousExpiresAt: now.addingTimeInterval(overlap.timeInterval), now: now)
             } catch {
                 if error.field == "previous_secrets" { throw APIError.conflict(error.message) }
                 throw APIError.invalidField(error.field, error.message)
             }
             rotated.updatedAt = now
             try await self.commit(try SubscriptionInput.checked(rotated))
-            return rotated
+            return (rotated, newSecret)
         }
-        let expiry = rotated.previousSecrets.first.map { Timestamp.format($0.expiresAt) } ?? "none"
+        let now = dependencies.clock.now
+        let expiry = (rotated.settings as? any SecretRotating)?.previousSecrets(inForceAt: now).first.map { Timestamp.format($0.expiresAt) }
         logger.info("subscription secret rotated", metadata: [
-            "subscription": "\(id)", "secret_generated": "\(given == nil)", "previous_expires_at": "\(expiry)",
+            "subscription": "\(id)", "secret_generated": "\(given == nil)", "previous_expires_at": "\(expiry ?? "none")",
         ])
-        return JSONResponse.make(200, Views.withNewSecret(Views.subscription(rotated, now: dependencies.clock.now), given == nil ? newSecret : nil))
+        return JSONResponse.make(200, Views.saved(rotated, now: now, newSecret: given == nil ? newSecret.value : nil))
     }
 
-    private func signed(_ id: String) throws(APIError) -> Subscription {
-        let existing = try editable(id)
-        guard existing.kind == .webhook else {
-            throw APIError.conflict("subscription \(id) is of type \(existing.kind.rawValue): only webhook subscriptions are signed")
+    private func signed(_ subscription: Subscription) throws(APIError) -> any SecretRotating {
+        guard let signed = subscription.settings as? any SecretRotating else {
+            throw APIError.conflict("subscription \(subscription.id) is of type \(subscription.kind), which is not signed")
         }
-        return existing
+        return signed
     }
 
     /// `DELETE /v1/subscriptions/{id}/secret/previous`: rotated-out secrets stop signing now.
     private func endPreviousSecrets(_ id: String) async throws -> HTTPServerResponse {
         let updated = try await changes.run {
-            var updated = try self.signed(id)
-            updated.previousSecrets = []
+            var updated = try self.editable(id)
+            updated.settings = try self.signed(updated).endingPreviousSecrets()
             updated.updatedAt = self.dependencies.clock.now
             try await self.commit(updated)
             return updated
@@ -464,7 +439,7 @@ public final class AdminAPI: HTTPServerHandler {
             return (updated, secret)
         }
         logger.info("subscription updated", metadata: ["subscription": "\(subscription.id)", "secret_generated": "\(newSecret != nil)"])
-        return JSONResponse.make(200, Views.withNewSecret(Views.subscription(subscription, now: dependencies.clock.now), newSecret))
+        return JSONResponse.make(200, Views.saved(subscription, now: dependencies.clock.now, newSecret: newSecret))
     }
 
     /// Writes a changed subscription and rebuilds the catalog; run inside `changes`.
@@ -500,7 +475,7 @@ public final class AdminAPI: HTTPServerHandler {
 
     /// Scrubs a subscription's secrets from recorded errors; nothing to scrub once it is gone.
     private func scrubber(forSubscription id: String) -> Scrubber {
-        dependencies.catalog.subscription(id: id).map(Scrubber.init(subscription:)) ?? .none
+        dependencies.catalog.subscription(id: id).map { Scrubber(settings: $0.settings) } ?? .none
     }
 
     static let deliveryFilters = ["status", "subscription_id", "event", "source", "since", "until"]
@@ -645,7 +620,7 @@ public final class AdminAPI: HTTPServerHandler {
         let found = try subscription(id)
         guard let dispatcher = dependencies.dispatcher else { throw APIError.unavailable("deliveries are not running") }
         let record = await dispatcher.sendTest(to: found)
-        return JSONResponse.make(200, Views.test(record, scrubber: Scrubber(subscription: found)))
+        return JSONResponse.make(200, Views.test(record, scrubber: Scrubber(settings: found.settings)))
     }
 
     /// A subscription's delivery state for its view: held or not, its lane, what it is owed.

@@ -1,15 +1,18 @@
 import EventModel
-import Rules
 import Foundation
+import Rules
+import Sinks
 import YAMLSupport
 
 /// Reads subscription documents sent to the API: unknown fields and wrong JSON types are
-/// refused with the field's name; values are checked by `Subscription.validate()`.
+/// refused with the field's name; values are checked by `Subscription.validate()`. The keys
+/// beside the shared ones are the kind's (its folder's decoder reads them).
 enum SubscriptionInput {
-    static let fields = ["id", "type", "url", "secret", "headers", "slack_icon", "slack_username", "filter", "delivery"]
+    static let sharedFields = ["id", "type", "filter", "delivery"]
 
-    /// Parses a request body into a JSON object, or explains why it is not one.
-    static func object(_ body: [UInt8], allowed fields: [String] = fields) throws(APIError) -> [String: JSONValue] {
+    /// Parses a request body into a JSON object, or explains why it is not one. `allowed` nil:
+    /// the keys are checked once the type is known (`settings`).
+    static func object(_ body: [UInt8], allowed fields: [String]? = nil) throws(APIError) -> [String: JSONValue] {
         guard !body.isEmpty else { throw APIError.invalidJSON("the body is empty; send a JSON object") }
         let value: JSONValue
         do {
@@ -18,8 +21,10 @@ enum SubscriptionInput {
             throw APIError.invalidJSON("\(error)")
         }
         guard case .object(let object) = value else { throw APIError.invalidJSON("the body must be a JSON object") }
-        for key in object.keys.sorted() where !fields.contains(key) {
-            throw APIError.unknownField(key, allowed: fields)
+        if let fields {
+            for key in object.keys.sorted() where !fields.contains(key) {
+                throw APIError.unknownField(key, allowed: fields)
+            }
         }
         return object
     }
@@ -28,37 +33,6 @@ enum SubscriptionInput {
         guard let value = object[key], !value.isNull else { return nil }
         guard let text = value.stringValue else { throw APIError.invalidField(key, "must be a string") }
         return text
-    }
-
-    /// `headers`: an object of names to values. POST/PUT (`merge` false) give the whole set
-    /// (absent keeps `base`, which PUT uses since values are never shown; `null` removes all);
-    /// PATCH merges by name, case-insensitively (`null` for a name removes it). Errors name
-    /// headers, never values.
-    static func headers(_ value: JSONValue?, base: [CustomHeader], merge: Bool) throws(APIError) -> [CustomHeader] {
-        guard let value else { return base }
-        if value.isNull { return [] }
-        guard case .object(let object) = value else {
-            throw APIError.invalidField("headers", "must be an object of header names to values")
-        }
-        var result = merge ? base : []
-        for name in object.keys.sorted() {
-            let entry = object[name] ?? .null
-            let existing = result.firstIndex { $0.name.lowercased() == name.lowercased() }
-            if entry.isNull {
-                guard merge else { throw APIError.invalidField("headers.\(name)", "must be a string") }
-                if let existing { result.remove(at: existing) }
-                continue
-            }
-            guard let text = entry.stringValue else {
-                throw APIError.invalidField("headers.\(name)", merge ? "must be a string (or null to remove it)" : "must be a string")
-            }
-            if merge, let existing {
-                result[existing] = CustomHeader(name: name, value: text)
-            } else {
-                result.append(CustomHeader(name: name, value: text))
-            }
-        }
-        return result
     }
 
     /// A duration such as "24h", "90m" or "0s", within `0...max`.
@@ -77,18 +51,37 @@ enum SubscriptionInput {
         return text
     }
 
-    static func kind(_ text: String) throws(APIError) -> SubscriptionKind {
-        guard let kind = SubscriptionKind(rawValue: text) else {
-            throw APIError.invalidField("type", "must be one of: \(SubscriptionKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+    static func kind(_ text: String) throws(APIError) -> SinkKind {
+        guard let kind = SinkRegistry.kinds.named(text) else { throw APIError.invalidField("type", SinkRegistry.kinds.unknownTypeMessage) }
         return kind
     }
 
-    static func url(_ text: String) throws(APIError) -> String {
-        if text.contains("…") {
-            throw APIError.invalidField("url", "looks like a masked URL as the API shows it; send the full URL")
+    /// The kind's settings from the body's keys (any other key than the shared ones and the
+    /// kind's is refused). An update reads them over `existing`'s: a PUT keeps secrets it
+    /// leaves out, a PATCH keeps every key it leaves out; a PATCH that changes the type keeps
+    /// the values of keys both kinds have (the URL, say).
+    static func settings(
+        _ object: [String: JSONValue], kind: SinkKind, mode: JSONSettingsSource.Mode, existing: (any SinkSettings)? = nil
+    ) throws(APIError) -> any SinkSettings {
+        let allowed = sharedFields + kind.keys(for: .api)
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            throw APIError.unknownField(key, allowed: allowed)
         }
-        return text
+        var previous: [String: JSONValue] = [:]
+        if let existing {
+            let document = existing.document()
+            if existing.kind == kind.name {
+                previous = document
+            } else if mode == .patch {
+                let shared = Set(kind.fields.filter { $0.shape != .stored }.map(\.name))
+                previous = document.filter { shared.contains($0.key) }
+            }
+        }
+        do throws(FieldError) {
+            return try kind.read(JSONSettingsSource(api: object, mode: mode, previous: previous))
+        } catch {
+            throw APIError.invalidField(error.field, error.message)
+        }
     }
 
     /// A subscription's `delivery` options (the keys a rules file uses); null or absent: the defaults.

@@ -21,38 +21,30 @@ enum Views {
         return .object(object)
     }
 
-    /// Secrets appear as hints only: the masked secret, a fingerprint, when a rotated-out secret
-    /// stops signing, and the names (never the values) of custom headers.
+    /// The shared fields and the kind's own view, where secrets appear as hints only (a masked
+    /// value, a fingerprint, the names of custom headers).
     static func subscription(_ subscription: Subscription, now: Date, delivery state: JSONValue? = nil) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(subscription.id),
-            "type": .string(subscription.kind.rawValue),
-            "url": .string(Redact.url(subscription.url)),
-            "filter": filter(subscription.filter),
-            "origin": .string(subscription.origin.rawValue),
-            "headers": strings(subscription.headers.map(\.name)),
-        ]
-        if subscription.kind == .slack {
-            object["slack_icon"] = optional(subscription.slackIcon)
-            object["slack_username"] = optional(subscription.slackUsername)
-        }
-        if let secret = subscription.signingSecret {
-            object["secret"] = .string(Redact.secret(secret))
-            object["secret_fingerprint"] = .string(fingerprint(secret))
-            object["previous_secrets"] = .array(subscription.previousSecrets(inForceAt: now).map { previous in
-                .object([
-                    "secret": .string(Redact.secret(previous.secret)),
-                    "fingerprint": .string(fingerprint(previous.secret)),
-                    "expires_at": time(previous.expiresAt),
-                ])
-            })
-        }
+        var object = subscription.settings.view(now: now)
+        object["id"] = .string(subscription.id)
+        object["type"] = .string(subscription.kind)
+        object["filter"] = filter(subscription.filter)
+        object["origin"] = .string(subscription.origin.rawValue)
         object["delivery"] = delivery(subscription.delivery)
         if let state { object["state"] = state }
         if subscription.origin == .api {
             object["created_at"] = time(subscription.createdAt)
             object["updated_at"] = time(subscription.updatedAt)
         }
+        return .object(object)
+    }
+
+    /// A subscription as a create or update answers it: with the secret the relay just
+    /// generated (the one time it is shown) and the kind's warnings about the settings.
+    static func saved(_ subscription: Subscription, now: Date, newSecret: String?) -> JSONValue {
+        guard var object = self.subscription(subscription, now: now).objectValue else { return .null }
+        if let newSecret { object["new_secret"] = .string(newSecret) }
+        let warnings = SinkRegistry.warnings(for: subscription.settings)
+        if !warnings.isEmpty { object["warnings"] = strings(warnings) }
         return .object(object)
     }
 
@@ -107,18 +99,6 @@ enum Views {
         return .object(object)
     }
 
-    /// A subscription's view with the secret the relay just generated: the one time it is shown.
-    static func withNewSecret(_ view: JSONValue, _ secret: String?) -> JSONValue {
-        guard let secret, var object = view.objectValue else { return view }
-        object["new_secret"] = .string(secret)
-        return .object(object)
-    }
-
-    /// The first 8 hex digits of the secret's SHA-256 (`printf %s "$SECRET" | sha256sum | cut -c1-8`):
-    /// tells secrets apart without revealing anything usable.
-    static func fingerprint(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
-    }
 
     static func rule(_ rule: Rule) -> JSONValue {
         .object([

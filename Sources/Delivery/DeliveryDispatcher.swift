@@ -24,12 +24,12 @@ public struct DispatcherConfiguration: Sendable {
     /// How long a 429 without Retry-After pauses a lane without a rate limit of its own.
     public var rateLimitWait: Duration
     /// The rate limit of each kind when a subscription sets none (the sink folder's default).
-    public var defaultRateLimit: @Sendable (SubscriptionKind) -> RateLimit?
+    public var defaultRateLimit: @Sendable (String) -> RateLimit?
 
     public init(
         concurrency: Int = 16, lease: Duration = .seconds(60), idlePoll: Duration = .seconds(1), retry: RetrySchedule = RetrySchedule(),
         breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), disableAfter: Duration = .seconds(3 * 86400),
-        rateLimitWait: Duration = .seconds(1), defaultRateLimit: @escaping @Sendable (SubscriptionKind) -> RateLimit? = { _ in nil }
+        rateLimitWait: Duration = .seconds(1), defaultRateLimit: @escaping @Sendable (String) -> RateLimit? = { _ in nil }
     ) {
         self.concurrency = concurrency
         self.lease = lease

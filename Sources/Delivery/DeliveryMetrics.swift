@@ -9,7 +9,7 @@ final class DeliveryMetrics: Sendable {
     private let attempts = LockedValue<[String: Counter]>([:])
     private let durations = LockedValue<[String: Timer]>([:])
 
-    func attempt(subscription: String, kind: SubscriptionKind, outcome: AttemptRecord.Outcome, milliseconds: Int) {
+    func attempt(subscription: String, kind: String, outcome: AttemptRecord.Outcome, milliseconds: Int) {
         let key = subscription + "\u{0}" + outcome.rawValue
         let counter = attempts.withValue { cache in
             if let existing = cache[key] { return existing }
@@ -20,9 +20,9 @@ final class DeliveryMetrics: Sendable {
         }
         counter.increment()
         let timer = durations.withValue { cache in
-            if let existing = cache[kind.rawValue] { return existing }
-            let made = Timer(label: "event_relay_delivery_duration_seconds", dimensions: [("kind", kind.rawValue)])
-            cache[kind.rawValue] = made
+            if let existing = cache[kind] { return existing }
+            let made = Timer(label: "event_relay_delivery_duration_seconds", dimensions: [("kind", kind)])
+            cache[kind] = made
             return made
         }
         timer.recordMilliseconds(milliseconds)

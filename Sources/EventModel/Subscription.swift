@@ -1,12 +1,5 @@
 import Foundation
 
-/// The kinds of sink a subscription can name. `Sinks/NotifierFactory.swift` is the one place
-/// that maps a kind to its notifier.
-public enum SubscriptionKind: String, Sendable, Codable, CaseIterable {
-    case webhook
-    case slack
-}
-
 /// Where a subscription was defined: created over the admin API (stored, editable) or declared
 /// in a rules file (read-only at runtime; edit the file).
 public enum SubscriptionOrigin: String, Sendable, Codable {
@@ -85,22 +78,13 @@ public struct EventFilter: Sendable, Codable, Hashable {
     }
 }
 
-/// A destination for events, modelled on EscapeKit's Subscription object:
-/// `{id, type, url, slack_icon, slack_username}` plus the filter that selects its events.
+/// A destination for events, modelled on EscapeKit's Subscription object (`{id, type, url,
+/// slack_icon, slack_username}`): what every kind shares (id, filter, pacing, origin, times) plus
+/// the kind's own settings, which only its folder under `Sinks/` reads.
 public struct Subscription: Sendable, Hashable {
     public var id: String
-    public var kind: SubscriptionKind
-    /// A secret: a Slack webhook URL lets anyone post. Shown only through `Redact.url`.
-    public var url: String
-    /// Standard Webhooks signing secret (`whsec_…`), for webhook subscriptions. Never shown whole.
-    public var signingSecret: String?
-    /// Secrets being retired by a rotation: each still signs, beside `signingSecret`, until it expires.
-    public var previousSecrets: [PreviousSecret]
-    /// Sent with every delivery (an `Authorization` a receiver demands, say). The values are
-    /// secrets: only the names are ever shown.
-    public var headers: [CustomHeader]
-    public var slackIcon: String?
-    public var slackUsername: String?
+    /// The destination kind's settings (URL, secrets…): printed, they show `<kind settings>`.
+    public var settings: any SinkSettings
     public var filter: EventFilter
     /// Pacing of its lane: order, concurrency, rate limit, retry schedule.
     public var delivery: DeliveryOptions
@@ -108,26 +92,33 @@ public struct Subscription: Sendable, Hashable {
     public var createdAt: Date
     public var updatedAt: Date
 
+    /// The destination kind (`type`): the settings' kind.
+    public var kind: String { settings.kind }
+
     public init(
-        id: String, kind: SubscriptionKind, url: String, signingSecret: String? = nil,
-        previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = [], slackIcon: String? = nil, slackUsername: String? = nil,
-        filter: EventFilter = .any, delivery: DeliveryOptions = .none, origin: SubscriptionOrigin = .api,
-        createdAt: Date = Date(timeIntervalSince1970: 0),
+        id: String, settings: any SinkSettings, filter: EventFilter = .any, delivery: DeliveryOptions = .none,
+        origin: SubscriptionOrigin = .api, createdAt: Date = Date(timeIntervalSince1970: 0),
         updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
         self.id = id
-        self.kind = kind
-        self.url = url
-        self.signingSecret = signingSecret
-        self.previousSecrets = previousSecrets
-        self.headers = headers
-        self.slackIcon = slackIcon
-        self.slackUsername = slackUsername
+        self.settings = settings
         self.filter = filter
         self.delivery = delivery
         self.origin = origin
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+
+    public static func == (lhs: Subscription, rhs: Subscription) -> Bool {
+        lhs.id == rhs.id && lhs.kind == rhs.kind && lhs.filter == rhs.filter && lhs.delivery == rhs.delivery
+            && lhs.origin == rhs.origin && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+            && JSONValue.object(lhs.settings.document()) == JSONValue.object(rhs.settings.document())
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(kind)
+        hasher.combine(filter)
     }
 }
 
@@ -151,38 +142,7 @@ extension Subscription {
     /// Checks every rule a stored or declared subscription must follow. Returns the first problem.
     public func validate() -> FieldError? {
         if let problem = Subscription.validateID(id) { return problem }
-        if let problem = Subscription.validateURL(url, field: "url") { return problem }
-        switch kind {
-        case .slack:
-            if signingSecret != nil {
-                return FieldError(field: "secret", message: "only webhook subscriptions are signed; remove it for type slack")
-            }
-            if !previousSecrets.isEmpty {
-                return FieldError(field: "previous_secrets", message: "only webhook subscriptions are signed")
-            }
-            if let icon = slackIcon, let problem = Subscription.validateSlackIcon(icon) { return problem }
-            if let name = slackUsername {
-                if name.isEmpty || name.count > 80 {
-                    return FieldError(field: "slack_username", message: "must be 1 to 80 characters")
-                }
-            }
-        case .webhook:
-            if slackIcon != nil {
-                return FieldError(field: "slack_icon", message: "only applies to type slack")
-            }
-            if slackUsername != nil {
-                return FieldError(field: "slack_username", message: "only applies to type slack")
-            }
-            guard let secret = signingSecret else {
-                return FieldError(
-                    field: "secret",
-                    message: "webhook subscriptions are signed (Standard Webhooks): give a secret such as "
-                        + "\"whsec_\" followed by base64 of 24 to 64 random bytes (echo whsec_$(openssl rand -base64 32))")
-            }
-            if let problem = Subscription.validateSigningSecret(secret) { return problem }
-            if let problem = validatePreviousSecrets() { return problem }
-        }
-        if let problem = Subscription.validateHeaders(headers, field: "headers") { return problem }
+        if let problem = settings.validate() { return problem }
         if let problem = delivery.validate() { return problem }
         return Subscription.validateFilter(filter, field: "filter")
     }
@@ -206,27 +166,6 @@ extension Subscription {
         } catch {
             return FieldError(field: field, message: error.description)
         }
-    }
-
-    public static func validateSlackIcon(_ icon: String) -> FieldError? {
-        if icon.hasPrefix(":") {
-            let name = icon.dropFirst().dropLast()
-            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_+-'")
-            if icon.count >= 3, icon.hasSuffix(":"), name.allSatisfy({ allowed.contains($0) }) { return nil }
-            return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
-        }
-        if validateURL(icon, field: "slack_icon") == nil { return nil }
-        return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
-    }
-
-    /// Standard Webhooks secrets: `whsec_` + base64 of 24 to 64 bytes (the HMAC key is the decoded bytes).
-    public static func validateSigningSecret(_ secret: String) -> FieldError? {
-        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))),
-              (24...64).contains(key.count)
-        else {
-            return FieldError(field: "secret", message: "must be \"whsec_\" followed by base64 of 24 to 64 random bytes")
-        }
-        return nil
     }
 
     public static func validateFilter(_ filter: EventFilter, field: String) -> FieldError? {

@@ -39,7 +39,7 @@ public final class Relay: Sendable {
         self.configuration = configuration
         self.logger = logger
         _ = RelayMetrics.registry  // Install the metrics backend before any feed or dispatcher counts.
-        let rules = try RuleLoader(environment: environment).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
+        let rules = try RuleLoader(environment: environment, sinks: SinkRegistry.kinds).load(directory: URL(fileURLWithPath: configuration.rulesDirectory))
 
         // Feeds and push feeds first: a missing secret is refused before anything is written.
         // Connections to one receiver are sized by its lanes, not here: each lane bounds its own
@@ -68,7 +68,7 @@ public final class Relay: Sendable {
         let catalog: SubscriptionCatalog
         do {
             dataDirectory = try DataDirectory(path: configuration.dataDirectory)
-            store = try SQLiteStore(path: dataDirectory.storePath)
+            store = try SQLiteStore(path: dataDirectory.storePath, sinks: SinkRegistry.kinds)
             self.store = store
             let (found, generatedAt) = try dataDirectory.adminToken(environmentName: configuration.adminTokenEnv, environment: environment)
             token = found
@@ -94,7 +94,7 @@ public final class Relay: Sendable {
         let healthIngest = LockedValue<IngestPipeline?>(nil)
         let healthLogger = logger.labelled("event-relay.health")
         var dispatcherConfiguration = configuration.dispatcher
-        dispatcherConfiguration.defaultRateLimit = { NotifierFactory.defaultRateLimit(for: $0) }
+        dispatcherConfiguration.defaultRateLimit = { SinkRegistry.defaultRateLimit(kind: $0) }
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(transport: client, addressPolicy: configuration.deliveryAddressPolicy),
             subscriptions: { catalog.all },

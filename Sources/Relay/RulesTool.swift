@@ -2,6 +2,7 @@ import EventModel
 import Feeds
 import Foundation
 import Rules
+import Sinks
 import YAMLSupport
 
 /// The offline rule tools behind `event-relay rules check` and `rules test`.
@@ -15,7 +16,7 @@ public enum RulesTool {
             return (false, "\(directory): no such folder")
         }
         do {
-            let set = try RuleLoader(environment: resolveEnvironment ? environment : nil).load(directory: url)
+            let set = try RuleLoader(environment: resolveEnvironment ? environment : nil, sinks: SinkRegistry.kinds).load(directory: url)
             var lines = ["\(directory): \(set.files.count) files, \(set.rules.count) rules, \(set.subscriptions.count) subscriptions: OK"]
             for rule in set.rules {
                 lines.append("  rule \(rule.name) -> \(rule.subscriptionIDs.joined(separator: ", ")) (\(rule.location))")
@@ -31,7 +32,7 @@ public enum RulesTool {
     public static func test(eventFile: String, directory: String) -> (ok: Bool, report: String) {
         let set: RuleSet
         do {
-            set = try RuleLoader(environment: nil).load(directory: URL(fileURLWithPath: directory))
+            set = try RuleLoader(environment: nil, sinks: SinkRegistry.kinds).load(directory: URL(fileURLWithPath: directory))
         } catch {
             return (false, error.description)
         }

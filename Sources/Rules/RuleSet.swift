@@ -29,16 +29,17 @@ public struct RuleLoader: Sendable {
     /// Resolves `url_env` / `secret_env` names; nil means "do not resolve" (an offline check
     /// without the deployment's environment), in which case only the names are checked.
     public var environment: [String: String]?
+    /// The destination kinds and their decoders (the sink registry, handed in).
+    public var sinks: SinkKinds
 
-    public init(environment: [String: String]?) {
+    public init(environment: [String: String]?, sinks: SinkKinds) {
         self.environment = environment
+        self.sinks = sinks
     }
 
     static let topKeys = ["subscriptions", "rules"]
-    static let subscriptionKeys = [
-        "id", "type", "url_env", "secret_env", "previous_secret_env", "previous_secret_expires", "headers_env", "slack_icon",
-        "slack_username", "description", "delivery",
-    ]
+    /// The keys every subscription has; each kind adds its own.
+    static let sharedSubscriptionKeys = ["id", "type", "description", "delivery"]
     static let ruleKeys = ["name", "description", "filter", "subscriptions"]
 
     /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
@@ -150,111 +151,65 @@ public struct RuleLoader: Sendable {
 
     private func readSubscription(_ value: YAMLValue) throws(YAMLError) -> Subscription {
         let fields = try value.mapping()
-        if fields["url"] != nil {
-            throw fields["url"]!.error("rule files must not hold secrets: put the URL in an environment variable and name it with url_env")
-        }
-        if fields["secret"] != nil {
-            throw fields["secret"]!.error("rule files must not hold secrets: put the signing secret in an environment variable and name it with secret_env")
-        }
-        if fields["headers"] != nil {
-            throw fields["headers"]!.error("rule files must not hold secrets: put each header's value in an environment variable and map names to them with headers_env")
-        }
-        try fields.allowOnly(Self.subscriptionKeys)
         let idValue = try fields.require("id")
         let id = try idValue.string()
         if let problem = Subscription.validateID(id) { throw idValue.error(problem.message) }
         let typeValue = try fields.require("type")
-        guard let kind = SubscriptionKind(rawValue: try typeValue.string()) else {
-            throw typeValue.error("must be one of: \(SubscriptionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let kind = sinks.named(try typeValue.string()) else { throw typeValue.error(sinks.unknownTypeMessage) }
+        for field in kind.fields where field.isSecret && field.origins.contains(.rules) {
+            if let written = fields[field.name] {
+                let how = field.shape == .secretMap
+                    ? "put each value in an environment variable and map names to them with \(field.ruleKey)"
+                    : "put it in an environment variable and name it with \(field.ruleKey)"
+                throw written.error("rule files must not hold secrets: \(how)")
+            }
         }
-        let url = try resolve(try fields.require("url_env"))
-        let secret = try fields["secret_env"].map { value throws(YAMLError) in try resolve(value) }
-        var subscription = Subscription(
-            id: id, kind: kind, url: url ?? "https://unresolved.invalid/", signingSecret: secret ?? nil,
-            slackIcon: try fields["slack_icon"]?.string(), slackUsername: try fields["slack_username"]?.string(),
+        try fields.allowOnly(Self.sharedSubscriptionKeys + kind.keys(for: .rules))
+        let source = YAMLSettingsSource(fields: fields, kind: kind, environment: environment)
+        let settings: any SinkSettings
+        do throws(FieldError) {
+            settings = try kind.read(source)
+        } catch {
+            throw located(error, fields: fields, entry: value, kind: kind, id: id, resolved: false)
+        }
+        let subscription = Subscription(
+            id: id, settings: settings,
             delivery: try fields["delivery"].map { value throws(YAMLError) in try DeliveryOptionsReader.read(value) } ?? .none,
             origin: .rules)
-        if kind == .webhook, fields["secret_env"] == nil {
-            throw value.error("subscription \"\(id)\": webhook subscriptions are signed; name the signing secret's environment variable with secret_env")
-        }
-        if environment == nil, kind == .webhook {
-            // Offline check: the secret is not at hand; check everything else.
-            subscription.signingSecret = "whsec_" + Data(repeating: 0, count: 32).base64EncodedString()
-        }
-        subscription.previousSecrets = try readPreviousSecret(fields, id: id)
-        let headerPlaces = try readHeaders(fields, into: &subscription)
         if let problem = subscription.validate() {
-            let place: YAMLValue
-            let source: String
-            switch problem.field {
-            case "url":
-                place = try fields.require("url_env")
-                source = " (the value of \(try place.string()))"
-            case "secret":
-                place = fields["secret_env"] ?? value
-                source = " (the value of \(try fields["secret_env"]?.string() ?? "secret_env"))"
-            case "previous_secrets":
-                place = fields["previous_secret_env"] ?? value
-                source = " (the value of \(try fields["previous_secret_env"]?.string() ?? "previous_secret_env"))"
-            case let field where field == "headers" || field.hasPrefix("headers."):
-                place = headerPlaces[String(field.dropFirst("headers.".count))] ?? fields["headers_env"] ?? value
-                source = ""
-            default:
-                place = fields[problem.field] ?? value
-                source = ""
-            }
-            let message = problem.field.hasPrefix("headers.") ? "header \(problem.field.dropFirst("headers.".count)): \(problem.message)"
-                : problem.message
-            throw place.error("subscription \"\(id)\": \(message)\(source)")
+            throw located(problem, fields: fields, entry: value, kind: kind, id: id, resolved: environment != nil)
         }
         return subscription
     }
 
-    /// `previous_secret_env` and `previous_secret_expires` (an RFC 3339 time), both or neither:
-    /// a rotated-out secret that keeps signing beside the current one until then.
-    private func readPreviousSecret(_ fields: YAMLMapping, id: String) throws(YAMLError) -> [PreviousSecret] {
-        let name = fields["previous_secret_env"].flatMap { $0.isNull ? nil : $0 }
-        let expires = fields["previous_secret_expires"].flatMap { $0.isNull ? nil : $0 }
-        switch (name, expires) {
-        case (nil, nil):
-            return []
-        case (let name?, nil):
-            throw name.error("subscription \"\(id)\": previous_secret_env needs previous_secret_expires, the time it stops signing (RFC 3339, e.g. 2025-07-01T12:00:00Z)")
-        case (nil, let expires?):
-            throw expires.error("subscription \"\(id)\": previous_secret_expires needs previous_secret_env, the rotated-out secret's variable")
-        case (let name?, let expires?):
-            let text = try expires.string()
-            guard let expiry = Timestamp.parse(text) else {
-                throw expires.error("subscription \"\(id)\": must be an RFC 3339 time such as 2025-07-01T12:00:00Z, not \"\(text)\"")
+    /// A settings problem at the key it is about: a secret's `_env` key (saying whose value it
+    /// was, when `resolved`), a map's entry, or the subscription when the key is missing.
+    private func located(
+        _ problem: FieldError, fields: YAMLMapping, entry: YAMLValue, kind: SinkKind, id: String, resolved: Bool
+    ) -> YAMLError {
+        let parts = problem.field.split(separator: ".", maxSplits: 1).map(String.init)
+        let key = parts.first ?? problem.field
+        let field = kind.fields.first { $0.name == key || $0.reports.contains(key) }
+        var place = entry
+        var note = ""
+        var message = problem.message
+        if let field, let node = fields[field.ruleKey] {
+            place = node
+            if field.shape == .secretMap, parts.count > 1 {
+                let name = parts[1]
+                if let mapping = try? node.mapping(), let written = mapping.entries.first(where: { $0.key == name }) {
+                    place = written.keyValue
+                }
+                message = "\(field.name.hasSuffix("s") ? String(field.name.dropLast()) : field.name) \(name): \(message)"
+            } else if field.shape == .secret, resolved, let variable = try? node.string() {
+                note = " (the value of \(variable))"
             }
-            // Offline: a stand-in that differs from the current secret's stand-in.
-            let secret = try resolve(name) ?? "whsec_" + Data(repeating: 1, count: 32).base64EncodedString()
-            return [PreviousSecret(secret: secret, expiresAt: expiry)]
+        } else if let field, field.isSecret {
+            if message.hasPrefix("is ") { message = "\(field.ruleKey) \(message)" } else { note = " (name its environment variable with \(field.ruleKey))" }
+        } else if let node = fields[key] {
+            place = node
         }
-    }
-
-    /// `headers_env`: header names to the environment variables holding their values. Returns
-    /// where each name was written, for errors.
-    private func readHeaders(_ fields: YAMLMapping, into subscription: inout Subscription) throws(YAMLError) -> [String: YAMLValue] {
-        guard let mapping = fields["headers_env"], !mapping.isNull else { return [:] }
-        var places: [String: YAMLValue] = [:]
-        for entry in try mapping.mapping().entries {
-            // Offline: a stand-in value, so the names are still checked.
-            let value = try resolve(entry.value) ?? "unresolved"
-            subscription.headers.append(CustomHeader(name: entry.key, value: value))
-            places[entry.key] = entry.keyValue
-        }
-        return places
-    }
-
-    /// Reads an environment variable's name and, when resolving, its value.
-    private func resolve(_ value: YAMLValue) throws(YAMLError) -> String? {
-        let name = try value.environmentVariableName()
-        guard let environment else { return nil }
-        guard let resolved = environment[name], !resolved.isEmpty else {
-            throw value.error("environment variable \(name) is not set")
-        }
-        return resolved
+        return place.error("subscription \"\(id)\": \(message)\(note)")
     }
 
     private func readRule(_ value: YAMLValue) throws(YAMLError) -> (Rule, YAMLValue, [YAMLValue]) {

@@ -9,9 +9,12 @@ import Store
 public final class SQLiteStore: RelayStore {
     private let pool: DatabasePool
     public let path: String
+    /// Reads each subscription's settings document (the sink registry, handed in).
+    private let sinks: SinkKinds
 
-    public init(path: String) throws {
+    public init(path: String, sinks: SinkKinds) throws {
         self.path = path
+        self.sinks = sinks
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -178,6 +181,21 @@ public final class SQLiteStore: RelayStore {
             // bodies without decoding. NULL (written before): decoded and re-encoded when claimed.
             try db.execute(sql: "ALTER TABLE events ADD COLUMN body_format INTEGER")
         }
+        migrator.registerMigration("v8: a subscription's kind settings as one document, so a new kind needs no new column") { db in
+            try db.execute(sql: "ALTER TABLE subscriptions ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'")
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM subscriptions") {
+                let document = try LegacySettings.document(row)
+                try db.execute(sql: "UPDATE subscriptions SET settings = ? WHERE id = ?", arguments: [document, row["id"] as String])
+            }
+            try db.execute(sql: """
+                ALTER TABLE subscriptions DROP COLUMN url;
+                ALTER TABLE subscriptions DROP COLUMN signing_secret;
+                ALTER TABLE subscriptions DROP COLUMN slack_icon;
+                ALTER TABLE subscriptions DROP COLUMN slack_username;
+                ALTER TABLE subscriptions DROP COLUMN previous_secrets;
+                ALTER TABLE subscriptions DROP COLUMN headers;
+                """)
+        }
         return migrator
     }
 
@@ -189,34 +207,31 @@ public final class SQLiteStore: RelayStore {
 
     public func listSubscriptions() async throws -> [Subscription] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM subscriptions ORDER BY id").map(Self.subscription(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM subscriptions ORDER BY id").map(self.subscription(from:))
         }
     }
 
     public func subscription(id: String) async throws -> Subscription? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM subscriptions WHERE id = ?", arguments: [id]).map(Self.subscription(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM subscriptions WHERE id = ?", arguments: [id]).map(self.subscription(from:))
         }
     }
 
     public func insertSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
         let options = try Self.encode(subscription.delivery)
-        let secrets = try StoredSecrets(subscription)
+        let settings = Self.encode(subscription.settings)
         try await pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM subscriptions WHERE id = ?", arguments: [subscription.id]) == true {
                 throw StoreError.conflict("a subscription with id \(subscription.id) already exists")
             }
             try db.execute(
                 sql: """
-                    INSERT INTO subscriptions (id, kind, url, signing_secret, previous_secrets, headers, slack_icon, slack_username,
-                    filter, created_at, updated_at, delivery_options)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO subscriptions (id, kind, settings, filter, created_at, updated_at, delivery_options)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    subscription.id, subscription.kind.rawValue, subscription.url, subscription.signingSecret, secrets.previous,
-                    secrets.headers, subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.createdAt),
-                    ms(subscription.updatedAt), options,
+                    subscription.id, subscription.kind, settings, filter, ms(subscription.createdAt), ms(subscription.updatedAt), options,
                 ])
         }
     }
@@ -224,17 +239,11 @@ public final class SQLiteStore: RelayStore {
     public func updateSubscription(_ subscription: Subscription) async throws {
         let filter = try Self.encode(subscription.filter)
         let options = try Self.encode(subscription.delivery)
-        let secrets = try StoredSecrets(subscription)
+        let settings = Self.encode(subscription.settings)
         try await pool.write { db in
             try db.execute(
-                sql: """
-                    UPDATE subscriptions SET kind = ?, url = ?, signing_secret = ?, previous_secrets = ?, headers = ?,
-                    slack_icon = ?, slack_username = ?, filter = ?, updated_at = ?, delivery_options = ? WHERE id = ?
-                    """,
-                arguments: [
-                    subscription.kind.rawValue, subscription.url, subscription.signingSecret, secrets.previous, secrets.headers,
-                    subscription.slackIcon, subscription.slackUsername, filter, ms(subscription.updatedAt), options, subscription.id,
-                ])
+                sql: "UPDATE subscriptions SET kind = ?, settings = ?, filter = ?, updated_at = ?, delivery_options = ? WHERE id = ?",
+                arguments: [subscription.kind, settings, filter, ms(subscription.updatedAt), options, subscription.id])
             if db.changesCount == 0 { throw StoreError.notFound("no subscription with id \(subscription.id)") }
         }
     }
@@ -811,7 +820,7 @@ public final class SQLiteStore: RelayStore {
 
     // MARK: Rows
 
-    private static func subscription(from row: Row) throws -> Subscription {
+    private func subscription(from row: Row) throws -> Subscription {
         let filterText: String = row["filter"]
         let filter: EventFilter
         do {
@@ -827,14 +836,26 @@ public final class SQLiteStore: RelayStore {
                 throw StoreError.corrupt("stored delivery options of subscription \(row["id"] as String) cannot be read: \(error)")
             }
         }
-        guard let kind = SubscriptionKind(rawValue: row["kind"]) else {
-            throw StoreError.corrupt("stored subscription \(row["id"] as String) has unknown type \(row["kind"] as String)")
+        let id: String = row["id"]
+        let kindName: String = row["kind"]
+        guard let kind = sinks.named(kindName) else {
+            throw StoreError.corrupt("stored subscription \(id) has unknown type \(kindName)")
         }
-        let secrets = try StoredSecrets.decode(previous: row["previous_secrets"], headers: row["headers"], id: row["id"])
+        // Errors name the subscription and the key, never the stored values.
+        let settings: any SinkSettings
+        do {
+            guard let document = try JSONValue.parse(Array((row["settings"] as String).utf8)).objectValue else {
+                throw FieldError(field: "settings", message: "is not a JSON object")
+            }
+            settings = try kind.read(JSONSettingsSource(stored: document))
+        } catch let error as FieldError {
+            throw StoreError.corrupt("stored settings of subscription \(id) cannot be read: \(error)")
+        } catch {
+            throw StoreError.corrupt("stored settings of subscription \(id) are not JSON")
+        }
         return Subscription(
-            id: row["id"], kind: kind, url: row["url"], signingSecret: row["signing_secret"], previousSecrets: secrets.previous,
-            headers: secrets.headers, slackIcon: row["slack_icon"], slackUsername: row["slack_username"], filter: filter,
-            delivery: options, origin: .api, createdAt: date(row["created_at"]), updatedAt: date(row["updated_at"]))
+            id: id, settings: settings, filter: filter, delivery: options, origin: .api, createdAt: date(row["created_at"]),
+            updatedAt: date(row["updated_at"]))
     }
 
     private static func delivery(from row: Row) -> Delivery {
@@ -845,6 +866,11 @@ public final class SQLiteStore: RelayStore {
             deliveredAt: (row["delivered_at"] as Int64?).map(date), lastStatusCode: row["last_status_code"], lastError: row["last_error"])
     }
 
+    /// The settings document, secrets in clear: only this file writes it.
+    private static func encode(_ settings: any SinkSettings) -> String {
+        String(decoding: JSONValue.object(settings.document()).encoded(), as: UTF8.self)
+    }
+
     private static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -852,45 +878,34 @@ public final class SQLiteStore: RelayStore {
     }
 }
 
-/// A subscription's rotated-out secrets and custom headers as their columns hold them: JSON
-/// arrays, `[{"secret", "expires_at" (Unix ms)}]` and `[{"name", "value"}]` (order kept).
-private struct StoredSecrets {
-    struct Previous: Codable {
-        var secret: String
-        var expiresAt: Int64
-        enum CodingKeys: String, CodingKey { case secret, expiresAt = "expires_at" }
-    }
-
-    struct Header: Codable {
-        var name: String
-        var value: String
-    }
-
-    var previous: String
-    var headers: String
-
-    init(_ subscription: Subscription) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        previous = String(
-            decoding: try encoder.encode(subscription.previousSecrets.map { Previous(secret: $0.secret, expiresAt: ms($0.expiresAt)) }),
-            as: UTF8.self)
-        headers = String(decoding: try encoder.encode(subscription.headers.map { Header(name: $0.name, value: $0.value) }), as: UTF8.self)
-    }
-
-    /// Errors name the subscription, never the stored values.
-    static func decode(previous: String, headers: String, id: String) throws -> (previous: [PreviousSecret], headers: [CustomHeader]) {
+/// The columns a subscription's settings had before v8, turned into the settings document the
+/// kinds of that time (webhook, slack) read: `url`, `secret`, `previous_secrets`
+/// (`[{"secret", "expires_at" (Unix ms)}]`, as the column held them), `headers` (names to values),
+/// `slack_username`, `slack_icon`.
+enum LegacySettings {
+    static func document(_ row: Row) throws -> String {
+        let id: String = row["id"]
+        var document: [String: JSONValue] = ["url": .string(row["url"])]
+        if let secret: String = row["signing_secret"] { document["secret"] = .string(secret) }
+        if let icon: String = row["slack_icon"] { document["slack_icon"] = .string(icon) }
+        if let username: String = row["slack_username"] { document["slack_username"] = .string(username) }
         do {
-            let decoder = JSONDecoder()
-            let secrets = try decoder.decode([Previous].self, from: Data(previous.utf8))
-            let fields = try decoder.decode([Header].self, from: Data(headers.utf8))
-            return (
-                secrets.map { PreviousSecret(secret: $0.secret, expiresAt: date($0.expiresAt)) },
-                fields.map { CustomHeader(name: $0.name, value: $0.value) }
-            )
+            let previous = try JSONValue.parse(Array((row["previous_secrets"] as String).utf8))
+            if let list = previous.arrayValue, !list.isEmpty { document["previous_secrets"] = previous }
+            var headers: [String: JSONValue] = [:]
+            for header in try JSONValue.parse(Array((row["headers"] as String).utf8)).arrayValue ?? [] {
+                guard let name = header["name"]?.stringValue, let value = header["value"]?.stringValue else {
+                    throw StoreError.corrupt("stored headers of subscription \(id) cannot be read")
+                }
+                headers[name] = .string(value)
+            }
+            document["headers"] = .object(headers)
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError.corrupt("stored previous secrets or headers of subscription \(id) cannot be read")
         }
+        return String(decoding: JSONValue.object(document).encoded(), as: UTF8.self)
     }
 }
 

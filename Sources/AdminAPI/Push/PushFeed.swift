@@ -77,7 +77,7 @@ public struct PushFeedSettings: Sendable {
         guard let secret = environment[secretEnv], !secret.isEmpty else {
             throw FeedSetupError("\(location): push feed \(name): environment variable \(secretEnv) is not set")
         }
-        if auth == .signature, Subscription.validateSigningSecret(secret) != nil {
+        if auth == .signature, !WebhookSignature.isValidSecret(secret) {
             throw FeedSetupError("\(location): push feed \(name): \(secretEnv) must hold a whsec_ secret (base64 of 24 to 64 bytes)")
         }
         return PushFeed(settings: self, secret: SecretString(secret))

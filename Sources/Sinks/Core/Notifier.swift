@@ -61,16 +61,16 @@ extension Notifier {
 extension Notifier {
     /// Sends a prepared request and classifies the outcome. Transport errors never carry the URL,
     /// and whatever text comes back (a body excerpt, libcurl's words) is scrubbed of the
-    /// subscription's secrets before it becomes a reason that is stored, logged or shown.
-    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, for subscription: Subscription) async -> SendResult {
+    /// destination's secrets before it becomes a reason that is stored, logged or shown.
+    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, scrubber: Scrubber) async -> SendResult {
         do {
             let response = try await transport.execute(request)
-            return ResponseClassifier.classify(response, now: now, scrubber: Scrubber(subscription: subscription))
+            return ResponseClassifier.classify(response, now: now, scrubber: scrubber)
         } catch let error as HTTPClientError {
-            let reason = Scrubber(subscription: subscription).scrub(error.description)
+            let reason = scrubber.scrub(error.description)
             return error.isTransient ? .retry(status: nil, reason: reason, retryAfter: nil) : .failed(status: nil, reason: reason)
         } catch {
-            return .retry(status: nil, reason: Scrubber(subscription: subscription).scrub("\(error)"), retryAfter: nil)
+            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil)
         }
     }
 }

@@ -1,8 +1,7 @@
 import EventModel
 import HTTPClient
 
-/// The one place that knows every sink kind (Alertmanager's config/receiver/receiver.go).
-/// Adding a kind: a folder under Sinks/, a case in `SubscriptionKind`, a line here.
+/// Makes each subscription's notifier through its kind's folder (`SinkRegistry`).
 ///
 /// Every notifier it makes sends through `AddressGuardedTransport`: deliveries connect only to
 /// addresses `addressPolicy` allows (by default no loopback, link-local, cloud metadata, private
@@ -16,26 +15,18 @@ public struct NotifierFactory: Sendable {
         self.addressPolicy = addressPolicy
     }
 
-    /// How fast a kind's receivers accept messages when a subscription sets no rate limit.
-    public static func defaultRateLimit(for kind: SubscriptionKind) -> RateLimit? {
-        switch kind {
-        case .slack: return SlackNotifier.defaultRateLimit
-        case .webhook: return nil
-        }
-    }
-
     public func notifier(for subscription: Subscription) -> any Notifier {
-        // A subscription stored before URLs were read strictly may hold one that is refused now
-        // (user info, a backslash…): it is not sent anywhere, and says why.
-        if let problem = Subscription.validateURL(subscription.url, field: "url") {
+        // A subscription stored before its kind's rules grew stricter (a URL with user info, a
+        // backslash…) is not sent anywhere, and says why.
+        if let problem = subscription.settings.validate() {
             return RefusingNotifier(reason: "not sent: the subscription's \(problem.description)")
         }
-        switch subscription.kind {
-        case .slack:
-            return SlackNotifier(subscription: subscription, transport: transport)
-        case .webhook:
-            return WebhookNotifier(subscription: subscription, transport: transport)
+        guard let plugin = SinkRegistry.plugin(kind: subscription.kind),
+              let notifier = plugin.makeNotifier(subscription, transport: transport)
+        else {
+            return RefusingNotifier(reason: "not sent: this relay has no destination of type \(subscription.kind)")
         }
+        return notifier
     }
 }
 

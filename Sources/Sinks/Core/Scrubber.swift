@@ -5,7 +5,7 @@ import Foundation
 /// before that text is stored, logged or shown: receivers echo requests, and an echo of a Slack
 /// URL or an `Authorization` header is as good as the secret itself. Pure.
 ///
-/// What counts as a secret of a subscription (`secrets(of:)`): the whole URL, its user info,
+/// What counts as a secret of a destination (`forms(of:)`): the whole URL, its user info,
 /// path and query, every path segment and query value of at least `minimumTokenLength`
 /// characters (shorter ones are words such as `v1` or `hooks`, which would blank ordinary
 /// text), every signing secret (current and retired: with and without `whsec_`, and the key
@@ -39,23 +39,29 @@ public struct Scrubber: Sendable {
         longest = unique.map(\.count).max() ?? 0
     }
 
-    public init(subscription: Subscription) {
-        self.init(secrets: Self.secrets(of: subscription))
+    /// Scrubs every secret the settings hold.
+    public init(settings: any SinkSettings) {
+        self.init(secrets: Self.forms(of: settings.secrets))
     }
 
     public static let none = Scrubber(secrets: [])
 
-    /// The raw secrets of a subscription, before encodings.
-    public static func secrets(of subscription: Subscription) -> [String] {
-        var secrets = urlSecrets(subscription.url)
-        let signing = [subscription.signingSecret].compactMap { $0 } + subscription.previousSecrets.map(\.secret)
-        for secret in signing { secrets += signingSecretForms(secret) }
-        for header in subscription.headers {
-            // The whole value, from 4 characters (it is a secret by definition), and its long words.
-            let words = header.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            secrets += [header.value] + words.filter { $0.count >= minimumTokenLength }
+    /// Each secret and what else gives it away, by its shape: a URL's user info, path, query and
+    /// long segments; a Standard Webhooks secret's key in other encodings; a header value's long
+    /// words (`Bearer <token>`).
+    public static func forms(of secrets: [SecretString]) -> [String] {
+        var forms: [String] = []
+        for secret in secrets.map(\.value) {
+            if secret.contains("://") {
+                forms += urlSecrets(secret)
+            } else if secret.hasPrefix("whsec_") {
+                forms += signingSecretForms(secret)
+            } else {
+                let words = secret.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                forms += [secret] + words.filter { $0.count >= minimumTokenLength }
+            }
         }
-        return secrets
+        return forms
     }
 
     /// Replaces every occurrence of a secret. When `cut` is true the text is the start of

@@ -6,21 +6,24 @@ import HTTPClient
 /// endpoint). Slack answers `ok` on success and plain-text error codes otherwise; a 429 carries
 /// Retry-After, which the dispatcher honours for the whole subscription. Custom headers are sent too.
 struct SlackNotifier: Notifier {
-    let subscription: Subscription
+    let settings: SlackSettings
     let transport: any HTTPTransport
+    let scrubber: Scrubber
 
-    /// Slack accepts about one message a second per incoming webhook, with short bursts, then
-    /// answers 429 with Retry-After.
-    static let defaultRateLimit = RateLimit(count: 1, per: .seconds(1), burst: 3)
+    init(settings: SlackSettings, transport: any HTTPTransport) {
+        self.settings = settings
+        self.transport = transport
+        self.scrubber = Scrubber(settings: settings)
+    }
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let message = SlackMessage.render(event, username: subscription.slackUsername, icon: subscription.slackIcon)
+        let message = SlackMessage.render(event, username: settings.username, icon: settings.icon)
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
         // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(
-            method: .POST, url: subscription.url,
-            headers: [("Content-Type", "application/json; charset=utf-8")] + subscription.headers.map { ($0.name, $0.value) },
+            method: .POST, url: settings.url.value,
+            headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers),
             body: message.encoded())
-        return await send(request, over: transport, now: context.now, for: subscription)
+        return await send(request, over: transport, now: context.now, scrubber: scrubber)
     }
 }

@@ -9,17 +9,21 @@ import HTTPClient
 /// in force (the current one, then any rotated-out one until its expiry), space-separated. The
 /// subscription's custom headers go with it.
 struct WebhookNotifier: Notifier {
-    let subscription: Subscription
+    let subscriptionID: String
+    let settings: WebhookSettings
     let transport: any HTTPTransport
+    let scrubber: Scrubber
     /// Each secret's key, decoded once per notifier (one is made per claimed batch), not per delivery.
     private let keys: [String: [UInt8]]
 
-    init(subscription: Subscription, transport: any HTTPTransport) {
-        self.subscription = subscription
+    init(subscriptionID: String, settings: WebhookSettings, transport: any HTTPTransport) {
+        self.subscriptionID = subscriptionID
+        self.settings = settings
         self.transport = transport
+        self.scrubber = Scrubber(settings: settings)
         var keys: [String: [UInt8]] = [:]
-        for secret in [subscription.signingSecret].compactMap({ $0 }) + subscription.previousSecrets.map(\.secret) {
-            keys[secret] = WebhookSignature.key(secret)
+        for secret in [settings.secret].compactMap({ $0 }) + settings.previousSecrets.map(\.secret) {
+            keys[secret.value] = WebhookSignature.key(secret.value)
         }
         self.keys = keys
     }
@@ -38,14 +42,14 @@ struct WebhookNotifier: Notifier {
             ("webhook-timestamp", String(timestamp)),
         ]
         guard let signature = WebhookSignature.header(
-            keys: subscription.signingSecrets(at: context.now).map { keys[$0] }, id: context.deliveryID, timestamp: timestamp, body: body)
+            keys: settings.signingSecrets(at: context.now).map { keys[$0.value] }, id: context.deliveryID, timestamp: timestamp, body: body)
         else {
             return .failed(status: nil, reason: "the subscription's signing secret is not usable")
         }
         headers.append(("webhook-signature", signature))
-        headers += subscription.headers.map { ($0.name, $0.value) }
-        let request = HTTPRequest(method: .POST, url: subscription.url, headers: headers, body: body)
-        return await send(request, over: transport, now: context.now, for: subscription)
+        headers += CustomHeaders.pairs(settings.headers)
+        let request = HTTPRequest(method: .POST, url: settings.url.value, headers: headers, body: body)
+        return await send(request, over: transport, now: context.now, scrubber: scrubber)
     }
 }
 
@@ -129,40 +133,3 @@ public enum WebhookPayload {
     }
 }
 
-/// Standard Webhooks signatures.
-public enum WebhookSignature {
-    /// `v1,<base64>`; nil when the secret is not `whsec_` + base64.
-    public static func sign(secret: String, id: String, timestamp: Int64, body: [UInt8]) -> String? {
-        key(secret).map { sign(key: $0, id: id, timestamp: timestamp, body: body) }
-    }
-
-    /// The HMAC key a `whsec_` secret stands for; nil when it is not `whsec_` + base64.
-    static func key(_ secret: String) -> [UInt8]? {
-        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))) else { return nil }
-        return Array(key)
-    }
-
-    static func sign(key: [UInt8], id: String, timestamp: Int64, body: [UInt8]) -> String {
-        var mac = HMAC<SHA256>(key: SymmetricKey(data: key))
-        mac.update(data: Array("\(id).\(timestamp).".utf8))
-        mac.update(data: body)
-        return "v1," + Data(mac.finalize()).base64EncodedString()
-    }
-
-    /// The `webhook-signature` value: one `v1,…` per secret, in order, space-separated, so a
-    /// receiver holding any of them can verify. Nil when there is no secret or one is unusable.
-    public static func header(secrets: [String], id: String, timestamp: Int64, body: [UInt8]) -> String? {
-        header(keys: secrets.map(key), id: id, timestamp: timestamp, body: body)
-    }
-
-    /// As above, with the keys decoded already (nil: a secret that is not usable).
-    static func header(keys: [[UInt8]?], id: String, timestamp: Int64, body: [UInt8]) -> String? {
-        guard !keys.isEmpty else { return nil }
-        var signatures: [String] = []
-        for key in keys {
-            guard let key else { return nil }
-            signatures.append(sign(key: key, id: id, timestamp: timestamp, body: body))
-        }
-        return signatures.joined(separator: " ")
-    }
-}

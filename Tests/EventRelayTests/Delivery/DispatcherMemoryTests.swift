@@ -63,8 +63,8 @@ struct DispatcherMemoryTests {
         defer { directory.cleanup() }
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
         let transport = CountingTransport()
-        let subscription = Subscription(
-            id: "hook", kind: .webhook, url: "http://127.0.0.1:9/hook", signingSecret: "whsec_" + Data(repeating: 7, count: 32).base64EncodedString(),
+        let subscription = Subscription.webhook(
+            "hook", url: "http://127.0.0.1:9/hook", secret: "whsec_" + Data(repeating: 7, count: 32).base64EncodedString(),
             delivery: DeliveryOptions(ordering: DeliveryOptions.Ordering.none, concurrency: 32))
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(transport: transport), subscriptions: { [subscription] },

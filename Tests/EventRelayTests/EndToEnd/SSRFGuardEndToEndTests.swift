@@ -102,7 +102,7 @@ struct SSRFGuardEndToEndTests {
         let context = DeliveryContext(deliveryID: "dlv_1", subscriptionID: "s", matchedBy: "rule:r", attempt: 1, now: Date())
         let event = Fixtures.event(type: "deployment")
         func subscription(_ url: String) -> Subscription {
-            Subscription(id: "s", kind: .webhook, url: url, signingSecret: RelayHarness.webhookSecret)
+            Subscription.webhook("s", url: url, secret: RelayHarness.webhookSecret)
         }
 
         // A factory made without a policy still refuses special addresses: the default is the guard.

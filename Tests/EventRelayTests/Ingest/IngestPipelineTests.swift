@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import Sinks
 import GRDB
 import Ingest
 import Rules
@@ -14,7 +15,7 @@ struct IngestPipelineTests {
     static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func catalog() -> SubscriptionCatalog {
-        let ops = Subscription(id: "ops", kind: .slack, url: "https://hooks.slack.test/x", origin: .rules)
+        let ops = Subscription.slack("ops", url: "https://hooks.slack.test/x", origin: .rules)
         let rules = [Rule(name: "locks", filter: EventFilter(types: ["login_lock"]), subscriptionIDs: ["ops"])]
         return SubscriptionCatalog(ruleSet: RuleSet(rules: rules, subscriptions: [ops], files: []))
     }

@@ -1,3 +1,4 @@
+import Sinks
 import EventModel
 import Rules
 import Testing
@@ -75,8 +76,8 @@ struct GlobAndFilterTests {
             Rule(name: "everything", filter: .any, subscriptionIDs: ["audit"]),
         ]
         let api = [
-            Subscription(id: "dev", kind: .slack, url: "https://x.test/a", filter: EventFilter(apps: ["web"])),
-            Subscription(id: "ops", kind: .slack, url: "https://x.test/b", filter: .any),
+            Subscription.slack("dev", url: "https://x.test/a", filter: EventFilter(apps: ["web"])),
+            Subscription.slack("ops", url: "https://x.test/b", filter: .any),
         ]
         let router = Router(rules: rules, subscriptions: api)
         let matches = router.route(Fixtures.event(type: "deployment", app: "web"))
@@ -92,9 +93,9 @@ struct GlobAndFilterTests {
         let catalog = SubscriptionCatalog(ruleSet: .empty)
         let event = Fixtures.event(type: "login_lock")
         #expect(catalog.router.route(event).isEmpty)
-        catalog.replaceAPISubscriptions([Subscription(id: "sec", kind: .slack, url: "https://x.test/", filter: EventFilter(types: ["login_*"]))])
+        catalog.replaceAPISubscriptions([Subscription.slack("sec", url: "https://x.test/", filter: EventFilter(types: ["login_*"]))])
         #expect(catalog.router.route(event).map(\.subscriptionID) == ["sec"])
-        #expect(catalog.subscription(id: "sec")?.kind == .slack)
+        #expect(catalog.subscription(id: "sec")?.kind == "slack")
         catalog.replaceAPISubscriptions([])
         #expect(catalog.subscription(id: "sec") == nil)
     }

@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import Sinks
 import Rules
 import Testing
 import YAMLSupport
@@ -29,11 +30,11 @@ struct RuleSecretsTests {
                 headers_env:
                   Authorization: HOOK_AUTH
             """)
-        let hook = try #require(set.subscriptions.first)
-        #expect(hook.previousSecrets == [PreviousSecret(secret: Self.previous, expiresAt: try #require(Timestamp.parse("2030-07-01T10:00:00Z")))])
-        #expect(hook.headers == [CustomHeader(name: "Authorization", value: "Bearer sk_live_abcdefghijkl")])
-        #expect(hook.signingSecrets(at: try #require(Timestamp.parse("2030-07-01T09:59:59Z"))) == [Self.current, Self.previous])
-        #expect(hook.signingSecrets(at: try #require(Timestamp.parse("2030-07-01T10:00:00Z"))) == [Self.current])
+        let hook = try #require(set.subscriptions.first?.webhook)
+        #expect(hook.previousSecrets == [PreviousSecret(secret: SecretString(Self.previous), expiresAt: try #require(Timestamp.parse("2030-07-01T10:00:00Z")))])
+        #expect(hook.headers == [CustomHeader(name: "Authorization", value: SecretString("Bearer sk_live_abcdefghijkl"))])
+        #expect(hook.signingSecrets(at: try #require(Timestamp.parse("2030-07-01T09:59:59Z"))) .map(\.value) == [Self.current, Self.previous])
+        #expect(hook.signingSecrets(at: try #require(Timestamp.parse("2030-07-01T10:00:00Z"))) .map(\.value) == [Self.current])
         // Offline (rules check --skip-env) the names and the time are still checked.
         #expect(try Self.load("    previous_secret_env: HOOK_SECRET_OLD\n    previous_secret_expires: 2030-07-01T12:00:00Z\n", environment: nil)
             .subscriptions.count == 1)

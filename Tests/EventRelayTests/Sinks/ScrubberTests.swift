@@ -11,28 +11,29 @@ struct ScrubberTests {
     static let url = "https://hooks.example.com/services/T0001/B0001/tok_9f8e7d6c5b4a3210?key=qwertyuiop123&team=ops"
     static let secret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
     static let previous = "whsec_" + Data((100..<132).map { UInt8($0) }).base64EncodedString()
-    static let subscription = Subscription(
-        id: "hook", kind: .webhook, url: url, signingSecret: secret,
-        previousSecrets: [PreviousSecret(secret: previous, expiresAt: Date(timeIntervalSince1970: 0))],
-        headers: [CustomHeader(name: "Authorization", value: "Bearer sk_live_abcdefghijkl"), CustomHeader(name: "X-Short", value: "ops")])
-    static let scrubber = Scrubber(subscription: subscription)
+    static let settings = WebhookSettings(
+        url: SecretString(url), secret: SecretString(secret),
+        previousSecrets: [PreviousSecret(secret: SecretString(previous), expiresAt: Date(timeIntervalSince1970: 0))],
+        headers: testHeaders(["Authorization": "Bearer sk_live_abcdefghijkl", "X-Short": "ops"]))
+    static let scrubber = Scrubber(settings: settings)
 
-    /// Pieces of a subscription that must never be seen in what is kept or shown.
-    static func secretFragments(of subscription: Subscription) -> [String] {
-        var fragments = [subscription.url]
-        if let schemeEnd = subscription.url.range(of: "://") {
-            let rest = subscription.url[schemeEnd.upperBound...]
+    /// Pieces of a webhook's settings that must never be seen in what is kept or shown.
+    static func secretFragments(of settings: WebhookSettings) -> [String] {
+        let url = settings.url.value
+        var fragments = [url]
+        if let schemeEnd = url.range(of: "://") {
+            let rest = url[schemeEnd.upperBound...]
             if let slash = rest.firstIndex(of: "/") { fragments.append(String(rest[slash...])) }
         }
-        for segment in subscription.url.split(whereSeparator: { "/?&=".contains($0) }) where segment.count >= 8 && !segment.contains(".") {
+        for segment in url.split(whereSeparator: { "/?&=".contains($0) }) where segment.count >= 8 && !segment.contains(".") {
             fragments.append(String(segment))
         }
-        for secret in [subscription.signingSecret].compactMap({ $0 }) + subscription.previousSecrets.map(\.secret) {
+        for secret in ([settings.secret].compactMap({ $0 }) + settings.previousSecrets.map(\.secret)).map(\.value) {
             fragments += [secret, String(secret.dropFirst(6)), String(secret.dropFirst(6).prefix(20))]
         }
-        for header in subscription.headers where header.value.count >= 8 {
-            fragments.append(header.value)
-            fragments += header.value.split(separator: " ").filter { $0.count >= 8 }.map(String.init)
+        for header in settings.headers.map(\.value.value) where header.count >= 8 {
+            fragments.append(header)
+            fragments += header.split(separator: " ").filter { $0.count >= 8 }.map(String.init)
         }
         return fragments
     }
@@ -75,9 +76,9 @@ struct ScrubberTests {
     }
 
     @Test func headerValuesAreScrubbedWholeHoweverShortAndWhateverTheirCase() {
-        let scrubber = Scrubber(subscription: Subscription(
-            id: "h", kind: .webhook, url: "https://hooks.example.com/in", signingSecret: Self.secret,
-            headers: [CustomHeader(name: "X-Api-Key", value: "short7k"), CustomHeader(name: "Authorization", value: "Bearer HeaderSecretValue99")]))
+        let scrubber = Scrubber(settings: WebhookSettings(
+            url: SecretString("https://hooks.example.com/in"), secret: SecretString(Self.secret),
+            headers: testHeaders(["X-Api-Key": "short7k", "Authorization": "Bearer HeaderSecretValue99"])))
         #expect(scrubber.scrub("key=short7k") == "key=[redacted]")
         #expect(scrubber.scrub("auth=bearer headersecretvalue99") == "auth=[redacted]", "echoed lower-cased")
         #expect(scrubber.scrub("X-API-KEY: SHORT7K") == "X-API-KEY: [redacted]")
@@ -90,7 +91,7 @@ struct ScrubberTests {
     }
 
     @Test func userInfoAndItsBasicAuthorizationAreScrubbed() {
-        let scrubber = Scrubber(subscription: Subscription(id: "u", kind: .slack, url: "https://relay:hunter2-long-pass@chat.test/hook"))
+        let scrubber = Scrubber(settings: SlackSettings(url: SecretString("https://relay:hunter2-long-pass@chat.test/hook")))
         let basic = Data("relay:hunter2-long-pass".utf8).base64EncodedString()
         #expect(scrubber.scrub("Authorization: Basic \(basic)") == "Authorization: Basic [redacted]")
         #expect(scrubber.scrub("user relay:hunter2-long-pass") == "user [redacted]")
@@ -107,7 +108,7 @@ struct ScrubberTests {
              "raw":"POST /services/T0001/B0001/tok_9f8e7d6c5b4a3210?key=qwertyuiop123&team=ops HTTP/1.1\\r\\nAuthorization: Bearer sk_live_abcdefghijkl"}
             """
         let scrubbed = Self.scrubber.scrub(request)
-        for fragment in Self.secretFragments(of: Self.subscription) {
+        for fragment in Self.secretFragments(of: Self.settings) {
             #expect(!scrubbed.contains(fragment), "\(fragment) left in \(scrubbed)")
         }
         #expect(scrubbed.contains("\"X-Short\":\"ops\"") && scrubbed.contains("\"method\":\"POST\""), "what is not secret stays readable")

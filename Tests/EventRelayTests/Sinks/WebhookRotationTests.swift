@@ -33,14 +33,14 @@ struct WebhookRotationTests {
     static let expiry = rotatedAt.addingTimeInterval(24 * 3600)
 
     static func subscription() -> Subscription {
-        Subscription(
-            id: "hook", kind: .webhook, url: "https://receiver.test/in/tok_9f8e7d6c5b4a3210?key=qwertyuiop123",
-            signingSecret: current,
-            previousSecrets: [
-                PreviousSecret(secret: previous, expiresAt: expiry),
-                PreviousSecret(secret: older, expiresAt: rotatedAt.addingTimeInterval(-1)),
+        Subscription.webhook(
+            "hook", url: "https://receiver.test/in/tok_9f8e7d6c5b4a3210?key=qwertyuiop123",
+            secret: current,
+            previous: [
+                PreviousSecret(secret: SecretString(previous), expiresAt: expiry),
+                PreviousSecret(secret: SecretString(older), expiresAt: rotatedAt.addingTimeInterval(-1)),
             ],
-            headers: [CustomHeader(name: "Authorization", value: "Bearer sk_live_abcdefghijkl"), CustomHeader(name: "X-Team", value: "ops")])
+            headers: ["Authorization": "Bearer sk_live_abcdefghijkl", "X-Team": "ops"])
     }
 
     static func send(_ subscription: Subscription, at now: Date, over transport: ScriptedTransport) async -> SendResult {
@@ -101,8 +101,7 @@ struct WebhookRotationTests {
 
     @Test func slackSubscriptionsSendTheirCustomHeadersButNoSignature() async throws {
         let transport = ScriptedTransport { _ in HTTPResponse(status: 200, body: Array("ok".utf8)) }
-        let slack = Subscription(
-            id: "chat", kind: .slack, url: "https://chat.test/hooks/abcdefghijkl", headers: [CustomHeader(name: "X-Proxy-Key", value: "proxy-secret-123")])
+        let slack = Subscription.slack("chat", url: "https://chat.test/hooks/abcdefghijkl", headers: ["X-Proxy-Key": "proxy-secret-123"])
         #expect(await Self.send(slack, at: Self.rotatedAt, over: transport) == .delivered(status: 200))
         let request = try #require(transport.requests.first)
         #expect(request.headers.contains { $0.name == "X-Proxy-Key" && $0.value == "proxy-secret-123" })
@@ -129,7 +128,7 @@ struct WebhookRotationTests {
         }
         #expect(reason.hasPrefix("HTTP \(status): "), "\(reason)")
         #expect(reason.contains(Scrubber.replacement), "\(reason)")
-        for secret in ScrubberTests.secretFragments(of: subscription) {
+        for secret in ScrubberTests.secretFragments(of: try #require(subscription.webhook)) {
             #expect(!reason.contains(secret), "\(secret) in \(reason)")
         }
     }

@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import Sinks
 import SQLiteStore
 import Store
 import Testing
@@ -240,7 +241,7 @@ struct StoreConformanceTests {
         let opened = try Opened(engine)
         let store = opened.store
         let subscription = Subscription(
-            id: "ops", kind: .slack, url: "https://hooks.slack.com/services/x", slackIcon: ":x:",
+            id: "ops", settings: SlackSettings(url: SecretString("https://hooks.slack.com/services/x"), icon: ":x:"),
             filter: EventFilter(types: ["deployment"]), delivery: DeliveryOptions(rateLimit: RateLimit(count: 30, per: .seconds(60), burst: 5)),
             createdAt: Self.t0, updatedAt: Self.t0)
         try await store.insertSubscription(subscription)

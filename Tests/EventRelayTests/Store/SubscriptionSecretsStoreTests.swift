@@ -1,7 +1,8 @@
 import EventModel
 import Foundation
 import GRDB
-import SQLiteStore
+@testable import SQLiteStore
+import Sinks
 import Store
 import Testing
 
@@ -13,22 +14,65 @@ struct SubscriptionSecretsStoreTests {
     static let secret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
     static let previous = "whsec_" + Data((100..<132).map { UInt8($0) }).base64EncodedString()
 
-    @Test func previousSecretsAndHeadersRoundTripInOrder() async throws {
+    @Test func previousSecretsAndHeadersRoundTrip() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
-        let subscription = Subscription(
-            id: "hook", kind: .webhook, url: "https://receiver.test/in", signingSecret: Self.secret,
-            previousSecrets: [PreviousSecret(secret: Self.previous, expiresAt: Self.t0.addingTimeInterval(86_400.5))],
-            headers: [CustomHeader(name: "X-B", value: "second in name order, first given"), CustomHeader(name: "Authorization", value: "Bearer t")],
-            createdAt: Self.t0, updatedAt: Self.t0)
+        var settings = WebhookSettings(
+            url: SecretString("https://receiver.test/in"), secret: SecretString(Self.secret),
+            previousSecrets: [PreviousSecret(secret: SecretString(Self.previous), expiresAt: Self.t0.addingTimeInterval(86_400.5))],
+            headers: [
+                CustomHeader(name: "X-B", value: SecretString("second in name order, first given")),
+                CustomHeader(name: "Authorization", value: SecretString("Bearer t")),
+            ])
+        let subscription = Subscription(id: "hook", settings: settings, createdAt: Self.t0, updatedAt: Self.t0)
         try await store.insertSubscription(subscription)
-        #expect(try await store.subscription(id: "hook") == subscription)
+        let read = try #require(try await store.subscription(id: "hook")?.webhook)
+        #expect(read.previousSecrets == settings.previousSecrets)
+        #expect(read.headers.map(\.name) == ["Authorization", "X-B"], "headers come back in name order")
+        #expect(Set(read.headers) == Set(settings.headers))
+        settings.previousSecrets = []
+        settings.headers = []
         var rotated = subscription
-        rotated.previousSecrets = []
-        rotated.headers = []
+        rotated.settings = settings
         try await store.updateSubscription(rotated)
         #expect(try await store.listSubscriptions() == [rotated])
+    }
+
+    /// A database of the last release with separate columns (v7): every value moves into the
+    /// settings document, and the columns are gone.
+    @Test func settingsColumnsOfEarlierReleasesMoveIntoTheSettingsDocument() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/relay.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(queue, upTo: "v7: events say how their body is written, so deliveries use its bytes as they are")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO subscriptions (id, kind, url, signing_secret, slack_icon, slack_username, filter, created_at, updated_at,
+                        delivery_options, previous_secrets, headers)
+                    VALUES ('hook', 'webhook', 'https://receiver.test/in', ?, NULL, NULL, '{"types":["deployment"]}', 1700000000000,
+                        1700000000000, NULL, ?, '[{"name":"X-B","value":"b value"},{"name":"Authorization","value":"Bearer t"}]'),
+                    ('chat', 'slack', 'https://hooks.slack.test/T/B/x', NULL, ':rocket:', 'Relay', '{}', 1700000000000, 1700000000000,
+                        NULL, '[]', '[]')
+                    """,
+                arguments: [Self.secret, "[{\"secret\":\"\(Self.previous)\",\"expires_at\":1700086400000}]"])
+        }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        let hook = try #require(try await store.subscription(id: "hook"))
+        let webhook = try #require(hook.webhook)
+        #expect(webhook.url.value == "https://receiver.test/in" && webhook.secret?.value == Self.secret)
+        #expect(webhook.previousSecrets == [PreviousSecret(secret: SecretString(Self.previous), expiresAt: Date(timeIntervalSince1970: 1_700_086_400))])
+        #expect(webhook.headers == testHeaders(["X-B": "b value", "Authorization": "Bearer t"]))
+        #expect(hook.filter == EventFilter(types: ["deployment"]))
+        let chat = try #require(try await store.subscription(id: "chat")?.slack)
+        #expect(chat == SlackSettings(url: SecretString("https://hooks.slack.test/T/B/x"), username: "Relay", icon: ":rocket:"))
+        let reopened = try DatabaseQueue(path: path)
+        let columns = try await reopened.read { db in try db.columns(in: "subscriptions").map(\.name) }
+        try reopened.close()
+        #expect(Set(columns) == ["id", "kind", "filter", "created_at", "updated_at", "delivery_options", "settings"])
     }
 
     /// The v1–v3 schema as releases before rotation wrote it, with one subscription in it.
@@ -81,9 +125,12 @@ struct SubscriptionSecretsStoreTests {
         try Self.writeOldDatabase(at: directory.path + "/relay.sqlite")
         let store = try SQLiteStore(path: directory.path + "/relay.sqlite")
         let old = try #require(try await store.subscription(id: "old"))
-        #expect(old.signingSecret == Self.secret && old.previousSecrets.isEmpty && old.headers.isEmpty)
-        var rotated = try old.rotatingSecret(to: Self.previous, previousExpiresAt: Self.t0.addingTimeInterval(60), now: Self.t0)
-        rotated.headers = [CustomHeader(name: "Authorization", value: "Bearer t")]
+        let settings = try #require(old.webhook)
+        #expect(settings.secret?.value == Self.secret && settings.previousSecrets.isEmpty && settings.headers.isEmpty)
+        var changed = try settings.rotatingSecret(to: SecretString(Self.previous), previousExpiresAt: Self.t0.addingTimeInterval(60), now: Self.t0)
+        changed.headers = testHeaders(["Authorization": "Bearer t"])
+        var rotated = old
+        rotated.settings = changed
         try await store.updateSubscription(rotated)
         #expect(try await store.subscription(id: "old") == rotated)
     }

@@ -1,0 +1,105 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// One destination kind, as the relay sees it. Everything about a kind lives in its folder under
+/// `Sinks/`: its settings type (read by one decoder from the API, rule files and the store),
+/// their validation and redacted view, its notifier, its docs. `SinkRegistry` lists the folders,
+/// and nothing else names a kind. (Alertmanager's `notify/<receiver>/`.)
+public protocol SinkPlugin: Sendable {
+    associatedtype Settings: SinkSettings
+
+    /// The subscription's `type`.
+    static var kind: String { get }
+    /// Every key its settings accept, beside the shared ones (id, type, filter, delivery).
+    static var fields: [SinkField] { get }
+    /// Reads settings from any source; errors name the key. Shapes only: `Settings.validate()`
+    /// checks values.
+    static func settings(from source: any SettingsSource) throws(FieldError) -> Settings
+    /// How fast its receivers accept messages when a subscription sets no rate limit.
+    static var defaultRateLimit: RateLimit? { get }
+    static func notifier(for subscription: Subscription, settings: Settings, transport: any HTTPTransport) -> any Notifier
+    /// Things worth telling whoever saves these settings, that do not stop them working
+    /// (a field the receiver will ignore, say).
+    static func warnings(_ settings: Settings) -> [String]
+}
+
+extension SinkPlugin {
+    public static var defaultRateLimit: RateLimit? { nil }
+    public static func warnings(_ settings: Settings) -> [String] { [] }
+
+    static var descriptor: SinkKind {
+        SinkKind(name: kind, fields: fields) { source throws(FieldError) in try settings(from: source) }
+    }
+
+    static func makeNotifier(_ subscription: Subscription, transport: any HTTPTransport) -> (any Notifier)? {
+        guard let settings = subscription.settings as? Settings else { return nil }
+        return notifier(for: subscription, settings: settings, transport: transport)
+    }
+
+    static func warningsFor(_ settings: any SinkSettings) -> [String] {
+        (settings as? Settings).map(warnings) ?? []
+    }
+}
+
+/// The destination kinds the relay knows. Adding one is a folder under `Sinks/` and a line here.
+public enum SinkRegistry {
+    public static let plugins: [any SinkPlugin.Type] = [
+        WebhookSink.self,
+        SlackSink.self,
+    ]
+
+    /// What the store and the rule loader are handed to read settings.
+    public static let kinds = SinkKinds(plugins.map { $0.descriptor })
+
+    public static func plugin(kind: String) -> (any SinkPlugin.Type)? {
+        plugins.first { $0.kind == kind }
+    }
+
+    public static func defaultRateLimit(kind: String) -> RateLimit? {
+        plugin(kind: kind)?.defaultRateLimit
+    }
+
+    public static func warnings(for settings: any SinkSettings) -> [String] {
+        plugin(kind: settings.kind)?.warningsFor(settings) ?? []
+    }
+}
+
+/// Settings signed with a secret that can be rotated (Standard Webhooks): the admin API's
+/// rotation endpoints work on any kind whose settings conform.
+public protocol SecretRotating: SinkSettings {
+    /// The key that sets the secret (`secret`): a save that leaves it out gets one generated.
+    static var secretField: String { get }
+    /// The secret signing now; nil when none was given (the API then generates one).
+    var currentSecret: SecretString? { get }
+    /// Retired secrets that still sign at `now`, latest expiry first.
+    func previousSecrets(inForceAt now: Date) -> [PreviousSecret]
+    /// These settings signing with `secret` alone.
+    func replacingSecret(with secret: SecretString) -> Self
+    /// A rotation made at `now` (see `WebhookSettings.rotatingSecret`).
+    func rotatingSecret(to newSecret: SecretString, previousExpiresAt: Date, now: Date) throws(FieldError) -> Self
+    /// Rotated-out secrets stop signing.
+    func endingPreviousSecrets() -> Self
+    /// A fresh secret of the kind's format.
+    static func generateSecret() -> SecretString
+}
+
+/// A signing secret being retired by a rotation: it keeps signing, beside the current secret,
+/// until `expiresAt`, so receivers can switch to the new secret at their own pace.
+public struct PreviousSecret: Sendable, Hashable {
+    public var secret: SecretString
+    public var expiresAt: Date
+
+    public init(secret: SecretString, expiresAt: Date) {
+        self.secret = secret
+        self.expiresAt = expiresAt
+    }
+}
+
+/// How long a rotated-out secret keeps signing.
+public enum SecretRotation {
+    /// When the rotation does not say.
+    public static let defaultOverlap: Duration = .seconds(24 * 3600)
+    /// The longest it may.
+    public static let maxOverlap: Duration = .seconds(30 * 24 * 3600)
+}

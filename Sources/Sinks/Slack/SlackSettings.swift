@@ -1,0 +1,97 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// `type: slack`: a Slack incoming webhook (or anything that takes Slack's payloads).
+public enum SlackSink: SinkPlugin {
+    public static let kind = "slack"
+
+    public static let fields: [SinkField] = [
+        DestinationURLField.field,
+        SinkField("slack_username", .string),
+        SinkField("slack_icon", .string),
+        CustomHeaders.field,
+    ]
+
+    public static func settings(from source: any SettingsSource) throws(FieldError) -> SlackSettings {
+        SlackSettings(
+            url: try DestinationURLField.read(source), username: try source.string("slack_username"), icon: try source.string("slack_icon"),
+            headers: try CustomHeaders.read(source))
+    }
+
+    /// Slack accepts about one message a second per incoming webhook, with short bursts, then
+    /// answers 429 with Retry-After.
+    public static let defaultRateLimit: RateLimit? = RateLimit(count: 1, per: .seconds(1), burst: 3)
+
+    public static func notifier(for subscription: Subscription, settings: SlackSettings, transport: any HTTPTransport) -> any Notifier {
+        SlackNotifier(settings: settings, transport: transport)
+    }
+
+    /// Slack-app webhooks (`hooks.slack.com/services/…`) post as the app, whatever the message
+    /// says: a username or icon set for one would silently do nothing.
+    public static func warnings(_ settings: SlackSettings) -> [String] {
+        guard settings.username != nil || settings.icon != nil,
+              let url = try? DestinationURL(settings.url.value), url.host.lowercased() == "hooks.slack.com"
+        else { return [] }
+        let set = [settings.username.map { _ in "slack_username" }, settings.icon.map { _ in "slack_icon" }].compactMap { $0 }
+        return [
+            "\(set.joined(separator: " and ")) will be ignored: webhooks of Slack apps (hooks.slack.com) post with the app's name and icon; "
+                + "they apply to legacy Slack webhooks, Mattermost and Rocket.Chat",
+        ]
+    }
+}
+
+public struct SlackSettings: SinkSettings, Hashable {
+    public var url: SecretString
+    public var username: String?
+    /// An emoji name (`:rotating_light:`) or an image URL.
+    public var icon: String?
+    public var headers: [CustomHeader]
+
+    public init(url: SecretString, username: String? = nil, icon: String? = nil, headers: [CustomHeader] = []) {
+        self.url = url
+        self.username = username
+        self.icon = icon
+        self.headers = headers
+    }
+
+    public var kind: String { SlackSink.kind }
+
+    public func document() -> [String: JSONValue] {
+        var document: [String: JSONValue] = ["url": .string(url.value), "headers": CustomHeaders.document(headers)]
+        if let username { document["slack_username"] = .string(username) }
+        if let icon { document["slack_icon"] = .string(icon) }
+        return document
+    }
+
+    public func view(now: Date) -> [String: JSONValue] {
+        [
+            "url": .string(Redact.url(url.value)),
+            "headers": CustomHeaders.view(headers),
+            "slack_username": username.map(JSONValue.string) ?? .null,
+            "slack_icon": icon.map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    public var secrets: [SecretString] { [url] + headers.map(\.value) }
+
+    public func validate() -> FieldError? {
+        if let problem = DestinationURLField.validate(url) { return problem }
+        if let icon, let problem = Self.validateIcon(icon) { return problem }
+        if let username, username.isEmpty || username.count > 80 {
+            return FieldError(field: "slack_username", message: "must be 1 to 80 characters")
+        }
+        return CustomHeaders.validate(headers)
+    }
+
+    public static func validateIcon(_ icon: String) -> FieldError? {
+        if icon.hasPrefix(":") {
+            let name = icon.dropFirst().dropLast()
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_+-'")
+            if icon.count >= 3, icon.hasSuffix(":"), name.allSatisfy({ allowed.contains($0) }) { return nil }
+            return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+        }
+        if Subscription.validateURL(icon, field: "slack_icon") == nil { return nil }
+        return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+    }
+}
