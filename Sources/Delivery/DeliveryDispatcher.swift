@@ -212,9 +212,13 @@ public final class DeliveryDispatcher: Sendable {
         syncLanesIfNeeded()
         // Deliveries owed to a subscription that no longer exists (removed from a rules file)
         // would wait forever: they become dead letters, listed and visible.
+        // The subscriptions in force are read after the store answers: one created over the API
+        // meanwhile (and sent an event at once) is in the catalog before its first delivery row
+        // exists, so it is never taken for an orphan.
         do {
+            let pending = try await store.subscriptionsWithPendingDeliveries()
             let known = Set(subscriptions().map(\.id))
-            for orphan in try await store.subscriptionsWithPendingDeliveries().subtracting(known).sorted() {
+            for orphan in pending.subtracting(known).sorted() {
                 let count = try await store.deadLetterPending(subscriptionID: orphan, reason: "subscription no longer exists", now: clock.now)
                 logger.warning("dead-lettered deliveries of a subscription that no longer exists", metadata: [
                     "subscription": "\(orphan)", "count": "\(count)",
@@ -368,7 +372,7 @@ public final class DeliveryDispatcher: Sendable {
             deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
         let result = await notifier.notify(claimed.event, context: context)
         let finished = clock.now
-        if Task.isCancelled, case .retry(status: nil, _, _) = result {
+        if Task.isCancelled, case .retry(status: nil, _, _, _) = result {
             // Shutting down past the grace period: the answer never came, which says nothing about
             // the receiver. Put back without counting; sent again once its lease ends.
             return AttemptRecord(
@@ -380,7 +384,7 @@ public final class DeliveryDispatcher: Sendable {
         if let rate = settings.rateLimit { rateLimitWait = max(rateLimitWait, .milliseconds(Int64(1000 / rate.perSecond))) }
         let decision = AttemptDecision.decide(
             result, attempt: attemptNumber, schedule: settings.schedule, rateLimitWait: rateLimitWait, now: finished, random: random())
-        metrics.attempt(subscription: subscription.id, kind: subscription.kind, outcome: decision.outcome, milliseconds: duration)
+        metrics.attempt(subscription: subscription.id, kind: subscription.kind, outcome: decision.outcome, cause: decision.cause, milliseconds: duration)
         var next = decision.next
         var counted: Bool?
         if probe, decision.outcome == .retry, delivery.nextAttemptAt > finished {
@@ -420,7 +424,7 @@ public final class DeliveryDispatcher: Sendable {
 
         // Unavailable (no answer, 502, 503, 504): an ordered lane may probe its head, after a Retry-After.
         var headProbeFrom: Date?
-        if case .retry(let status, _, let retryAfter) = result, status == nil || [502, 503, 504].contains(status ?? 0) {
+        if case .retry(let status, _, let retryAfter, _) = result, status == nil || [502, 503, 504].contains(status ?? 0) {
             headProbeFrom = finished.addingTimeInterval(min(retryAfter ?? .zero, settings.schedule.maxRetryAfter).timeInterval)
         }
         let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished, headProbeFrom: headProbeFrom) }

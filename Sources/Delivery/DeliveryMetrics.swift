@@ -1,20 +1,21 @@
 import EventModel
 import Metrics
+import Sinks
 import Store
 
 /// The dispatcher's metrics. Handles are made once per label set and reused (a lookup in the
 /// metrics factory per delivery is measurable at tens of thousands a second). Labels are bounded:
-/// subscriptions (as many as an operator made), kinds and outcomes.
+/// subscriptions (as many as an operator made), kinds, outcomes and causes (`SendCause`, a fixed set).
 final class DeliveryMetrics: Sendable {
     private let attempts = LockedValue<[String: Counter]>([:])
     private let durations = LockedValue<[String: Timer]>([:])
 
-    func attempt(subscription: String, kind: String, outcome: AttemptRecord.Outcome, milliseconds: Int) {
-        let key = subscription + "\u{0}" + outcome.rawValue
+    func attempt(subscription: String, kind: String, outcome: AttemptRecord.Outcome, cause: SendCause, milliseconds: Int) {
+        let key = subscription + "\u{0}" + outcome.rawValue + "\u{0}" + cause.label
         let counter = attempts.withValue { cache in
             if let existing = cache[key] { return existing }
             let made = Counter(
-                label: "event_relay_delivery_attempts_total", dimensions: [("subscription", subscription), ("outcome", outcome.rawValue)])
+                label: "event_relay_delivery_attempts_total", dimensions: [("subscription", subscription), ("outcome", outcome.rawValue), ("cause", cause.label)])
             cache[key] = made
             return made
         }

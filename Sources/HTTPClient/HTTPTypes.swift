@@ -125,6 +125,21 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         }
     }
 
+    /// The kind of failure as a bounded label (`connect`, `timeout`…), for metrics.
+    public var label: String {
+        switch code {
+        case .invalidRequest: return "invalid_request"
+        case .connectFailed: return "connect"
+        case .timedOut: return "timeout"
+        case .tlsFailed: return "tls"
+        case .responseTooLarge: return "response_too_large"
+        case .addressRefused: return "address_refused"
+        case .transport: return "transport"
+        case .cancelled: return "cancelled"
+        case .shutdown: return "shutdown"
+        }
+    }
+
     public var description: String {
         let kind: String
         switch code {

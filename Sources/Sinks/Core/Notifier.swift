@@ -8,16 +8,57 @@ public enum SendResult: Sendable, Equatable {
     case delivered(status: Int)
     /// Worth trying again: a 5xx, 408, 429, or a network failure. `retryAfter` is the sink's own
     /// wish (Retry-After), which the schedule honours.
-    case retry(status: Int?, reason: String, retryAfter: Duration?)
+    case retry(status: Int?, reason: String, retryAfter: Duration?, cause: SendCause)
     /// Trying again cannot help (the sink rejected the message or the address is gone).
-    case failed(status: Int?, reason: String)
+    case failed(status: Int?, reason: String, cause: SendCause)
 
     public var statusCode: Int? {
         switch self {
         case .delivered(let status): return status
-        case .retry(let status, _, _), .failed(let status, _): return status
+        case .retry(let status, _, _, _), .failed(let status, _, _): return status
         }
     }
+
+    /// Why, as a bounded label (a metric's): `delivered`, `http_5xx`, `timeout`…
+    public var cause: SendCause {
+        switch self {
+        case .delivered: return .delivered
+        case .retry(_, _, _, let cause), .failed(_, _, let cause): return cause
+        }
+    }
+}
+
+/// Why an attempt ended as it did, from a small fixed set of labels, whatever the protocol
+/// (HTTP, SMTP…): usable as a metric label, unlike a reason, which quotes the receiver.
+public struct SendCause: Sendable, Hashable, CustomStringConvertible {
+    public let label: String
+
+    private init(_ label: String) { self.label = label }
+
+    public var description: String { label }
+
+    public static let delivered = SendCause("delivered")
+    /// The receiver answered with this status: `http_3xx`, `http_4xx`, `http_5xx`, or the ones
+    /// that mean something of their own (`http_408`, `http_410`, `http_429`).
+    public static func http(_ status: Int) -> SendCause {
+        switch status {
+        case 408, 410, 429: return SendCause("http_\(status)")
+        case 100..<600: return SendCause("http_\(status / 100)xx")
+        default: return SendCause("http_other")
+        }
+    }
+    /// A mail server's reply: `smtp_4xx` (try again) or `smtp_5xx` (refused).
+    public static func smtp(_ code: Int) -> SendCause { SendCause(code >= 500 ? "smtp_5xx" : "smtp_4xx") }
+    /// No answer: how the exchange failed (`connect`, `timeout`, `tls`, `address_refused`…).
+    public static func transport(_ error: HTTPClientError) -> SendCause { SendCause(error.label) }
+    /// The receiver refused the relay's credentials.
+    public static let authentication = SendCause("authentication")
+    /// The subscription's own settings cannot work (refused by today's validation, say).
+    public static let configuration = SendCause("configuration")
+    /// The message could not be made from the event.
+    public static let render = SendCause("render")
+    /// Anything else that went wrong on the way.
+    public static let other = SendCause("other")
 }
 
 /// What the dispatcher tells a notifier about the delivery it is making.
@@ -53,7 +94,7 @@ extension Notifier {
         do {
             return await notify(try event.decoded(), context: context)
         } catch {
-            return .failed(status: nil, reason: "the stored event \(event.key) cannot be read")
+            return .failed(status: nil, reason: "the stored event \(event.key) cannot be read", cause: .render)
         }
     }
 }
@@ -68,9 +109,11 @@ extension Notifier {
             return ResponseClassifier.classify(response, now: now, scrubber: scrubber)
         } catch let error as HTTPClientError {
             let reason = scrubber.scrub(error.description)
-            return error.isTransient ? .retry(status: nil, reason: reason, retryAfter: nil) : .failed(status: nil, reason: reason)
+            return error.isTransient
+                ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
+                : .failed(status: nil, reason: reason, cause: .transport(error))
         } catch {
-            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil)
+            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
         }
     }
 }

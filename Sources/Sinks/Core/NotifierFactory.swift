@@ -35,6 +35,6 @@ struct RefusingNotifier: Notifier {
     let reason: String
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        .failed(status: nil, reason: reason)
+        .failed(status: nil, reason: reason, cause: .configuration)
     }
 }

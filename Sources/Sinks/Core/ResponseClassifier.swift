@@ -14,10 +14,10 @@ public enum ResponseClassifier {
             return .delivered(status: status)
         case 408, 425, 429, 500..<600:
             let retryAfter = response.header("Retry-After").flatMap { RetryAfter.parse($0, now: now) }
-            return .retry(status: status, reason: reason(response, scrubber: scrubber()), retryAfter: retryAfter)
+            return .retry(status: status, reason: reason(response, scrubber: scrubber()), retryAfter: retryAfter, cause: .http(status))
         default:
             // 3xx (redirects are not followed: a moved endpoint must be reconfigured), 4xx, and anything odd.
-            return .failed(status: status, reason: reason(response, scrubber: scrubber()))
+            return .failed(status: status, reason: reason(response, scrubber: scrubber()), cause: .http(status))
         }
     }
 

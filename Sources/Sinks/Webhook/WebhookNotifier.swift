@@ -29,7 +29,7 @@ struct WebhookNotifier: Notifier {
     }
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        guard let stored = try? StoredEvent(event) else { return .failed(status: nil, reason: "the event cannot be encoded") }
+        guard let stored = try? StoredEvent(event) else { return .failed(status: nil, reason: "the event cannot be encoded", cause: .render) }
         return await notify(stored, context: context)
     }
 
@@ -44,7 +44,7 @@ struct WebhookNotifier: Notifier {
         guard let signature = WebhookSignature.header(
             keys: settings.signingSecrets(at: context.now).map { keys[$0.value] }, id: context.deliveryID, timestamp: timestamp, body: body)
         else {
-            return .failed(status: nil, reason: "the subscription's signing secret is not usable")
+            return .failed(status: nil, reason: "the subscription's signing secret is not usable", cause: .configuration)
         }
         headers.append(("webhook-signature", signature))
         headers += CustomHeaders.pairs(settings.headers)

@@ -56,12 +56,14 @@ struct RetryScheduleTests {
         let result = ResponseClassifier.classify(response, now: Self.now)
         switch result {
         case .delivered: #expect(expected == "delivered")
-        case .retry(_, let reason, let after):
+        case .retry(_, let reason, let after, let cause):
+            #expect(cause == .http(status))
             #expect(expected == "retry")
             #expect(reason.hasPrefix("HTTP \(status)"))
             #expect(after == retryAfter.map { .seconds(Int($0)!) })
-        case .failed(_, let reason):
+        case .failed(_, let reason, let cause):
             #expect(expected == "failed")
+            #expect(cause == .http(status))
             #expect(body.isEmpty || reason.contains(body))
         }
     }

@@ -107,12 +107,12 @@ struct SSRFGuardEndToEndTests {
 
         // A factory made without a policy still refuses special addresses: the default is the guard.
         let guarded = await NotifierFactory(transport: client).notifier(for: subscription(sinks.baseURL + "/hook")).notify(event, context: context)
-        #expect(guarded == .failed(status: nil, reason: "refused to connect to 127.0.0.1: a loopback address"), "\(guarded)")
+        #expect(guarded == .failed(status: nil, reason: "refused to connect to 127.0.0.1: a loopback address", cause: .transport(.addressRefused)), "\(guarded)")
 
         // Stored by an earlier release, which accepted it: not sent anywhere, and the reason shows no part of it.
         let allowing = NotifierFactory(transport: client, addressPolicy: AddressPolicy(allowedNetworks: RelayHarness.loopbackNetworks))
         let legacy = await allowing.notifier(for: subscription("http://user:pw@127.0.0.1:\(sinks.port)/hook")).notify(event, context: context)
-        guard case .failed(nil, let reason) = legacy else {
+        guard case .failed(nil, let reason, .configuration) = legacy else {
             Issue.record("expected a permanent failure, got \(legacy)")
             return
         }

@@ -117,7 +117,7 @@ struct ScrubberTests {
     @Test func theExcerptIsScrubbedBeforeItIsCut() {
         // The token starts 10 characters before the excerpt's 200-character limit.
         let response = HTTPResponse(status: 400, body: Array((String(repeating: "x", count: 180) + "tok_9f8e7d6c5b4a3210 and more text after it").utf8))
-        guard case .failed(_, let reason) = ResponseClassifier.classify(response, now: Date(), scrubber: Self.scrubber) else {
+        guard case .failed(_, let reason, _) = ResponseClassifier.classify(response, now: Date(), scrubber: Self.scrubber) else {
             Issue.record("a 400 fails")
             return
         }

@@ -122,8 +122,8 @@ struct WebhookRotationTests {
         let result = await Self.send(subscription, at: Self.rotatedAt, over: transport)
         let reason: String
         switch result {
-        case .failed(let code, let text): #expect(status == 400 && code == 400); reason = text
-        case .retry(let code, let text, _): #expect(status == 500 && code == 500); reason = text
+        case .failed(let code, let text, _): #expect(status == 400 && code == 400); reason = text
+        case .retry(let code, let text, _, _): #expect(status == 500 && code == 500); reason = text
         case .delivered: Issue.record("an error answer was taken for a success"); return
         }
         #expect(reason.hasPrefix("HTTP \(status): "), "\(reason)")
@@ -137,7 +137,7 @@ struct WebhookRotationTests {
         struct Failure: Error, CustomStringConvertible { var description: String }
         let subscription = Self.subscription()
         let transport = ScriptedTransport { request in throw Failure(description: "could not reach \(request.url)") }
-        guard case .retry(nil, let reason, nil) = await Self.send(subscription, at: Self.rotatedAt, over: transport) else {
+        guard case .retry(nil, let reason, nil, _) = await Self.send(subscription, at: Self.rotatedAt, over: transport) else {
             Issue.record("a transport failure is retried")
             return
         }
