@@ -360,15 +360,16 @@ public final class AdminAPI: HTTPServerHandler {
         updated.filter = try SubscriptionInput.filter(object["filter"], base: updated.filter)
         if object["delivery"] != nil { updated.delivery = try SubscriptionInput.delivery(object["delivery"]) }
         updated.updatedAt = dependencies.clock.now
-        let generated = generateSecretIfNeeded(&updated, object)
+        let generated = generateSecretIfNeeded(&updated, object, patch: true)
         return (try SubscriptionInput.checked(updated), generated)
     }
 
-    /// A signed kind given no secret (and not asked to clear it) gets a generated one, returned
-    /// once in the answer.
-    private func generateSecretIfNeeded(_ subscription: inout Subscription, _ object: [String: JSONValue]) -> String? {
+    /// A signed kind given no secret (`null` in a whole document is none; in a patch it asks to
+    /// clear it, which validation refuses) gets a generated one, returned once in the answer.
+    private func generateSecretIfNeeded(_ subscription: inout Subscription, _ object: [String: JSONValue], patch: Bool = false) -> String? {
+        let clearing = object[(subscription.settings as? any SecretRotating).map { type(of: $0).secretField } ?? ""]
         guard let signed = subscription.settings as? any SecretRotating, signed.currentSecret == nil,
-              object[type(of: signed).secretField] == nil
+              clearing == nil || (clearing == .null && !patch)
         else { return nil }
         let secret = type(of: signed).generateSecret()
         subscription.settings = signed.replacingSecret(with: secret)
@@ -389,12 +390,14 @@ public final class AdminAPI: HTTPServerHandler {
             let signed = try self.signed(rotated)
             let newSecret = given.map(SecretString.init) ?? type(of: signed).generateSecret()
             let now = self.dependencies.clock.now
-            do throws(FieldError) {
+            do throws(RotationError) {
                 rotated.settings = try signed.rotatingSecret(
                     to: newSecret, previousExpiresAt: now.addingTimeInterval(overlap.timeInterval), now: now)
             } catch {
-                if error.field == "previous_secrets" { throw APIError.conflict(error.message) }
-                throw APIError.invalidField(error.field, error.message)
+                switch error {
+                case .conflict(let message): throw APIError.conflict(message)
+                case .invalid(let problem): throw APIError.invalidField(problem.field, problem.message)
+                }
             }
             rotated.updatedAt = now
             try await self.commit(try SubscriptionInput.checked(rotated))

@@ -58,8 +58,8 @@ enum SubscriptionInput {
 
     /// The kind's settings from the body's keys (any other key than the shared ones and the
     /// kind's is refused). An update reads them over `existing`'s: a PUT keeps secrets it
-    /// leaves out, a PATCH keeps every key it leaves out; a PATCH that changes the type keeps
-    /// the values of keys both kinds have (the URL, say).
+    /// leaves out, a PATCH keeps every key it leaves out; a change of type keeps the values of
+    /// keys both kinds have (the URL, say), and drops the others.
     static func settings(
         _ object: [String: JSONValue], kind: SinkKind, mode: JSONSettingsSource.Mode, existing: (any SinkSettings)? = nil
     ) throws(APIError) -> any SinkSettings {
@@ -72,7 +72,7 @@ enum SubscriptionInput {
             let document = existing.document()
             if existing.kind == kind.name {
                 previous = document
-            } else if mode == .patch {
+            } else {
                 let shared = Set(kind.fields.filter { $0.shape != .stored }.map(\.name))
                 previous = document.filter { shared.contains($0.key) }
             }

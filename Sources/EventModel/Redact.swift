@@ -22,9 +22,11 @@ public enum Redact {
 }
 
 /// A string that never prints itself: `"\(token)"` in a log line shows `<redacted>`.
-public struct SecretString: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+/// `dump()` and other reflection show no more. Only code building a request reads `value`.
+public struct SecretString: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let value: String
     public init(_ value: String) { self.value = value }
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }

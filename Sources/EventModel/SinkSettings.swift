@@ -160,19 +160,26 @@ public struct JSONSettingsSource: SettingsSource {
         mode = .create
     }
 
-    /// The value this read uses, nil when none (or `null`).
+    /// The value this read uses, nil when none (or `null`). A whole document (create, replace)
+    /// with a secret `null` leaves it out: generated, or kept.
     private func value(_ key: String, secret: Bool) -> JSONValue? {
         let chosen: JSONValue?
         switch mode {
         case .create: chosen = body[key]
-        case .replace: chosen = body[key] ?? (secret ? previous[key] : nil)
+        case .replace: chosen = secret ? given(key) ?? previous[key] : body[key]
         case .patch: chosen = body[key] ?? previous[key]
         }
         guard let chosen, !chosen.isNull else { return nil }
         return chosen
     }
 
-    public func isGiven(_ key: String) -> Bool { body[key] != nil }
+    /// The body's value; `null` counts only in a patch (where it clears).
+    private func given(_ key: String) -> JSONValue? {
+        guard let value = body[key], mode == .patch || !value.isNull else { return nil }
+        return value
+    }
+
+    public func isGiven(_ key: String) -> Bool { given(key) != nil }
 
     public func stored(_ key: String) -> JSONValue? {
         origin == .store ? body[key] : previous[key]

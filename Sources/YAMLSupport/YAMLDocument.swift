@@ -162,7 +162,8 @@ public struct YAMLValue {
         let name = try string()
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
         guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ allowed.contains($0) }) else {
-            throw error("must name an environment variable (capital letters, digits and _), not \"\(name)\"")
+            // Not quoted: what was written there may be the secret itself.
+            throw error("must name an environment variable (capital letters, digits and _); put the value itself in the environment")
         }
         return name
     }

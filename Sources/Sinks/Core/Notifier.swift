@@ -103,17 +103,19 @@ extension Notifier {
     /// Sends a prepared request and classifies the outcome. Transport errors never carry the URL,
     /// and whatever text comes back (a body excerpt, libcurl's words) is scrubbed of the
     /// destination's secrets before it becomes a reason that is stored, logged or shown.
-    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, scrubber: Scrubber) async -> SendResult {
+    /// `scrubber` is made only when the answer is not a success (building one costs far more
+    /// than a successful send).
+    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, scrubber: @autoclosure () -> Scrubber) async -> SendResult {
         do {
             let response = try await transport.execute(request)
-            return ResponseClassifier.classify(response, now: now, scrubber: scrubber)
+            return ResponseClassifier.classify(response, now: now, scrubber: scrubber())
         } catch let error as HTTPClientError {
-            let reason = scrubber.scrub(error.description)
+            let reason = scrubber().scrub(error.description)
             return error.isTransient
                 ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
                 : .failed(status: nil, reason: reason, cause: .transport(error))
         } catch {
-            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
+            return .retry(status: nil, reason: scrubber().scrub("\(error)"), retryAfter: nil, cause: .other)
         }
     }
 }

@@ -52,13 +52,13 @@ public struct Scrubber: Sendable {
     public static func forms(of secrets: [SecretString]) -> [String] {
         var forms: [String] = []
         for secret in secrets.map(\.value) {
-            if secret.contains("://") {
-                forms += urlSecrets(secret)
-            } else if secret.hasPrefix("whsec_") {
+            if secret.hasPrefix("whsec_") {
                 forms += signingSecretForms(secret)
             } else {
                 let words = secret.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
                 forms += [secret] + words.filter { $0.count >= minimumTokenLength }
+                // A URL (or a value holding one): its parts give it away too.
+                for word in words where word.contains("://") { forms += urlSecrets(word) }
             }
         }
         return forms

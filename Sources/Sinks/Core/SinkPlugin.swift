@@ -77,11 +77,18 @@ public protocol SecretRotating: SinkSettings {
     /// These settings signing with `secret` alone.
     func replacingSecret(with secret: SecretString) -> Self
     /// A rotation made at `now` (see `WebhookSettings.rotatingSecret`).
-    func rotatingSecret(to newSecret: SecretString, previousExpiresAt: Date, now: Date) throws(FieldError) -> Self
+    func rotatingSecret(to newSecret: SecretString, previousExpiresAt: Date, now: Date) throws(RotationError) -> Self
     /// Rotated-out secrets stop signing.
     func endingPreviousSecrets() -> Self
     /// A fresh secret of the kind's format.
     static func generateSecret() -> SecretString
+}
+
+/// Why a rotation was refused: the new secret (a field problem), or the state of the
+/// subscription (too many retired secrets still sign: a conflict, resolved by waiting or revoking).
+public enum RotationError: Error, Sendable, Equatable {
+    case invalid(FieldError)
+    case conflict(String)
 }
 
 /// A signing secret being retired by a rotation: it keeps signing, beside the current secret,

@@ -8,13 +8,6 @@ import HTTPClient
 struct SlackNotifier: Notifier {
     let settings: SlackSettings
     let transport: any HTTPTransport
-    let scrubber: Scrubber
-
-    init(settings: SlackSettings, transport: any HTTPTransport) {
-        self.settings = settings
-        self.transport = transport
-        self.scrubber = Scrubber(settings: settings)
-    }
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
         let message = SlackMessage.render(event, username: settings.username, icon: settings.icon)
@@ -24,6 +17,6 @@ struct SlackNotifier: Notifier {
             method: .POST, url: settings.url.value,
             headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers),
             body: message.encoded())
-        return await send(request, over: transport, now: context.now, scrubber: scrubber)
+        return await send(request, over: transport, now: context.now, scrubber: Scrubber(settings: settings))
     }
 }

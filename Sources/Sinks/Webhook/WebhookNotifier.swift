@@ -12,7 +12,6 @@ struct WebhookNotifier: Notifier {
     let subscriptionID: String
     let settings: WebhookSettings
     let transport: any HTTPTransport
-    let scrubber: Scrubber
     /// Each secret's key, decoded once per notifier (one is made per claimed batch), not per delivery.
     private let keys: [String: [UInt8]]
 
@@ -20,7 +19,6 @@ struct WebhookNotifier: Notifier {
         self.subscriptionID = subscriptionID
         self.settings = settings
         self.transport = transport
-        self.scrubber = Scrubber(settings: settings)
         var keys: [String: [UInt8]] = [:]
         for secret in [settings.secret].compactMap({ $0 }) + settings.previousSecrets.map(\.secret) {
             keys[secret.value] = WebhookSignature.key(secret.value)
@@ -49,7 +47,7 @@ struct WebhookNotifier: Notifier {
         headers.append(("webhook-signature", signature))
         headers += CustomHeaders.pairs(settings.headers)
         let request = HTTPRequest(method: .POST, url: settings.url.value, headers: headers, body: body)
-        return await send(request, over: transport, now: context.now, scrubber: scrubber)
+        return await send(request, over: transport, now: context.now, scrubber: Scrubber(settings: settings))
     }
 }
 

@@ -194,21 +194,20 @@ public struct WebhookSettings: SecretRotating, Hashable {
 
     /// A rotation made at `now`: `newSecret` signs from then on; the current secret keeps signing
     /// beside it until `previousExpiresAt` (not at all when that is not after `now`, which revokes
-    /// it at once); retired secrets that have expired are dropped. Throws a `FieldError` on
-    /// `secret` (malformed, or a secret already in use) or `previous_secrets` (too many still signing).
-    public func rotatingSecret(to newSecret: SecretString, previousExpiresAt: Date, now: Date) throws(FieldError) -> WebhookSettings {
-        guard let current = secret else { throw FieldError(field: "secret", message: "there is no current secret to rotate") }
-        if let problem = Self.validateSecret(newSecret) { throw problem }
+    /// it at once); retired secrets that have expired are dropped. Refuses a malformed secret or
+    /// one already in use (`invalid`), and a rotation while too many retired secrets still sign (`conflict`).
+    public func rotatingSecret(to newSecret: SecretString, previousExpiresAt: Date, now: Date) throws(RotationError) -> WebhookSettings {
+        guard let current = secret else { throw .invalid(FieldError(field: "secret", message: "there is no current secret to rotate")) }
+        if let problem = Self.validateSecret(newSecret) { throw .invalid(problem) }
         var kept = previousSecrets(inForceAt: now)
         if newSecret == current || kept.contains(where: { $0.secret == newSecret }) {
-            throw FieldError(field: "secret", message: "is already one of this subscription's signing secrets; a rotation needs a new one")
+            throw .invalid(FieldError(field: "secret", message: "is already one of this subscription's signing secrets; a rotation needs a new one"))
         }
         if previousExpiresAt > now {
             guard kept.count < Self.maxPreviousSecrets else {
                 let soonest = kept.map(\.expiresAt).min() ?? now
-                throw FieldError(
-                    field: "previous_secrets",
-                    message: "\(kept.count) previous secrets still sign (the first expires at \(Timestamp.format(soonest))); "
+                throw .conflict(
+                    "\(kept.count) previous secrets still sign (the first expires at \(Timestamp.format(soonest))); "
                         + "rotate with previous_expires_in \"0s\" or end their overlap first")
             }
             kept.insert(PreviousSecret(secret: current, expiresAt: previousExpiresAt), at: 0)

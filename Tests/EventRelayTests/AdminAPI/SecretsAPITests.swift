@@ -263,4 +263,66 @@ struct SecretsAPITests {
         }
         await setup.finish()
     }
+
+    /// Slack-app webhooks post as the app: a username or icon set for one is accepted, with a
+    /// warning, since legacy webhooks, Mattermost and Rocket.Chat do honour them.
+    @Test func aUsernameOrIconOnASlackAppWebhookIsAcceptedWithAWarning() async throws {
+        let setup = try await Setup()
+        let app = try await setup.harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "app", "type": "slack", "url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl", "slack_username": "Relay", "slack_icon": ":bell:"}
+            """)
+        #expect(app.status == 201)
+        let warning = try #require(app.json["warnings"]?.arrayValue?.first?.stringValue)
+        #expect(warning.contains("slack_username and slack_icon will be ignored"), "\(warning)")
+        let patched = try await setup.harness.admin(.PATCH, "/v1/subscriptions/app", #"{"slack_icon": null}"#)
+        #expect(patched.json["warnings"]?.arrayValue?.first?.stringValue?.hasPrefix("slack_username will be ignored") == true, "\(patched.json)")
+        let plain = try await setup.harness.admin(.PATCH, "/v1/subscriptions/app", #"{"slack_username": null}"#)
+        #expect(plain.status == 200 && plain.json["warnings"] == nil)
+        let mattermost = try await setup.harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "mm", "type": "slack", "url": "https://chat.example.com/hooks/abcdefghijkl", "slack_username": "Relay"}
+            """)
+        #expect(mattermost.status == 201 && mattermost.json["warnings"] == nil)
+        #expect(try await setup.harness.admin(.GET, "/v1/subscriptions/app").json["warnings"] == nil, "warnings answer saves, not reads")
+        await setup.finish()
+    }
+
+    /// Each kind takes its own keys: another kind's are refused by name, and the type's own list is given.
+    @Test func aKeyOfAnotherKindIsRefusedNamingTheKeysThisKindTakes() async throws {
+        let setup = try await Setup()
+        let refused = try await setup.harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "chat", "type": "slack", "url": "https://chat.test/hooks/abcdefghijkl", "secret": "\(Self.given)"}
+            """)
+        #expect(refused.status == 400 && refused.json["error"]?["field"] == .string("secret"), "\(refused.json)")
+        let message = refused.json["error"]?["message"]?.stringValue ?? ""
+        #expect(message.contains("slack_username") && !message.contains(Self.given), "\(message)")
+        let unknown = try await setup.harness.admin(.POST, "/v1/subscriptions", #"{"type": "pager", "url": "https://x.test/a"}"#)
+        #expect(unknown.status == 422 && unknown.json["error"]?["message"]?.stringValue == "type: must be one of: webhook, slack")
+        // A PATCH to another type keeps what both kinds have (the URL) and drops the rest (the signing secret).
+        #expect(try await setup.harness.admin(.POST, "/v1/subscriptions", #"{"id": "hook", "type": "webhook", "url": "\#(setup.hookURL)"}"#).status == 201)
+        let switched = try await setup.harness.admin(.PATCH, "/v1/subscriptions/hook", #"{"type": "slack"}"#)
+        #expect(switched.status == 200 && switched.json["secret"] == nil && switched.json["url"]?.stringValue?.hasPrefix(setup.receiver.baseURL) == true,
+            "\(switched.json)")
+        #expect(try await setup.harness.admin(.GET, "/v1/subscriptions").json["subscriptions"]?.arrayValue?.count == 1, "nothing else was saved")
+        await setup.finish()
+    }
+
+    /// Clients that send every key, `null` for "unset": a whole document's `null` secret is none
+    /// (generated on create, kept on replace); only a patch's `null` asks to clear it.
+    @Test func aNullSecretInAWholeDocumentIsLeftOutNotCleared() async throws {
+        let setup = try await Setup()
+        let created = try await setup.harness.admin(.POST, "/v1/subscriptions", """
+            {"id": "hook", "type": "webhook", "url": "\(setup.hookURL)", "secret": null, "headers": null}
+            """)
+        #expect(created.status == 201 && created.json["new_secret"]?.stringValue?.hasPrefix("whsec_") == true, "\(created.json)")
+        let rotated = try await setup.harness.admin(.POST, "/v1/subscriptions/hook/secret/rotate")
+        let fingerprint = rotated.json["secret_fingerprint"]
+        let replaced = try await setup.harness.admin(.PUT, "/v1/subscriptions/hook", #"{"type": "webhook", "secret": null}"#)
+        #expect(replaced.status == 200 && replaced.json["new_secret"] == nil, "\(replaced.json)")
+        #expect(replaced.json["secret_fingerprint"] == fingerprint && replaced.json["previous_secrets"]?.arrayValue?.count == 1,
+            "the secret, its rotation and the URL (never shown whole) are kept")
+        #expect(replaced.json["url"]?.stringValue?.hasPrefix(setup.receiver.baseURL) == true)
+        let cleared = try await setup.harness.admin(.PATCH, "/v1/subscriptions/hook", #"{"secret": null}"#)
+        #expect(cleared.status == 422 && cleared.json["error"]?["field"] == .string("secret"), "\(cleared.json)")
+        await setup.finish()
+    }
 }

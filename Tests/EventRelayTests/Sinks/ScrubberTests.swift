@@ -131,4 +131,22 @@ struct ScrubberTests {
         #expect(Scrubber.none.scrub("anything \(Self.url)") == "anything \(Self.url)")
         #expect(Scrubber(secrets: ["ab"]).scrub("abab") == "abab", "fragments under 4 characters are never needles")
     }
+
+    /// Settings print, debug-print and dump without a secret.
+    @Test func settingsAndSubscriptionsShowNoSecretWhenPrinted() {
+        let subscription = Subscription(id: "hook", settings: Self.settings)
+        var dumped = ""
+        dump(subscription, to: &dumped)
+        for text in ["\(subscription)", String(reflecting: subscription), dumped, "\(Self.settings)", String(reflecting: Self.settings)] {
+            #expect(!text.contains("tok_9f8e7d6c5b4a3210") && !text.contains(Self.secret) && !text.contains("sk_live"), "\(text)")
+        }
+        #expect("\(Self.settings)" == "<webhook settings>")
+    }
+
+    @Test func aURLInsideAHeaderValueIsScrubbedWholeByWordAndByPart() {
+        let scrubber = Scrubber(settings: SlackSettings(
+            url: SecretString("https://chat.test/hook"), headers: testHeaders(["X-Callback": "cb https://cb.test/p/tok_abcdefgh123 extra_secret_word"])))
+        #expect(scrubber.scrub("extra_secret_word") == "[redacted]")
+        #expect(scrubber.scrub("token tok_abcdefgh123") == "token [redacted]")
+    }
 }
