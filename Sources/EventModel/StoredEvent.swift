@@ -7,6 +7,8 @@ import Foundation
 public struct StoredEvent: Sendable, Hashable {
     public let source: String
     public let id: String
+    /// The event's type (a sender decides by it whether the event must be decoded to be redacted).
+    public let type: String
     /// The whole event, as `Event.makeEncoder()` writes it.
     public let json: [UInt8]
     /// Where the top-level `"raw":<value>` member lies in `json`, with one comma beside it (so
@@ -18,10 +20,11 @@ public struct StoredEvent: Sendable, Hashable {
 
     /// Bytes written by `Event.makeEncoder()` (the store's canonical form); nil when they are not
     /// one JSON object.
-    public init?(source: String, id: String, canonicalJSON json: [UInt8]) {
+    public init?(source: String, id: String, type: String, canonicalJSON json: [UInt8]) {
         guard let (member, value) = JSONScan.topLevelMember("raw", in: json) else { return nil }
         self.source = source
         self.id = id
+        self.type = type
         self.json = json
         rawMember = member
         rawValue = value
@@ -30,7 +33,7 @@ public struct StoredEvent: Sendable, Hashable {
     /// Encodes an event in the canonical form (`CanonicalJSON`: the encoder's bytes, without it).
     public init(_ event: Event) throws {
         let bytes = CanonicalJSON.encode(event)
-        guard let stored = StoredEvent(source: event.source, id: event.id, canonicalJSON: bytes) else {
+        guard let stored = StoredEvent(source: event.source, id: event.id, type: event.type, canonicalJSON: bytes) else {
             throw EncodingError.invalidValue(event, .init(codingPath: [], debugDescription: "an encoded event is not a JSON object"))
         }
         self = stored

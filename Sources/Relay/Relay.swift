@@ -96,7 +96,9 @@ public final class Relay: Sendable {
         var dispatcherConfiguration = configuration.dispatcher
         dispatcherConfiguration.defaultRateLimit = { SinkRegistry.defaultRateLimit(kind: $0) }
         let dispatcher = DeliveryDispatcher(
-            store: store, notifiers: NotifierFactory(transport: client, addressPolicy: configuration.deliveryAddressPolicy),
+            store: store, notifiers: NotifierFactory(
+                transport: client, addressPolicy: configuration.deliveryAddressPolicy,
+                presenter: PlatformPresenter(extraPaths: configuration.redactPaths)),
             subscriptions: { catalog.all },
             configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
             health: { notice in

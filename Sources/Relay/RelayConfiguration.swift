@@ -43,6 +43,8 @@ public struct RelayConfiguration: Sendable {
     public var feeds: [any FeedSettings] = []
     /// Feeds platforms push to (`POST /v1/ingest/{name}`).
     public var pushFeeds: [PushFeedSettings] = []
+    /// Dotted paths into every event's raw document whose values no destination receives.
+    public var redactPaths: [String] = []
 
     public init() {}
 }
@@ -61,6 +63,7 @@ public enum ConfigurationLoader {
     static let deliveryKeys = [
         "concurrency", "lease", "retry_schedule", "max_attempts", "initial_backoff", "max_backoff", "max_retry_after",
         "breaker_threshold", "breaker_probe_interval", "disable_after", "keep_delivered", "keep_dead_letters", "shutdown_grace", "allowed_networks",
+        "redact_paths",
     ]
 
     /// Every key the loader accepts (docs/configuration.md must document each).
@@ -173,6 +176,15 @@ public enum ConfigurationLoader {
                 configuration.retention.deadLetters = try value.duration(in: .seconds(60)...(.seconds(3650 * 86400)))
             }
             if let value = fields["shutdown_grace"] { configuration.shutdownGrace = try value.duration(in: .zero...(.seconds(600))) }
+            if let value = fields["redact_paths"], !value.isNull {
+                for entry in try value.sequence() {
+                    let path = try entry.nonEmptyString()
+                    guard !path.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty), path.count <= 256 else {
+                        throw entry.error("must be a dotted path into the raw event, such as type_data.password (* for every element)")
+                    }
+                    configuration.redactPaths.append(path)
+                }
+            }
             if let value = fields["allowed_networks"], !value.isNull {
                 for entry in try value.sequence() {
                     let text = try entry.string()

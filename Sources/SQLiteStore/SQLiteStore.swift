@@ -506,11 +506,12 @@ public final class SQLiteStore: RelayStore {
         var source: String
         var body: [UInt8]
         var canonical: Bool
+        var type: String
 
         /// Read by position, in this order (a lookup by name lowercases the name for every row).
         static let columns = """
             d.id, d.event_key, d.subscription_id, d.matched_by, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at,
-            d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format
+            d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format, e.type
             """
 
         static func fetchAll(_ statement: Statement, arguments: StatementArguments) throws -> [ClaimedRow] {
@@ -531,12 +532,13 @@ public final class SQLiteStore: RelayStore {
             // TEXT, read as its UTF-8 bytes (no String made).
             body = (row[15] as Data?).map(Array.init) ?? []
             canonical = (row[16] as Int?) == SQLiteStore.canonicalBody
+            type = row[17]
         }
 
         func storedEvent() throws -> StoredEvent {
             let key = delivery.eventKey
             let id = key.hasPrefix(source + ":") ? String(decoding: key.utf8.dropFirst(source.utf8.count + 1), as: UTF8.self) : key
-            if canonical, let stored = StoredEvent(source: source, id: id, canonicalJSON: body) { return stored }
+            if canonical, let stored = StoredEvent(source: source, id: id, type: type, canonicalJSON: body) { return stored }
             // Written before v7 (by an earlier encoder, perhaps): decoded, and encoded the way it is now.
             do {
                 return try StoredEvent(try Event.makeDecoder().decode(Event.self, from: Data(body)))

@@ -36,10 +36,46 @@ public protocol FeedPlugin: Sendable {
     /// This platform's events in a JSON document (a raw event, or a page or webhook body that
     /// carries some), normalized; empty when the document is not this platform's.
     static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event]
+    /// One of this platform's events as a person should read it (nil: the generic presentation,
+    /// from its summary). Must never include a secret value.
+    static func presentation(of event: Event) -> EventPresentation?
+    /// Whether events of `type` may carry values that must not travel (a variable's value).
+    static func mayCarrySecretValues(type: String) -> Bool
+    /// Where this event carries them: paths rooted at the event (`raw` or `details` first), `*`
+    /// for every element. Empty: none.
+    static func secretValuePaths(of event: Event) -> [[String]]
 }
 
 extension FeedPlugin {
     public static func settings(environment: [String: String]) throws(FeedSetupError) -> [any FeedSettings] { [] }
+    public static func presentation(of event: Event) -> EventPresentation? { nil }
+    public static func mayCarrySecretValues(type: String) -> Bool { false }
+    public static func secretValuePaths(of event: Event) -> [[String]] { [] }
+}
+
+/// The relay's presenter: each platform presents (and redacts) its own events; anything else,
+/// and any platform's type it does not present, gets the generic presentation. `extraPaths`
+/// (the configuration's `delivery.redact_paths`, dotted paths into the raw document as filters
+/// write them) are redacted from every event's raw document.
+public struct PlatformPresenter: EventPresenter {
+    public let extraPaths: [[String]]
+
+    public init(extraPaths: [String] = []) {
+        self.extraPaths = extraPaths.map { ["raw"] + $0.split(separator: ".").map(String.init) }
+    }
+
+    public func present(_ event: Event) -> EventPresentation {
+        FeedRegistry.plugin(kind: event.source)?.presentation(of: event) ?? GenericPresenter.presentation(of: event)
+    }
+
+    public func mayCarrySecretValues(source: String, type: String, keepingPlatformValues: Bool) -> Bool {
+        !extraPaths.isEmpty || (!keepingPlatformValues && (FeedRegistry.plugin(kind: source)?.mayCarrySecretValues(type: type) ?? false))
+    }
+
+    public func redacted(_ event: Event, keepingPlatformValues: Bool) -> Event {
+        let platform = keepingPlatformValues ? [] : FeedRegistry.plugin(kind: event.source)?.secretValuePaths(of: event) ?? []
+        return event.redacting(platform + extraPaths)
+    }
 }
 
 /// The platforms the relay knows. Adding one is a folder under `Feeds/` and a line here.

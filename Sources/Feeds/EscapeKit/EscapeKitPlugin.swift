@@ -66,6 +66,8 @@ public enum EscapeKitFeedPlugin: FeedPlugin {
         return [feed]
     }
 
+    public static func presentation(of event: Event) -> EventPresentation? { EscapeKitPresenter.presentation(of: event) }
+
     /// A raw EscapeKit event (what `rules test --event` reads, or a push), or a page of them.
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event] {
         let candidates = document.arrayValue ?? [document]

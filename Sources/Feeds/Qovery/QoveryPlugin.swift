@@ -79,6 +79,12 @@ public enum QoveryFeedPlugin: FeedPlugin {
         return [feed]
     }
 
+    public static func presentation(of event: Event) -> EventPresentation? { QoveryPresenter.presentation(of: event) }
+
+    public static func mayCarrySecretValues(type: String) -> Bool { QoveryPresenter.mayCarrySecretValues(type: type) }
+
+    public static func secretValuePaths(of event: Event) -> [[String]] { QoveryPresenter.secretValuePaths(of: event) }
+
     /// A raw Qovery organization event (as `rules test --event` reads one), or an events page.
     /// Only documents in Qovery's shape (`event_type`) are claimed.
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event] {

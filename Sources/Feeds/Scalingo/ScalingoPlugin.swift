@@ -72,6 +72,14 @@ public enum ScalingoFeedPlugin: FeedPlugin {
         return [feed]
     }
 
+    public static func presentation(of event: Event) -> EventPresentation? { ScalingoPresenter.presentation(of: event) }
+
+    public static func mayCarrySecretValues(type: String) -> Bool { !ScalingoPresenter.secretValuePaths(type: type).isEmpty }
+
+    public static func secretValuePaths(of event: Event) -> [[String]] {
+        ScalingoPresenter.secretValuePaths(type: event.type).map { ["raw"] + $0 }
+    }
+
     /// A raw Scalingo event (what a Scalingo notifier posts, or `rules test --event` reads), or
     /// an events page.
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> [Event] {

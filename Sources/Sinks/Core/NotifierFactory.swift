@@ -9,10 +9,12 @@ import HTTPClient
 public struct NotifierFactory: Sendable {
     public let transport: any HTTPTransport
     public let addressPolicy: AddressPolicy
+    public let presenter: any EventPresenter
 
-    public init(transport: any HTTPTransport, addressPolicy: AddressPolicy = AddressPolicy()) {
+    public init(transport: any HTTPTransport, addressPolicy: AddressPolicy = AddressPolicy(), presenter: any EventPresenter = GenericPresenter()) {
         self.transport = AddressGuardedTransport(base: transport, policy: addressPolicy)
         self.addressPolicy = addressPolicy
+        self.presenter = presenter
     }
 
     public func notifier(for subscription: Subscription) -> any Notifier {
@@ -22,7 +24,7 @@ public struct NotifierFactory: Sendable {
             return RefusingNotifier(reason: "not sent: the subscription's \(problem.description)")
         }
         guard let plugin = SinkRegistry.plugin(kind: subscription.kind),
-              let notifier = plugin.makeNotifier(subscription, transport: transport)
+              let notifier = plugin.makeNotifier(subscription, context: SinkContext(transport: transport, presenter: presenter))
         else {
             return RefusingNotifier(reason: "not sent: this relay has no destination of type \(subscription.kind)")
         }

@@ -18,7 +18,7 @@ public protocol SinkPlugin: Sendable {
     static func settings(from source: any SettingsSource) throws(FieldError) -> Settings
     /// How fast its receivers accept messages when a subscription sets no rate limit.
     static var defaultRateLimit: RateLimit? { get }
-    static func notifier(for subscription: Subscription, settings: Settings, transport: any HTTPTransport) -> any Notifier
+    static func notifier(for subscription: Subscription, settings: Settings, context: SinkContext) -> any Notifier
     /// Things worth telling whoever saves these settings, that do not stop them working
     /// (a field the receiver will ignore, say).
     static func warnings(_ settings: Settings) -> [String]
@@ -32,13 +32,26 @@ extension SinkPlugin {
         SinkKind(name: kind, fields: fields) { source throws(FieldError) in try settings(from: source) }
     }
 
-    static func makeNotifier(_ subscription: Subscription, transport: any HTTPTransport) -> (any Notifier)? {
+    static func makeNotifier(_ subscription: Subscription, context: SinkContext) -> (any Notifier)? {
         guard let settings = subscription.settings as? Settings else { return nil }
-        return notifier(for: subscription, settings: settings, transport: transport)
+        return notifier(for: subscription, settings: settings, context: context)
     }
 
     static func warningsFor(_ settings: any SinkSettings) -> [String] {
         (settings as? Settings).map(warnings) ?? []
+    }
+}
+
+/// What every notifier is made with: the way out, and how events read and are redacted.
+public struct SinkContext: Sendable {
+    /// Guarded: connects only where the address policy allows.
+    public var transport: any HTTPTransport
+    /// Presents events for people (chat, mail) and removes secret values from what is sent.
+    public var presenter: any EventPresenter
+
+    public init(transport: any HTTPTransport, presenter: any EventPresenter = GenericPresenter()) {
+        self.transport = transport
+        self.presenter = presenter
     }
 }
 

@@ -1,34 +1,69 @@
 import EventModel
 import Foundation
 
-/// Turns an event into a Slack incoming-webhook message a person can read at a glance:
-/// a headline, the facts that matter for its type as fields, and a context line. Pure: no I/O.
+/// An event as a Slack Block Kit message a person reads at a glance (pure, no I/O):
+///
+/// - a header: an emoji for the outcome, what happened, to which app;
+/// - the facts that matter for its type, as fields (ten per section);
+/// - links to where to look;
+/// - a context line: source, project, environment, the time in the subscription's time zone,
+///   the event type;
+/// - `text`, the same in one line, for notifications and clients without blocks.
+///
+/// Slack's limits are kept by cutting, never by failing: a header of 150 characters, field
+/// text of 2,000, section text under 3,000, 50 blocks, 40,000 characters of `text`. Whatever is
+/// cut ends with a visible "… (truncated)".
 public enum SlackMessage {
-    /// Slack truncates `text` beyond 40,000 characters and rejects section text of 3,001 or more.
+    static let maxHeader = 150
+    static let maxField = 2000
     static let maxSectionText = 3000
+    static let maxBlocks = 50
     static let maxText = 40000
+    static let maxFieldsPerSection = 10
+    static let marker = "… (truncated)"
 
-    public static func render(_ event: Event, username: String?, icon: String?) -> JSONValue {
-        let summary = summarize(event)
+    public static func render(
+        _ event: Event, presentation: EventPresentation, username: String? = nil, icon: String? = nil, timeZone: TimeZone = .gmt
+    ) -> JSONValue {
+        let mark = emoji(presentation.tone, category: event.category)
+        var header = "\(mark) \(presentation.title)"
+        if let subject = presentation.subject { header += " · \(subject)" }
         var blocks: [JSONValue] = [
-            section(summary.headline)
+            .object([
+                "type": .string("header"),
+                "text": .object(["type": .string("plain_text"), "text": .string(clip(header, maxHeader)), "emoji": .bool(true)]),
+            ])
         ]
-        if !summary.fields.isEmpty {
-            // A section holds at most 10 fields.
-            let fields = summary.fields.prefix(10).map { name, value in
-                JSONValue.object(["type": .string("mrkdwn"), "text": .string(clip("*\(escape(name))*\n\(value)", 2000))])
-            }
-            blocks.append(.object(["type": .string("section"), "fields": .array(Array(fields))]))
+        // Room for the links and the context line after the facts.
+        let factRoom = maxBlocks - blocks.count - 2
+        var sections: [[JSONValue]] = []
+        for fact in presentation.facts {
+            if sections.last.map({ $0.count >= maxFieldsPerSection }) ?? true { sections.append([]) }
+            sections[sections.count - 1].append(.object(["type": .string("mrkdwn"), "text": .string(clip(field(fact), maxField))]))
         }
-        var context = ["\(escape(event.source))", "`\(escape(event.type))`", Timestamp.format(event.time)]
-        if let environment = event.environment { context.insert(escape(environment), at: 1) }
+        if sections.count > factRoom {
+            sections = Array(sections.prefix(factRoom))
+            sections[sections.count - 1][sections[sections.count - 1].count - 1] = .object([
+                "type": .string("mrkdwn"), "text": .string("_\(presentation.facts.count - (factRoom * maxFieldsPerSection - 1)) more facts not shown_"),
+            ])
+        }
+        for fields in sections { blocks.append(.object(["type": .string("section"), "fields": .array(fields)])) }
+        if !presentation.links.isEmpty {
+            let links = presentation.links.map { "<\($0.url)|\(escape($0.label))>" }.joined(separator: "  ·  ")
+            blocks.append(section(links))
+        }
+        var context = [escape(event.source)]
+        if let project = event.project, project != presentation.subject { context.append(escape(project)) }
+        if let environment = event.environment { context.append(escape(environment)) }
+        context.append(time(event.time, in: timeZone))
+        context.append("`\(code(event.type))`")
         blocks.append(.object([
             "type": .string("context"),
-            "elements": .array([.object(["type": .string("mrkdwn"), "text": .string(clip(context.joined(separator: " · "), maxSectionText))])]),
+            "elements": .array([.object(["type": .string("mrkdwn"), "text": .string(clip(context.joined(separator: " · "), maxSectionText - 1))])]),
         ]))
 
         var message: [String: JSONValue] = [
-            "text": .string(clip(escape(summary.fallback), maxText)),
+            "text": .string(clip("\(mark) \(escape(presentation.fallback))", maxText)),
             "blocks": .array(blocks),
         ]
         if let username { message["username"] = .string(username) }
@@ -38,125 +73,44 @@ public enum SlackMessage {
         return .object(message)
     }
 
-    struct Summary {
-        var headline: String
-        var fallback: String
-        var fields: [(String, String)]
+    /// `*Label*` and the value: as code, as a link, or as text.
+    static func field(_ fact: EventPresentation.Fact) -> String {
+        var value = fact.code ? "`\(code(fact.value))`" : escape(fact.value)
+        if let link = fact.link { value = "<\(link)|\(fact.code ? value : escape(fact.value))>" }
+        return "*\(escape(fact.label))*\n\(value)"
     }
 
-    static func summarize(_ event: Event) -> Summary {
-        let data = event.raw["type_data"]
-        let app = event.app.map(escape)
-        let actor = event.actor?.displayName.map(escape)
-        switch event.type {
-        case "deployment":
-            return deployment(event, data: data, app: app)
-        case "login_lock":
-            let who = actor ?? "a user"
-            let ip = data?["remote_ip"]?.scalarText
-            var fields: [(String, String)] = [("User", who)]
-            if let email = event.actor?.email { fields.append(("Email", escape(email))) }
-            if let ip { fields.append(("Remote IP", escape(ip))) }
-            return Summary(
-                headline: ":lock: *Account locked*: \(who) after repeated failed logins" + (ip.map { " from \(escape($0))" } ?? ""),
-                fallback: "Account locked: \(event.actor?.displayName ?? "a user")" + (ip.map { " (remote IP \($0))" } ?? ""),
-                fields: fields)
-        case "login_failure", "login_success", "login_unlock_success", "password_reset_query", "password_reset_success":
-            let who = actor ?? "a user"
-            let ip = data?["remote_ip"]?.scalarText
-            let label = event.type.replacingOccurrences(of: "_", with: " ")
-            return Summary(
-                headline: "*\(escape(label.capitalizedFirst))*: \(who)" + (ip.map { " from \(escape($0))" } ?? ""),
-                fallback: "\(label.capitalizedFirst): \(event.actor?.displayName ?? "a user")",
-                fields: ip.map { [("Remote IP", escape($0))] } ?? [])
-        default:
-            // Any platform: the summary its folder wrote, marked by the category's emoji.
-            var fields: [(String, String)] = []
-            if let app { fields.append(("App", app)) }
-            if let project = event.project { fields.append(("Project", escape(project))) }
-            if let environment = event.environment { fields.append(("Environment", escape(environment))) }
-            if let actor { fields.append(("By", actor)) }
-            let mark = event.category.map(emoji).map { "\($0) " } ?? ""
-            return Summary(headline: mark + "*\(escape(event.summary.capitalizedFirst))*", fallback: event.summary.capitalizedFirst, fields: fields)
-        }
-    }
-
-    static func emoji(_ category: EventCategory) -> String {
+    /// By tone, made finer by category (a lock, a console).
+    public static func emoji(_ tone: EventPresentation.Tone, category: EventCategory?) -> String {
         switch category {
-        case .deployFailed, .appCrashed, .databaseBackupFailed: ":x:"
-        case .deploySucceeded: ":white_check_mark:"
-        case .deployStarted: ":hourglass_flowing_sand:"
-        case .authLocked, .authLoginFailed: ":lock:"
-        case .consoleOpened: ":computer:"
-        case .accessChanged: ":key:"
-        case .appDeleted, .appStopped: ":wastebasket:"
-        case .appCreated: ":new:"
-        case .appRestarted, .appScaled, .configChanged, .databaseMaintenance, .billing: ":information_source:"
-        case .relayDeliveryFailing, .relayDeadLetter: ":warning:"
-        case .relaySubscriptionDisabled: ":no_entry:"
-        case .relayDeliveryRecovered: ":white_check_mark:"
+        case .authLocked?, .authLoginFailed?: return ":lock:"
+        case .consoleOpened?: return ":computer:"
+        case .relaySubscriptionDisabled?: return ":no_entry:"
+        case .accessChanged? where tone != .failure: return ":key:"
+        default: break
+        }
+        switch tone {
+        case .success: return ":white_check_mark:"
+        case .failure: return ":x:"
+        case .warning: return ":warning:"
+        case .progress: return ":hourglass_flowing_sand:"
+        case .info: return ":information_source:"
         }
     }
 
-    static func deployment(_ event: Event, data: JSONValue?, app: String?) -> Summary {
-        let status = data?["status"]?.scalarText ?? "unknown"
-        let outcome = DeploymentOutcome(status: status)
-        let appName = app ?? "an app"
-        let headline: String
-        switch outcome {
-        case .succeeded: headline = ":white_check_mark: *Deployment succeeded* on *\(appName)*"
-        case .failed: headline = ":x: *Deployment failed* on *\(appName)*: \(escape(status))"
-        case .inProgress: headline = ":hourglass_flowing_sand: *Deployment \(escape(status))* on *\(appName)*"
-        }
-        var fields: [(String, String)] = [("App", appName), ("Status", "`\(escape(status))`")]
-        if let ref = data?["git_ref"]?.scalarText, !ref.isEmpty {
-            let short = escape(String(ref.prefix(7)))
-            if let link = data?["git_ref_url"]?.stringValue, link.hasPrefix("https://") || link.hasPrefix("http://"),
-               !link.contains(where: { $0 == "|" || $0 == ">" || $0 == "<" }) {
-                fields.append(("Git ref", "<\(link)|`\(short)`>"))
-            } else {
-                fields.append(("Git ref", "`\(short)`"))
-            }
-        }
-        if let pusher = data?["pusher"]?.scalarText ?? event.actor?.displayName {
-            fields.append(("Pusher", escape(pusher)))
-        }
-        if let seconds = data?["duration"]?.intValue {
-            fields.append(("Duration", formatDuration(seconds)))
-        }
-        let fallbackVerb: String
-        switch outcome {
-        case .succeeded: fallbackVerb = "succeeded"
-        case .failed: fallbackVerb = "failed (\(status))"
-        case .inProgress: fallbackVerb = status
-        }
-        return Summary(headline: headline, fallback: "Deployment \(fallbackVerb) on \(event.app ?? "an app")", fields: fields)
-    }
-
-    enum DeploymentOutcome {
-        case succeeded, failed, inProgress
-
-        /// Scalingo's statuses: success; build-error, crashed-error, timeout-error, hook-error,
-        /// aborted (and anything else ending in -error) failed; building, pushing, starting... in progress.
-        init(status: String) {
-            if status == "success" {
-                self = .succeeded
-            } else if status.hasSuffix("error") || ["aborted", "crashed", "timeout", "failed"].contains(status) {
-                self = .failed
-            } else {
-                self = .inProgress
-            }
-        }
-    }
-
-    static func formatDuration(_ seconds: Int64) -> String {
-        if seconds < 60 { return "\(seconds)s" }
-        if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
-        return "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+    /// `2026-12-03 17:20:05 Europe/Paris` (`UTC` for UTC).
+    static func time(_ date: Date, in zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let name = zone.secondsFromGMT() == 0 && ["GMT", "UTC"].contains(zone.identifier) ? "UTC" : zone.identifier
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d %@", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0,
+            parts.second ?? 0, name)
     }
 
     static func section(_ text: String) -> JSONValue {
-        .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(clip(text, maxSectionText))])])
+        .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(clip(text, maxSectionText - 1))])])
     }
 
     /// Slack's mrkdwn control characters.
@@ -165,11 +119,13 @@ public enum SlackMessage {
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func clip(_ text: String, _ limit: Int) -> String {
-        text.count < limit ? text : String(text.prefix(limit - 2)) + "…"
+    /// Text inside a code span: no backtick can close it early.
+    static func code(_ text: String) -> String {
+        escape(text).replacingOccurrences(of: "`", with: "'")
     }
-}
 
-extension String {
-    fileprivate var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
+    /// At most `limit` characters, the cut ones replaced by a visible marker.
+    static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - marker.count)) + marker
+    }
 }

@@ -8,9 +8,11 @@ import HTTPClient
 struct SlackNotifier: Notifier {
     let settings: SlackSettings
     let transport: any HTTPTransport
+    let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let message = SlackMessage.render(event, username: settings.username, icon: settings.icon)
+        let message = SlackMessage.render(
+            event, presentation: presenter.present(event), username: settings.username, icon: settings.icon, timeZone: settings.zone)
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
         // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(

@@ -10,21 +10,23 @@ public enum SlackSink: SinkPlugin {
         DestinationURLField.field,
         SinkField("slack_username", .string),
         SinkField("slack_icon", .string),
+        // The zone of the times in messages (IANA name, `Europe/Paris`); UTC when unset.
+        SinkField("time_zone", .string),
         CustomHeaders.field,
     ]
 
     public static func settings(from source: any SettingsSource) throws(FieldError) -> SlackSettings {
         SlackSettings(
             url: try DestinationURLField.read(source), username: try source.string("slack_username"), icon: try source.string("slack_icon"),
-            headers: try CustomHeaders.read(source))
+            timeZone: try source.string("time_zone"), headers: try CustomHeaders.read(source))
     }
 
     /// Slack accepts about one message a second per incoming webhook, with short bursts, then
     /// answers 429 with Retry-After.
     public static let defaultRateLimit: RateLimit? = RateLimit(count: 1, per: .seconds(1), burst: 3)
 
-    public static func notifier(for subscription: Subscription, settings: SlackSettings, transport: any HTTPTransport) -> any Notifier {
-        SlackNotifier(settings: settings, transport: transport)
+    public static func notifier(for subscription: Subscription, settings: SlackSettings, context: SinkContext) -> any Notifier {
+        SlackNotifier(settings: settings, transport: context.transport, presenter: context.presenter)
     }
 
     /// Slack-app webhooks (`hooks.slack.com/services/…`) post as the app, whatever the message
@@ -46,14 +48,20 @@ public struct SlackSettings: SinkSettings, Hashable {
     public var username: String?
     /// An emoji name (`:rotating_light:`) or an image URL.
     public var icon: String?
+    /// An IANA time zone name; nil: UTC.
+    public var timeZone: String?
     public var headers: [CustomHeader]
 
-    public init(url: SecretString, username: String? = nil, icon: String? = nil, headers: [CustomHeader] = []) {
+    public init(url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = []) {
         self.url = url
         self.username = username
         self.icon = icon
+        self.timeZone = timeZone
         self.headers = headers
     }
+
+    /// The zone messages show times in.
+    public var zone: TimeZone { timeZone.flatMap(TimeZone.init(identifier:)) ?? .gmt }
 
     public var kind: String { SlackSink.kind }
 
@@ -61,6 +69,7 @@ public struct SlackSettings: SinkSettings, Hashable {
         var document: [String: JSONValue] = ["url": .string(url.value), "headers": CustomHeaders.document(headers)]
         if let username { document["slack_username"] = .string(username) }
         if let icon { document["slack_icon"] = .string(icon) }
+        if let timeZone { document["time_zone"] = .string(timeZone) }
         return document
     }
 
@@ -70,6 +79,7 @@ public struct SlackSettings: SinkSettings, Hashable {
             "headers": CustomHeaders.view(headers),
             "slack_username": username.map(JSONValue.string) ?? .null,
             "slack_icon": icon.map(JSONValue.string) ?? .null,
+            "time_zone": .string(timeZone ?? "UTC"),
         ]
     }
 
@@ -80,6 +90,9 @@ public struct SlackSettings: SinkSettings, Hashable {
         if let icon, let problem = Self.validateIcon(icon) { return problem }
         if let username, username.isEmpty || username.count > 80 {
             return FieldError(field: "slack_username", message: "must be 1 to 80 characters")
+        }
+        if let timeZone, TimeZone(identifier: timeZone) == nil {
+            return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
         }
         return CustomHeaders.validate(headers)
     }

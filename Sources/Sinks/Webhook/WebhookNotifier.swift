@@ -12,13 +12,15 @@ struct WebhookNotifier: Notifier {
     let subscriptionID: String
     let settings: WebhookSettings
     let transport: any HTTPTransport
+    let presenter: any EventPresenter
     /// Each secret's key, decoded once per notifier (one is made per claimed batch), not per delivery.
     private let keys: [String: [UInt8]]
 
-    init(subscriptionID: String, settings: WebhookSettings, transport: any HTTPTransport) {
+    init(subscriptionID: String, settings: WebhookSettings, transport: any HTTPTransport, presenter: any EventPresenter) {
         self.subscriptionID = subscriptionID
         self.settings = settings
         self.transport = transport
+        self.presenter = presenter
         var keys: [String: [UInt8]] = [:]
         for secret in [settings.secret].compactMap({ $0 }) + settings.previousSecrets.map(\.secret) {
             keys[secret.value] = WebhookSignature.key(secret.value)
@@ -32,6 +34,14 @@ struct WebhookNotifier: Notifier {
     }
 
     func notify(_ event: StoredEvent, context: DeliveryContext) async -> SendResult {
+        var event = event
+        if presenter.mayCarrySecretValues(source: event.source, type: event.type, keepingPlatformValues: settings.rawValues) {
+            // Only such events are decoded: the others' stored bytes are spliced as they are.
+            guard let redacted = try? StoredEvent(presenter.redacted(try event.decoded(), keepingPlatformValues: settings.rawValues)) else {
+                return .failed(status: nil, reason: "the stored event \(event.key) cannot be read", cause: .render)
+            }
+            event = redacted
+        }
         let body = WebhookPayload.body(event, context: context)
         let timestamp = Int64(context.now.timeIntervalSince1970)
         var headers: [(name: String, value: String)] = [

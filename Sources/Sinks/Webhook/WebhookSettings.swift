@@ -12,6 +12,8 @@ public enum WebhookSink: SinkPlugin {
         DestinationURLField.field,
         SinkField("secret", .secret, placeholder: "whsec_" + Data(repeating: 0, count: 32).base64EncodedString()),
         CustomHeaders.field,
+        // Variable values (and configured paths) travel redacted unless this is true.
+        SinkField("raw_values", .bool),
         // A rule file's rotation: the rotated-out secret and when it stops signing.
         SinkField("previous_secret", .secret, origins: [.rules], placeholder: "whsec_" + Data(repeating: 1, count: 32).base64EncodedString(),
             reports: ["previous_secrets"]),
@@ -22,7 +24,8 @@ public enum WebhookSink: SinkPlugin {
 
     public static func settings(from source: any SettingsSource) throws(FieldError) -> WebhookSettings {
         var settings = WebhookSettings(
-            url: try DestinationURLField.read(source), secret: try source.secret("secret"), headers: try CustomHeaders.read(source))
+            url: try DestinationURLField.read(source), secret: try source.secret("secret"), headers: try CustomHeaders.read(source),
+            rawValues: try source.bool("raw_values") ?? false)
         switch source.origin {
         case .rules:
             settings.previousSecrets = try rulePreviousSecret(source)
@@ -36,8 +39,8 @@ public enum WebhookSink: SinkPlugin {
         return settings
     }
 
-    public static func notifier(for subscription: Subscription, settings: WebhookSettings, transport: any HTTPTransport) -> any Notifier {
-        WebhookNotifier(subscriptionID: subscription.id, settings: settings, transport: transport)
+    public static func notifier(for subscription: Subscription, settings: WebhookSettings, context: SinkContext) -> any Notifier {
+        WebhookNotifier(subscriptionID: subscription.id, settings: settings, transport: context.transport, presenter: context.presenter)
     }
 
     /// `previous_secret_env` and `previous_secret_expires` (an RFC 3339 time), both or neither.
@@ -84,12 +87,18 @@ public struct WebhookSettings: SecretRotating, Hashable {
     /// Secrets being retired by a rotation: each still signs, beside `secret`, until it expires.
     public var previousSecrets: [PreviousSecret]
     public var headers: [CustomHeader]
+    /// Send the values platforms put in clear in some events (a variable's value) as they are.
+    /// Off: they arrive as `[redacted]`, like the configuration's `delivery.redact_paths`.
+    public var rawValues: Bool
 
-    public init(url: SecretString, secret: SecretString?, previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = []) {
+    public init(
+        url: SecretString, secret: SecretString?, previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = [], rawValues: Bool = false
+    ) {
         self.url = url
         self.secret = secret
         self.previousSecrets = previousSecrets
         self.headers = headers
+        self.rawValues = rawValues
     }
 
     public var kind: String { WebhookSink.kind }
@@ -100,6 +109,7 @@ public struct WebhookSettings: SecretRotating, Hashable {
     public func document() -> [String: JSONValue] {
         var document: [String: JSONValue] = ["url": .string(url.value), "headers": CustomHeaders.document(headers)]
         if let secret { document["secret"] = .string(secret.value) }
+        if rawValues { document["raw_values"] = .bool(true) }
         if !previousSecrets.isEmpty {
             document["previous_secrets"] = .array(previousSecrets.map {
                 .object(["secret": .string($0.secret.value), "expires_at": .integer(Int64(($0.expiresAt.timeIntervalSince1970 * 1000).rounded()))])
@@ -111,7 +121,9 @@ public struct WebhookSettings: SecretRotating, Hashable {
     /// The secret masked with a fingerprint, when a rotated-out secret stops signing, and the
     /// names (never the values) of custom headers.
     public func view(now: Date) -> [String: JSONValue] {
-        var object: [String: JSONValue] = ["url": .string(Redact.url(url.value)), "headers": CustomHeaders.view(headers)]
+        var object: [String: JSONValue] = [
+            "url": .string(Redact.url(url.value)), "headers": CustomHeaders.view(headers), "raw_values": .bool(rawValues),
+        ]
         if let secret {
             object["secret"] = .string(Redact.secret(secret.value))
             object["secret_fingerprint"] = .string(SecretHint.fingerprint(secret))

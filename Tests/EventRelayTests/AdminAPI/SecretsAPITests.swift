@@ -325,4 +325,33 @@ struct SecretsAPITests {
         #expect(cleared.status == 422 && cleared.json["error"]?["field"] == .string("secret"), "\(cleared.json)")
         await setup.finish()
     }
+
+    /// A variable's value reaches a webhook as `[redacted]`, unless its subscription asks for raw values.
+    @Test func variableValuesReachWebhooksRedactedUnlessRawValuesAreAskedFor() async throws {
+        let setup = try await Setup()
+        for (id, raw) in [("plain", false), ("raw", true)] {
+            let created = try await setup.harness.admin(.POST, "/v1/subscriptions", """
+                {"id": "\(id)", "type": "webhook", "url": "\(setup.receiver.baseURL)/\(id)", "raw_values": \(raw), "filter": {"types": ["edit_variable"]}}
+                """)
+            #expect(created.status == 201 && created.json["raw_values"] == .bool(raw), "\(created.json)")
+        }
+        let event: JSONValue = .object([
+            "id": .string("var-1"), "created_at": .string(Timestamp.format(Date())), "type": .string("edit_variable"),
+            "app_name": .string("web"), "user": .object(["username": .string("ann")]),
+            "type_data": .object(["name": .string("STRIPE_KEY"), "value": .string("sk_live_NEWVALUE123"), "old_value": .string("sk_live_OLDVALUE456")]),
+        ])
+        let response = try await setup.harness.client.execute(HTTPRequest(
+            method: .POST, url: setup.harness.adminURL + "/v1/ingest/in",
+            headers: [("Authorization", "Bearer \(Self.bearer)"), ("Content-Type", "application/json")], body: event.encoded()))
+        #expect(response.status == 202)
+        #expect(await setup.receiver.waitFor { requests in Set(requests.map(\.path)) == ["/plain", "/raw"] })
+        let plain = try JSONValue.parse(try #require(setup.receiver.requests.first { $0.path == "/plain" }).body)
+        let raw = try JSONValue.parse(try #require(setup.receiver.requests.first { $0.path == "/raw" }).body)
+        #expect(plain["raw"]?["type_data"]?["value"] == .string("[redacted]"))
+        #expect(plain["raw"]?["type_data"]?["old_value"] == .string("[redacted]"))
+        #expect(plain["raw"]?["type_data"]?["name"] == .string("STRIPE_KEY"))
+        #expect(raw["raw"]?["type_data"]?["value"] == .string("sk_live_NEWVALUE123"))
+        #expect(!String(decoding: plain.encoded(), as: UTF8.self).contains("VALUE"))
+        await setup.finish()
+    }
 }

@@ -100,7 +100,7 @@ struct RelayEndToEndTests {
         #expect(security.count == 1)
 
         let slackMessage = try JSONValue.parse(try #require(slack.first).body)
-        #expect(slackMessage["text"]?.stringValue == "Deployment failed (build-error) on web")
+        #expect(slackMessage["text"]?.stringValue == ":x: Deployment failed on web by ann (status: build-error)")
         #expect(slackMessage["username"]?.stringValue == "EventRelay")
         #expect(slackMessage["icon_emoji"]?.stringValue == ":rotating_light:")
         let slackText = String(decoding: slackMessage.encoded(), as: UTF8.self)
@@ -120,7 +120,7 @@ struct RelayEndToEndTests {
         #expect(webhook.header("webhook-signature") == WebhookSignature.sign(secret: RelayHarness.webhookSecret, id: id, timestamp: timestamp, body: webhook.body))
 
         let securityMessage = try JSONValue.parse(try #require(security.first).body)
-        #expect(securityMessage["text"]?.stringValue == "Account locked: johndoe (remote IP 203.0.113.9)")
+        #expect(securityMessage["text"]?.stringValue == ":lock: Account locked after repeated failed logins: johndoe from 203.0.113.9")
         #expect(securityMessage["username"]?.stringValue == "Sec")
 
         // Nothing old went out, and the outbox agrees.

@@ -1,4 +1,5 @@
 import EventModel
+import Feeds
 import Foundation
 import Sinks
 import Testing
@@ -22,70 +23,113 @@ struct SlackMessageTests {
         String(decoding: message.encoded(), as: UTF8.self)
     }
 
-    @Test func failedDeploymentShowsAppStatusRefPusherAndDuration() throws {
-        let message = SlackMessage.render(Self.deployment(status: "build-error"), username: "EventRelay", icon: ":rotating_light:")
-        #expect(message["text"]?.stringValue == "Deployment failed (build-error) on example-running-app")
+    static let presenter = PlatformPresenter()
+
+    static func render(_ event: Event, username: String? = nil, icon: String? = nil, timeZone: TimeZone = .gmt) -> JSONValue {
+        SlackMessage.render(event, presentation: presenter.present(event), username: username, icon: icon, timeZone: timeZone)
+    }
+
+    static func fields(_ message: JSONValue) -> [String] {
+        (message["blocks"]?.arrayValue ?? []).flatMap { $0["fields"]?.arrayValue ?? [] }.compactMap { $0["text"]?.stringValue }
+    }
+
+    @Test func failedDeploymentShowsStatusRefPusherDurationAndALink() throws {
+        let message = Self.render(Self.deployment(status: "build-error"), username: "EventRelay", icon: ":rotating_light:")
+        #expect(message["text"]?.stringValue == ":x: Deployment failed on example-running-app by example-username (status: build-error)")
         let blocks = try #require(message["blocks"]?.arrayValue)
-        #expect(blocks[0]["text"]?["text"]?.stringValue?.contains(":x: *Deployment failed* on *example-running-app*") == true)
-        let fields = try #require(blocks[1]["fields"]?.arrayValue).compactMap { $0["text"]?.stringValue }
-        #expect(fields.contains("*App*\nexample-running-app"))
+        #expect(blocks[0]["type"] == .string("header"))
+        #expect(blocks[0]["text"]?["text"]?.stringValue == ":x: Deployment failed · example-running-app")
+        let fields = Self.fields(message)
         #expect(fields.contains("*Status*\n`build-error`"))
         #expect(fields.contains("*Git ref*\n<https://github.com/acme/app/commit/a5dca8e|`a5dca8e`>"))
         #expect(fields.contains("*Pusher*\nann"))
         #expect(fields.contains("*Duration*\n1m 32s"))
+        #expect(Self.text(message).contains("<https://github.com/acme/app/commit/a5dca8e|Commit>"))
         #expect(message["username"]?.stringValue == "EventRelay")
         #expect(message["icon_emoji"]?.stringValue == ":rotating_light:")
         #expect(message["icon_url"] == nil)
     }
 
     @Test func successfulDeploymentAndIconURL() {
-        let message = SlackMessage.render(Self.deployment(status: "success"), username: nil, icon: "https://example.com/i.png")
-        #expect(message["text"]?.stringValue == "Deployment succeeded on example-running-app")
+        let message = Self.render(Self.deployment(status: "success"), icon: "https://example.com/i.png")
+        #expect(message["text"]?.stringValue?.hasPrefix(":white_check_mark: Deployment succeeded on example-running-app") == true)
         #expect(message["icon_url"]?.stringValue == "https://example.com/i.png")
         #expect(message["icon_emoji"] == nil && message["username"] == nil)
     }
 
-    @Test func loginLockShowsUserAndRemoteIP() throws {
+    @Test func theFooterShowsTheTimeInTheSubscriptionsZone() throws {
+        let event = Self.deployment(status: "success")  // 2020-05-29T12:23:31Z
+        let paris = try #require(TimeZone(identifier: "Europe/Paris"))
+        let context = { (message: JSONValue) in
+            message["blocks"]?.arrayValue?.last?["elements"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+        }
+        #expect(context(Self.render(event)) == "scalingo · 2020-05-29 12:23:31 UTC · `deployment`")
+        #expect(context(Self.render(event, timeZone: paris)) == "scalingo · 2020-05-29 14:23:31 Europe/Paris · `deployment`")
+    }
+
+    @Test func loginLockShowsUserRemoteIPAndTime() throws {
         let event = Event(
-            source: "scalingo", feed: "s", id: "l1", type: "login_lock", time: Date(timeIntervalSince1970: 0),
+            source: "scalingo", feed: "s", id: "l1", type: "login_lock", category: .authLocked, time: Date(timeIntervalSince1970: 0),
             actor: Actor(name: "johndoe", email: "john@doe.com"), raw: .object(["type_data": .object(["remote_ip": .string("1.2.3.4")])]))
-        let message = SlackMessage.render(event, username: nil, icon: nil)
-        #expect(message["text"]?.stringValue == "Account locked: johndoe (remote IP 1.2.3.4)")
-        let all = Self.text(message)
-        #expect(all.contains("*Account locked*: johndoe after repeated failed logins from 1.2.3.4"))
-        #expect(all.contains("*User*\\njohndoe") && all.contains("*Remote IP*\\n1.2.3.4"))
+        let message = Self.render(event)
+        #expect(message["blocks"]?.arrayValue?.first?["text"]?["text"]?.stringValue == ":lock: Account locked after repeated failed logins")
+        let fields = Self.fields(message)
+        #expect(fields.contains("*User*\njohndoe") && fields.contains("*Email*\njohn@doe.com") && fields.contains("*Remote IP*\n`1.2.3.4`"))
+        #expect(Self.text(message).contains("scalingo · 1970-01-01 00:00:00 UTC"), "the time, in the footer")
     }
 
-    @Test func unknownTypeStillReadsWellAndMarkupIsEscaped() {
+    @Test func markupFromEventsIsEscaped() {
         let event = Fixtures.event(type: "database/add_feature", app: "<script>&app")
-        let message = SlackMessage.render(event, username: nil, icon: nil)
-        let all = Self.text(message)
-        #expect(all.contains("*Database/add feature on &lt;script&gt;&amp;app*"))
-        #expect(all.contains("*App*\\n&lt;script&gt;&amp;app"))
-        #expect(!all.contains("<script>"))
+        let message = Self.render(event)
+        // mrkdwn (the text, the fields, the context) escapes; the header is plain_text, shown as written.
+        #expect(message["text"]?.stringValue?.contains("&lt;script&gt;&amp;app") == true)
+        #expect(message["blocks"]?.arrayValue?.first?["text"]?["type"] == .string("plain_text"))
+        var mrkdwn = message
+        if case .object(var object) = mrkdwn { object["blocks"] = .array(Array(message["blocks"]?.arrayValue?.dropFirst() ?? [])); mrkdwn = .object(object) }
+        #expect(!Self.text(mrkdwn).contains("<script>"))
     }
 
-    /// Any platform's event reads as the summary its folder wrote, marked by its category.
-    @Test func anotherPlatformsEventShowsItsSummaryAndCategory() {
+    /// Any platform's event reads as its folder presents it.
+    @Test func anotherPlatformsEventShowsItsStepScopeAndAuthor() {
         let event = Event(
             source: "qovery", feed: "q", id: "q1", type: "DEPLOY_FAILED", category: .deployFailed, time: Date(timeIntervalSince1970: 0),
             actor: Actor(name: "ann@example.com"), app: "api", project: "acme", environment: "production",
-            summary: "Deployment of api (production, project acme) failed by ann@example.com", raw: .object([:]))
-        let message = SlackMessage.render(event, username: nil, icon: nil)
-        #expect(message["text"]?.stringValue == "Deployment of api (production, project acme) failed by ann@example.com")
-        let all = Self.text(message)
-        #expect(all.contains(":x: *Deployment of api (production, project acme) failed by ann@example.com*"))
-        #expect(all.contains("*Environment*\\nproduction") && all.contains("*Project*\\nacme"))
+            summary: "Deployment of api (production, project acme) failed by ann@example.com",
+            raw: .object(["target_type": .string("APPLICATION"), "target_name": .string("api"), "project_name": .string("acme"),
+                          "environment_name": .string("production"), "origin": .string("CONSOLE")]))
+        let message = Self.render(event)
+        #expect(message["blocks"]?.arrayValue?.first?["text"]?["text"]?.stringValue == ":x: Deployment failed · api")
+        let fields = Self.fields(message)
+        #expect(fields.contains("*Application*\napi") && fields.contains("*Environment*\nproduction") && fields.contains("*Project*\nacme"))
+        #expect(fields.contains("*By*\nann@example.com") && fields.contains("*From*\nconsole"))
     }
 
-    @Test func longValuesStayWithinSlackLimits() throws {
-        let event = Fixtures.event(type: String(repeating: "x", count: 5000), app: String(repeating: "a", count: 5000))
-        let message = SlackMessage.render(event, username: nil, icon: nil)
-        for block in try #require(message["blocks"]?.arrayValue) {
-            if let text = block["text"]?["text"]?.stringValue { #expect(text.count < 3001) }
-            for field in block["fields"]?.arrayValue ?? [] { #expect((field["text"]?.stringValue?.count ?? 0) <= 2000) }
-            for element in block["elements"]?.arrayValue ?? [] { #expect((element["text"]?.stringValue?.count ?? 0) < 3001) }
+    @Test func everyLimitIsKeptByCuttingWithAVisibleMarker() throws {
+        var data: [String: JSONValue] = ["command": .string(String(repeating: "c", count: 9000))]
+        for index in 0..<400 { data["field_\(index)"] = .string("v\(index)") }
+        let long = Event(
+            source: "scalingo", feed: "s", id: "x", type: "run", time: Date(timeIntervalSince1970: 0), app: String(repeating: "a", count: 5000),
+            raw: .object(["type_data": .object(data)]))
+        let many = EventPresentation(
+            tone: .info, title: String(repeating: "t", count: 400), subject: "app",
+            facts: (0..<700).map { EventPresentation.Fact("f\($0)", String(repeating: "v", count: 3000)) },
+            links: [.init("l", "https://x.test/")], fallback: String(repeating: "z", count: 50_000))
+        for message in [Self.render(long), SlackMessage.render(long, presentation: many)] {
+            let blocks = try #require(message["blocks"]?.arrayValue)
+            #expect(blocks.count <= 50)
+            #expect((message["text"]?.stringValue?.count ?? 0) <= 40_000)
+            for block in blocks {
+                if block["type"] == .string("header") { #expect((block["text"]?["text"]?.stringValue?.count ?? 0) <= 150) }
+                if let text = block["text"]?["text"]?.stringValue { #expect(text.count < 3000) }
+                let fields = block["fields"]?.arrayValue ?? []
+                #expect(fields.count <= 10)
+                for field in fields { #expect((field["text"]?.stringValue?.count ?? 0) <= 2000) }
+                for element in block["elements"]?.arrayValue ?? [] { #expect((element["text"]?.stringValue?.count ?? 0) < 3000) }
+            }
         }
+        let cut = SlackMessage.render(long, presentation: many)
+        #expect(Self.text(cut).contains("… (truncated)"))
+        #expect(Self.text(cut).contains("more facts not shown"))
     }
 }
 

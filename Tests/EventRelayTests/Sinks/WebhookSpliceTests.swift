@@ -46,9 +46,9 @@ struct WebhookSpliceTests {
 
     @Test func storedBytesThatAreNotAnObjectAreRefused() {
         for text in ["", "[]", "{", #"{"raw":"#, #"{"a" 1}"#, #"{"raw":[1,2}"#, "null"] {
-            #expect(StoredEvent(source: "s", id: "1", canonicalJSON: Array(text.utf8)) == nil, "\(text)")
+            #expect(StoredEvent(source: "s", id: "1", type: "t", canonicalJSON: Array(text.utf8)) == nil, "\(text)")
         }
-        #expect(StoredEvent(source: "s", id: "1", canonicalJSON: Array(#"{"id":"1","raw":{"a":1}}"#.utf8)) != nil)
+        #expect(StoredEvent(source: "s", id: "1", type: "t", canonicalJSON: Array(#"{"id":"1","raw":{"a":1}}"#.utf8)) != nil)
     }
 
     @Test func jsonStringsAreWrittenAsTheEncoderWritesThem() {

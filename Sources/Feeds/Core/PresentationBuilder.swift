@@ -1,0 +1,109 @@
+import EventModel
+import Foundation
+
+/// Assembles a presentation; facts without a value are left out.
+struct PresentationBuilder {
+    let event: Event
+    let data: JSONValue
+    var tone = EventPresentation.Tone.info
+    var title = ""
+    var subject: String?
+    var facts: [EventPresentation.Fact] = []
+    var links: [EventPresentation.Link] = []
+    /// The one-line text, when the presenter words it itself.
+    var fallback: String?
+
+    /// `data`: where the type's own fields are (Scalingo's `type_data`, EscapeKit's `data`).
+    init(_ event: Event, data: JSONValue) {
+        self.event = event
+        self.data = data
+        subject = event.app ?? event.project
+    }
+
+    mutating func set(_ tone: EventPresentation.Tone, _ title: String) {
+        self.tone = tone
+        self.title = title
+    }
+
+    mutating func fact(_ label: String, _ value: String?, link: String? = nil, code: Bool = false) {
+        guard let value, !value.isEmpty else { return }
+        facts.append(EventPresentation.Fact(label, value, link: EventPresentation.safeLink(link), code: code))
+    }
+
+    mutating func link(_ label: String, _ url: String?) {
+        guard let url = EventPresentation.safeLink(url), !links.contains(where: { $0.url == url }) else { return }
+        links.append(EventPresentation.Link(label, url))
+    }
+
+    var presentation: EventPresentation {
+        let actor = event.actor?.displayName
+        var line = title
+        if let subject { line += " on \(subject)" }
+        if let actor, subject != nil || facts.first?.value != actor { line += " by \(actor)" }
+        if let first = facts.first { line += " (\(first.label.lowercased()): \(first.value.split(separator: "\n").first ?? ""))" }
+        return EventPresentation(
+            tone: tone, title: title, subject: subject, actor: actor, facts: facts, links: links, fallback: fallback ?? line)
+    }
+
+    static func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }
+
+    static func flag(_ value: JSONValue) -> String? {
+        switch value {
+        case .bool(let flag): return yesNo(flag)
+        case .string(let text): return text == "true" ? "yes" : text == "false" ? "no" : text
+        default: return nil
+        }
+    }
+
+    static func person(_ value: JSONValue?) -> String? {
+        guard let value else { return nil }
+        let name = value["username"]?.scalarText
+        let email = value["email"]?.scalarText
+        switch (name, email) {
+        case (let name?, let email?) where name != email: return "\(name) (\(email))"
+        case (let name?, _): return name
+        case (nil, let email?): return email
+        default: return nil
+        }
+    }
+
+    /// A formation entry as Scalingo writes it: a count, `"3:S"`, or `{amount, size}`.
+    static func formation(_ value: JSONValue?) -> String {
+        guard let value, !value.isNull else { return "0" }
+        if let amount = value["amount"]?.scalarText {
+            return value["size"]?.scalarText.map { "\(amount) × \($0)" } ?? amount
+        }
+        guard let text = value.scalarText else { return "?" }
+        let parts = text.split(separator: ":", maxSplits: 1)
+        return parts.count == 2 ? "\(parts[0]) × \(parts[1])" : text
+    }
+
+    /// Just the host (a log drain's URL often carries its token).
+    static func host(_ url: String?) -> String? {
+        guard let url, let schemeEnd = url.range(of: "://") else { return url == nil ? nil : "(hidden)" }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@").last.map(String.init) ?? String(authority)
+        return "\(url[..<schemeEnd.lowerBound])://\(host)"
+    }
+
+    static func duration(_ seconds: Int64) -> String {
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
+        return "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+    }
+
+    /// Keys whose values are never shown for a type the presenter does not know.
+    static func secretLooking(_ key: String) -> Bool {
+        let lower = key.lowercased()
+        return ["value", "secret", "token", "password", "key", "code", "url", "phone", "address", "iban", "card"].contains { lower.contains($0) }
+    }
+}
+
+extension JSONValue {
+    /// A non-empty scalar field as text.
+    func text(_ key: String) -> String? {
+        guard let text = self[key]?.scalarText, !text.isEmpty else { return nil }
+        return text
+    }
+}
