@@ -56,7 +56,7 @@ public struct AttemptDecision: Sendable, Equatable {
                     outcome: .retry, next: .deadLetter, signal: .failed, statusCode: status,
                     reason: bounded("gave up after \(attempt) attempts: \(reason)"), cause: cause)
             }
-        case .failed(let status, let reason, let cause) where status == 410:
+        case .failed(let status, let reason, let cause) where status == 410 || cause == .gone:
             // The receiver asks to be disabled: the subscription is, and this delivery waits with
             // the others for it to be resumed (it counts as an attempt).
             let next: AttemptRecord.Next = attempt < schedule.maxAttempts ? .retry(at: now) : .deadLetter

@@ -119,18 +119,21 @@ enum ScalingoPresenter {
             p.set(.warning, "Collaborator role changed")
             p.fact("Collaborator", PresentationBuilder.person(d["collaborator"]))
             p.fact("Limited", d["collaborator"]?["is_limited"].flatMap(PresentationBuilder.flag))
-        case "new_variable", "edit_variable", "delete_variable" where d.text("name") != nil:
-            let verb = ["new_variable": "added", "edit_variable": "changed"][event.type] ?? "deleted"
-            p.set(.info, "Variable \(verb)")
-            p.fact("Variable", d.text("name"), code: true)
-            p.fact("Value", event.type == "delete_variable" ? "removed" : event.type == "new_variable" ? "set (not shown)" : "changed (not shown)")
-        case "edit_variables", "new_variable", "edit_variable", "delete_variable":
-            p.set(.info, "Variables changed")
-            for (key, label) in [("new_vars", "Added"), ("updated_vars", "Changed"), ("deleted_vars", "Deleted")] {
-                let names = d[key]?.arrayValue?.compactMap { $0["name"]?.scalarText } ?? []
-                if !names.isEmpty { p.fact(label, names.joined(separator: ", "), code: true) }
+        case "new_variable", "edit_variable", "delete_variable", "edit_variables":
+            if event.type != "edit_variables", d.text("name") != nil {
+                let verb = ["new_variable": "added", "edit_variable": "changed"][event.type] ?? "deleted"
+                p.set(.info, "Variable \(verb)")
+                p.fact("Variable", d.text("name"), code: true)
+                p.fact("Value", event.type == "delete_variable" ? "removed" : event.type == "new_variable" ? "set (not shown)" : "changed (not shown)")
+            } else {
+                // The bulk shape (which the documentation's own example labels edit_variable).
+                p.set(.info, "Variables changed")
+                for (key, label) in [("new_vars", "Added"), ("updated_vars", "Changed"), ("deleted_vars", "Deleted")] {
+                    let names = d[key]?.arrayValue?.compactMap { $0["name"]?.scalarText } ?? []
+                    if !names.isEmpty { p.fact(label, names.joined(separator: ", "), code: true) }
+                }
+                p.fact("Values", "not shown")
             }
-            p.fact("Values", "not shown")
         case "add_credit":
             p.set(.info, "Credit added")
             // Documented as `amount`; the example (and the API) write `value`.

@@ -51,6 +51,8 @@ public struct SendCause: Sendable, Hashable, CustomStringConvertible {
     public static func smtp(_ code: Int) -> SendCause { SendCause(code >= 500 ? "smtp_5xx" : "smtp_4xx") }
     /// No answer: how the exchange failed (`connect`, `timeout`, `tls`, `address_refused`…).
     public static func transport(_ error: HTTPClientError) -> SendCause { SendCause(error.label) }
+    /// The destination no longer exists (a deleted webhook): the subscription is disabled.
+    public static let gone = SendCause("gone")
     /// The receiver refused the relay's credentials.
     public static let authentication = SendCause("authentication")
     /// The subscription's own settings cannot work (refused by today's validation, say).

@@ -60,6 +60,11 @@ public enum SinkRegistry {
     public static let plugins: [any SinkPlugin.Type] = [
         WebhookSink.self,
         SlackSink.self,
+        ChatSink<MattermostFormat>.self,
+        ChatSink<RocketChatFormat>.self,
+        ChatSink<DiscordFormat>.self,
+        ChatSink<TeamsFormat>.self,
+        ChatSink<GoogleChatFormat>.self,
     ]
 
     /// What the store and the rule loader are handed to read settings.

@@ -88,7 +88,7 @@ struct AdminAPITests {
         ("POST", "/v1/subscriptions", "[1, 2]", 400, "invalid_json", nil),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "colour": "red"}"#, 400, "unknown_field", "colour"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "https://x.test/a", "filter": {"typs": []}}"#, 400, "unknown_field", "filter.typs"),
-        ("POST", "/v1/subscriptions", #"{"type": "teams", "url": "https://x.test/a"}"#, 422, "invalid_field", "type"),
+        ("POST", "/v1/subscriptions", #"{"type": "pager", "url": "https://x.test/a"}"#, 422, "invalid_field", "type"),
         ("POST", "/v1/subscriptions", #"{"type": "slack"}"#, 422, "invalid_field", "url"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "ftp://x.test/a"}"#, 422, "invalid_field", "url"),
         ("POST", "/v1/subscriptions", #"{"type": "slack", "url": "not a url"}"#, 422, "invalid_field", "url"),

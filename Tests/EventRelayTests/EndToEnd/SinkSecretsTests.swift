@@ -36,7 +36,16 @@ struct SinkSecretsTests {
                 #"{"id": "\#(id)", "type": "slack", "url": "\#(url)", "slack_username": "Relay", "headers": {"X-Proxy-Key": "\#(headerToken)"}, "filter": {"sources": ["test"]}, "delivery": {"ordering": "none", "retry_schedule": ["100ms", "100ms"]}}"#
             },
             secrets: [headerToken]),
-    ]
+    ].merging(chatKinds, uniquingKeysWith: { first, _ in first })
+
+    /// The chat services: a URL (secret) and headers for a proxy in front.
+    static let chatKinds: [String: KindCase] = Dictionary(uniqueKeysWithValues: ["mattermost", "rocketchat", "discord", "teams", "googlechat"].map { kind in
+        (kind, KindCase(
+            body: { id, url in
+                #"{"id": "\#(id)", "type": "\#(kind)", "url": "\#(url)", "headers": {"X-Proxy-Key": "\#(headerToken)"}, "filter": {"sources": ["test"]}, "delivery": {"ordering": "none", "retry_schedule": ["100ms", "100ms"]}}"#
+            },
+            secrets: [headerToken]))
+    })
 
     @Test func everyKindIsCovered() {
         #expect(Set(Self.kinds.keys) == Set(SinkRegistry.kinds.names))

@@ -1,0 +1,238 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// One chat service's webhook format: what its folder under `Sinks/` defines (its message, from
+/// an event's presentation, and how its documented answers read). `ChatSink` turns it into a
+/// destination kind; `ChatSettings` holds what every chat webhook is set up with.
+public protocol ChatFormat: Sendable {
+    /// The subscription's `type`.
+    static var kind: String { get }
+    /// Whether the service shows a sender name and icon given in the message.
+    static var takesSender: Bool { get }
+    /// Longest sender name it accepts.
+    static var maxUsername: Int { get }
+    static var defaultRateLimit: RateLimit? { get }
+    /// The request body.
+    static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<Self>) -> JSONValue
+    /// Rules of the service beyond the shared ones (Discord refuses some sender names).
+    static func validate(_ settings: ChatSettings<Self>) -> FieldError?
+    /// The service's answer: delivered, retried, refused, or "gone" (the webhook was deleted:
+    /// the subscription is disabled). Scrub what is kept with `scrubber`.
+    static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult
+}
+
+extension ChatFormat {
+    public static var takesSender: Bool { true }
+    public static var maxUsername: Int { 80 }
+    public static var defaultRateLimit: RateLimit? { nil }
+    public static func validate(_ settings: ChatSettings<Self>) -> FieldError? { nil }
+    public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
+        ResponseClassifier.classify(response, now: now, scrubber: scrubber())
+    }
+}
+
+/// A chat webhook: its URL (a secret: anyone holding it can post), a sender name and icon where
+/// the service shows them, the time zone of the times in messages, headers for a proxy in front.
+public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
+    public var url: SecretString
+    public var username: String?
+    /// An emoji name (`:rotating_light:`) or an image URL.
+    public var icon: String?
+    public var timeZone: String?
+    public var headers: [CustomHeader]
+
+    public init(url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = []) {
+        self.url = url
+        self.username = username
+        self.icon = icon
+        self.timeZone = timeZone
+        self.headers = headers
+    }
+
+    public var kind: String { Format.kind }
+
+    public var zone: TimeZone { timeZone.flatMap(TimeZone.init(identifier:)) ?? .gmt }
+
+    static var fields: [SinkField] {
+        var fields = [DestinationURLField.field]
+        if Format.takesSender { fields += [SinkField("username", .string), SinkField("icon", .string)] }
+        return fields + [SinkField("time_zone", .string), CustomHeaders.field]
+    }
+
+    static func read(_ source: any SettingsSource) throws(FieldError) -> ChatSettings {
+        ChatSettings(
+            url: try DestinationURLField.read(source), username: Format.takesSender ? try source.string("username") : nil,
+            icon: Format.takesSender ? try source.string("icon") : nil, timeZone: try source.string("time_zone"),
+            headers: try CustomHeaders.read(source))
+    }
+
+    public func document() -> [String: JSONValue] {
+        var document: [String: JSONValue] = ["url": .string(url.value), "headers": CustomHeaders.document(headers)]
+        if let username { document["username"] = .string(username) }
+        if let icon { document["icon"] = .string(icon) }
+        if let timeZone { document["time_zone"] = .string(timeZone) }
+        return document
+    }
+
+    public func view(now: Date) -> [String: JSONValue] {
+        var view: [String: JSONValue] = [
+            "url": .string(Redact.url(url.value)), "headers": CustomHeaders.view(headers), "time_zone": .string(timeZone ?? "UTC"),
+        ]
+        if Format.takesSender {
+            view["username"] = username.map(JSONValue.string) ?? .null
+            view["icon"] = icon.map(JSONValue.string) ?? .null
+        }
+        return view
+    }
+
+    public var secrets: [SecretString] { [url] + headers.map(\.value) }
+
+    public func validate() -> FieldError? {
+        if let problem = DestinationURLField.validate(url) { return problem }
+        if let username, username.isEmpty || username.count > Format.maxUsername {
+            return FieldError(field: "username", message: "must be 1 to \(Format.maxUsername) characters")
+        }
+        if let icon, let problem = ChatIcon.validate(icon, field: "icon") { return problem }
+        if let timeZone, TimeZone(identifier: timeZone) == nil {
+            return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
+        }
+        if let problem = Format.validate(self) { return problem }
+        return CustomHeaders.validate(headers)
+    }
+}
+
+extension ResponseClassifier {
+    /// The usual reading, except that `gone` answers (a deleted webhook) disable the subscription.
+    public static func classify(
+        _ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber, gone: (HTTPResponse) -> Bool
+    ) -> SendResult {
+        let result = classify(response, now: now, scrubber: scrubber())
+        guard case .failed(let status, let reason, _) = result, gone(response) else { return result }
+        return .failed(status: status, reason: reason, cause: .gone)
+    }
+
+    /// The body as JSON, when it is.
+    public static func json(_ response: HTTPResponse) -> JSONValue? { try? JSONValue.parse(response.body) }
+}
+
+/// The destination kind of a chat format: its settings, its notifier.
+public enum ChatSink<Format: ChatFormat>: SinkPlugin {
+    public typealias Settings = ChatSettings<Format>
+
+    public static var kind: String { Format.kind }
+    public static var fields: [SinkField] { Settings.fields }
+    public static var defaultRateLimit: RateLimit? { Format.defaultRateLimit }
+
+    public static func settings(from source: any SettingsSource) throws(FieldError) -> ChatSettings<Format> {
+        try Settings.read(source)
+    }
+
+    public static func notifier(for subscription: Subscription, settings: ChatSettings<Format>, context: SinkContext) -> any Notifier {
+        ChatNotifier(settings: settings, transport: context.transport, presenter: context.presenter)
+    }
+}
+
+struct ChatNotifier<Format: ChatFormat>: Notifier {
+    let settings: ChatSettings<Format>
+    let transport: any HTTPTransport
+    let presenter: any EventPresenter
+
+    func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
+        let body = Format.message(event, presentation: presenter.present(event), settings: settings).encoded()
+        let request = HTTPRequest(
+            method: .POST, url: settings.url.value,
+            headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers), body: body)
+        do {
+            let response = try await transport.execute(request)
+            return Format.classify(response, now: context.now, scrubber: Scrubber(settings: settings))
+        } catch {
+            // Transport failures read the same for every HTTP destination.
+            return await send(request, failedWith: error, scrubber: Scrubber(settings: settings))
+        }
+    }
+
+    private func send(_ request: HTTPRequest, failedWith error: any Error, scrubber: Scrubber) async -> SendResult {
+        guard let error = error as? HTTPClientError else {
+            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
+        }
+        let reason = scrubber.scrub(error.description)
+        return error.isTransient
+            ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
+            : .failed(status: nil, reason: reason, cause: .transport(error))
+    }
+}
+
+/// A sender icon: an emoji name like `:rotating_light:` or an http(s) image URL.
+public enum ChatIcon {
+    public static func validate(_ icon: String, field: String) -> FieldError? {
+        if icon.hasPrefix(":") {
+            let name = icon.dropFirst().dropLast()
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_+-'")
+            if icon.count >= 3, icon.hasSuffix(":"), name.allSatisfy({ allowed.contains($0) }) { return nil }
+            return FieldError(field: field, message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+        }
+        if Subscription.validateURL(icon, field: field) == nil { return nil }
+        return FieldError(field: field, message: "must be an emoji name like :rotating_light: or an http(s) image URL")
+    }
+
+    public static func isEmoji(_ icon: String) -> Bool { icon.hasPrefix(":") }
+}
+
+/// How every chat message words and cuts things.
+public enum ChatText {
+    public static let marker = "… (truncated)"
+
+    /// At most `limit` characters, the cut ones replaced by a visible marker.
+    public static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(max(0, limit - marker.count))) + marker
+    }
+
+    /// `2026-12-03 17:20:05 Europe/Paris` (`UTC` for UTC).
+    public static func time(_ date: Date, in zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let name = zone.secondsFromGMT() == 0 && ["GMT", "UTC"].contains(zone.identifier) ? "UTC" : zone.identifier
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d %@", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0,
+            parts.second ?? 0, name)
+    }
+
+    /// The footer's parts: source, project, environment, time, type.
+    public static func footer(_ event: Event, subject: String?, zone: TimeZone) -> [String] {
+        var parts = [event.source]
+        if let project = event.project, project != subject { parts.append(project) }
+        if let environment = event.environment { parts.append(environment) }
+        parts.append(time(event.time, in: zone))
+        parts.append(event.type)
+        return parts
+    }
+
+    /// A colour by tone (RGB).
+    public static func color(_ tone: EventPresentation.Tone) -> Int {
+        switch tone {
+        case .success: return 0x2EB67D
+        case .failure: return 0xE01E5A
+        case .warning: return 0xECB22E
+        case .progress: return 0x36C5F0
+        case .info: return 0x868686
+        }
+    }
+
+    /// An emoji by tone, as a Unicode character (for services without `:name:` shortcodes).
+    public static func symbol(_ tone: EventPresentation.Tone) -> String {
+        switch tone {
+        case .success: return "✅"
+        case .failure: return "❌"
+        case .warning: return "⚠️"
+        case .progress: return "⏳"
+        case .info: return "ℹ️"
+        }
+    }
+
+    /// The header line: the outcome's symbol, what happened, to what.
+    public static func headline(_ presentation: EventPresentation) -> String {
+        "\(symbol(presentation.tone)) \(presentation.title)" + (presentation.subject.map { " · \($0)" } ?? "")
+    }
+}

@@ -1,0 +1,71 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// `type: teams`: a Microsoft Teams channel through a Workflows ("When a Teams webhook request is
+/// received") webhook, which takes Adaptive Cards only: a title coloured by outcome, the facts as
+/// a FactSet, a subtle footer, buttons to the links. Workflows post as the flow: no sender name.
+public enum TeamsFormat: ChatFormat {
+    public static let kind = "teams"
+    public static let takesSender = false
+    /// Teams refuses messages over about 28 KB; facts are cut well before.
+    static let maxCardText = 20_000
+    static let maxFacts = 40
+
+    public static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<TeamsFormat>) -> JSONValue {
+        let color: String
+        switch presentation.tone {
+        case .success: color = "Good"
+        case .failure: color = "Attention"
+        case .warning: color = "Warning"
+        case .progress: color = "Accent"
+        case .info: color = "Default"
+        }
+        var budget = maxCardText
+        var facts: [JSONValue] = []
+        for fact in presentation.facts.prefix(maxFacts) {
+            var value = fact.code ? "`\(fact.value)`" : fact.value
+            if let link = fact.link { value = "[\(fact.value)](\(link))" }
+            value = ChatText.clip(value, 2000)
+            guard budget - fact.label.count - value.count > 0 else { break }
+            budget -= fact.label.count + value.count
+            facts.append(.object(["title": .string(ChatText.clip(fact.label, 200)), "value": .string(value)]))
+        }
+        if facts.count < presentation.facts.count {
+            facts.append(.object(["title": .string("…"), "value": .string("\(presentation.facts.count - facts.count) more not shown")]))
+        }
+        var body: [JSONValue] = [
+            .object([
+                "type": .string("TextBlock"), "text": .string(ChatText.clip(ChatText.headline(presentation), 500)), "weight": .string("Bolder"),
+                "size": .string("Medium"), "color": .string(color), "wrap": .bool(true),
+            ])
+        ]
+        if !facts.isEmpty { body.append(.object(["type": .string("FactSet"), "facts": .array(facts)])) }
+        body.append(.object([
+            "type": .string("TextBlock"),
+            "text": .string(ChatText.clip(ChatText.footer(event, subject: presentation.subject, zone: settings.zone).joined(separator: " · "), 500)),
+            "isSubtle": .bool(true), "size": .string("Small"), "wrap": .bool(true),
+        ]))
+        var card: [String: JSONValue] = [
+            "$schema": .string("http://adaptivecards.io/schemas/adaptive-card.json"), "type": .string("AdaptiveCard"),
+            "version": .string("1.4"), "body": .array(body), "msteams": .object(["width": .string("Full")]),
+            "fallbackText": .string(ChatText.clip(presentation.fallback, 1000)),
+        ]
+        if !presentation.links.isEmpty {
+            card["actions"] = .array(presentation.links.prefix(5).map {
+                .object(["type": .string("Action.OpenUrl"), "title": .string(ChatText.clip($0.label, 100)), "url": .string($0.url)])
+            })
+        }
+        return .object([
+            "type": .string("message"),
+            "attachments": .array([
+                .object(["contentType": .string("application/vnd.microsoft.card.adaptive"), "contentUrl": .null, "content": .object(card)])
+            ]),
+        ])
+    }
+
+    /// 202 Accepted (200 too). A deleted flow or webhook answers 404.
+    public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
+        ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { $0.status == 404 }
+    }
+}
