@@ -5,7 +5,7 @@ import Foundation
 /// driven by one dedicated thread, behind an async API. Callers' tasks never block: they hand a
 /// prepared transfer over (waking the thread with `curl_multi_wakeup`) and suspend until the
 /// thread completes their continuation. Connections are pooled by the multi handle and reused.
-public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
+public final class CurlHTTPClient: HTTPTransport, MailTransport, @unchecked Sendable {
     public let configuration: HTTPClientConfiguration
 
     private let multi: MultiHandle
@@ -44,13 +44,23 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
     }
 
     public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await perform(.http(request))
+    }
+
+    /// Hands a message to an SMTP server; a refusal comes back as the server's reply code.
+    public func send(_ mail: MailRequest) async throws -> MailResponse {
+        let response = try await perform(.mail(mail))
+        return MailResponse(code: response.status, detail: response.bodyText)
+    }
+
+    private func perform(_ work: Transfer.Work) async throws -> HTTPResponse {
         let id = lock.withLock { () -> UInt64 in
             nextID += 1
             return nextID
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                submit(id: id, request: request, continuation: continuation)
+                submit(id: id, work: work, continuation: continuation)
             }
         } onCancel: {
             lock.withLock { _ = cancelRequests.insert(id) }
@@ -58,7 +68,7 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
         }
     }
 
-    private func submit(id: UInt64, request: HTTPRequest, continuation: CheckedContinuation<HTTPResponse, any Error>) {
+    private func submit(id: UInt64, work: Transfer.Work, continuation: CheckedContinuation<HTTPResponse, any Error>) {
         let easy: EasyHandle
         do {
             easy = try lock.withLock { try idleHandles.popLast() ?? EasyHandle() }
@@ -68,7 +78,7 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
         }
         let transfer: Transfer
         do {
-            transfer = try Transfer(id: id, request: request, easy: easy, configuration: configuration, continuation: continuation)
+            transfer = try Transfer(id: id, work: work, easy: easy, configuration: configuration, continuation: continuation)
         } catch {
             // Transfer.init threw before taking the continuation over.
             recycle(easy)

@@ -85,6 +85,7 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         case tlsFailed
         case responseTooLarge
         case addressRefused
+        case authenticationFailed
         case transport
         case cancelled
         case shutdown
@@ -107,6 +108,8 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
     public static let responseTooLarge = HTTPClientError(.responseTooLarge, "")
     /// The request's `AddressPolicy` refused the address it would have connected to.
     public static let addressRefused = HTTPClientError(.addressRefused, "")
+    /// The server refused the credentials (SMTP AUTH).
+    public static let authenticationFailed = HTTPClientError(.authenticationFailed, "")
     public static let transport = HTTPClientError(.transport, "")
     public static let cancelled = HTTPClientError(.cancelled, "request cancelled")
     public static let shutdown = HTTPClientError(.shutdown, "HTTP client shut down")
@@ -121,7 +124,7 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
     public var isTransient: Bool {
         switch code {
         case .connectFailed, .timedOut, .transport, .tlsFailed, .shutdown, .cancelled: return true
-        case .invalidRequest, .responseTooLarge, .addressRefused: return false
+        case .invalidRequest, .responseTooLarge, .addressRefused, .authenticationFailed: return false
         }
     }
 
@@ -134,6 +137,7 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         case .tlsFailed: return "tls"
         case .responseTooLarge: return "response_too_large"
         case .addressRefused: return "address_refused"
+        case .authenticationFailed: return "authentication"
         case .transport: return "transport"
         case .cancelled: return "cancelled"
         case .shutdown: return "shutdown"
@@ -147,6 +151,7 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
             // The detail is a whole sentence: "refused to connect to 10.0.0.1: a private address (…)".
             return detail.isEmpty ? "refused to connect to that address" : detail
         case .invalidRequest: kind = "invalid request"
+        case .authenticationFailed: kind = "authentication failed"
         case .connectFailed: kind = "could not connect"
         case .timedOut: kind = "timed out"
         case .tlsFailed: kind = "TLS failure"

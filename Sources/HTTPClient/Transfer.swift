@@ -6,9 +6,22 @@ import Foundation
 /// copy `CURLOPT_POSTFIELDS`, so `bodyBuffer` is owned here and freed in `deinit`, after the
 /// multi handle has let go of the easy handle.
 final class Transfer {
+    /// What is carried: an HTTP exchange, or a message handed to an SMTP server (its last reply
+    /// code arrives as the response's status).
+    enum Work {
+        case http(HTTPRequest)
+        case mail(MailRequest)
+    }
+
     let id: UInt64
     let easy: EasyHandle
+    private let isMail: Bool
     private let headerList: HeaderList
+    /// SMTP recipients.
+    private let recipientList: HeaderList
+    /// How much of the mail message libcurl has read.
+    private var uploaded = 0
+    private let uploadCount: Int
     private let bodyBuffer: UnsafeMutableRawBufferPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let maxResponseBytes: Int
@@ -22,25 +35,81 @@ final class Transfer {
     private(set) var exceededLimit = false
 
     init(
-        id: UInt64, request: HTTPRequest, easy: EasyHandle, configuration: HTTPClientConfiguration,
+        id: UInt64, work: Work, easy: EasyHandle, configuration: HTTPClientConfiguration,
         continuation: CheckedContinuation<HTTPResponse, any Error>
     ) throws(HTTPClientError) {
         self.id = id
         self.easy = easy
         self.maxResponseBytes = configuration.maxResponseBytes
-        self.addressPolicy = request.addressPolicy
         self.continuation = continuation
-        // "Expect:" switches off 100-continue round trips for larger bodies.
-        headerList = try HeaderList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
+        let payload: [UInt8]
+        switch work {
+        case .http(let request):
+            isMail = false
+            addressPolicy = request.addressPolicy
+            // "Expect:" switches off 100-continue round trips for larger bodies.
+            headerList = try HeaderList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
+            recipientList = try HeaderList([])
+            payload = request.body
+        case .mail(let mail):
+            isMail = true
+            addressPolicy = mail.addressPolicy
+            headerList = try HeaderList([])
+            for address in [mail.from] + mail.recipients where address.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "<" || $0 == ">" }) {
+                throw HTTPClientError.invalidRequest.with(detail: "a mail address contains a line break or angle bracket")
+            }
+            recipientList = try HeaderList(mail.recipients.map { "<\($0)>" })
+            payload = mail.message
+        }
+        uploadCount = payload.count
         // At least one byte, so POSTFIELDS is never NULL (NULL makes libcurl read stdin).
-        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, request.body.count), alignment: 1)
-        request.body.withUnsafeBytes { bytes in
+        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, payload.count), alignment: 1)
+        payload.withUnsafeBytes { bytes in
             if let base = bytes.baseAddress, bytes.count > 0 { body.baseAddress?.copyMemory(from: base, byteCount: bytes.count) }
         }
         bodyBuffer = body
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        try configure(request, configuration)
+        switch work {
+        case .http(let request): try configure(request, configuration)
+        case .mail(let mail): try configure(mail, configuration)
+        }
+    }
+
+    private func configure(_ mail: MailRequest, _ configuration: HTTPClientConfiguration) throws(HTTPClientError) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try easy.set(CURLOPT_URL, mail.url)
+        try easy.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
+        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
+        try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
+        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
+        try easy.set(CURLOPT_TIMEOUT_MS, Int((mail.timeout ?? configuration.requestTimeout).milliseconds))
+        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        // STARTTLS: refuse to go on in clear text when the server does not offer it.
+        try easy.set(CURLOPT_USE_SSL, Int(mail.security == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
+        try easy.set(CURLOPT_MAIL_FROM, "<\(mail.from)>")
+        try easy.set(CURLOPT_MAIL_RCPT, list: recipientList.raw)
+        if let username = mail.username { try easy.set(CURLOPT_USERNAME, username) }
+        if let password = mail.password { try easy.set(CURLOPT_PASSWORD, password) }
+        try easy.set(CURLOPT_UPLOAD, 1)
+        try easy.set(CURLOPT_INFILESIZE_LARGE, offset: Int64(uploadCount))
+        try easy.set(CURLOPT_READFUNCTION, callback: transferReadCallback)
+        try easy.set(CURLOPT_READDATA, pointer: context)
+        if addressPolicy != nil {
+            try easy.setOpenSocket(transferOpenSocketCallback, context: context)
+            try easy.setPrerequest(transferPrerequestCallback, context: context)
+            try easy.set(CURLOPT_PROXY, "")
+        }
+    }
+
+    /// Called by libcurl (through `transferReadCallback`) for the next piece of the mail message.
+    func send(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(buffer.count, uploadCount - uploaded)
+        guard count > 0, let source = bodyBuffer.baseAddress, let target = buffer.baseAddress else { return 0 }
+        target.copyMemory(from: source + uploaded, byteCount: count)
+        uploaded += count
+        return count
     }
 
     deinit {
@@ -159,6 +228,19 @@ final class Transfer {
         if code == CURLE_OK {
             return .success(HTTPResponse(status: easy.responseCode(), headers: responseHeaders, body: responseBody))
         }
+        if isMail {
+            if code == CURLE_LOGIN_DENIED {
+                return .failure(HTTPClientError.authenticationFailed.with(detail: errorMessage(code)))
+            }
+            if code == CURLE_USE_SSL_FAILED {
+                return .failure(HTTPClientError.tlsFailed.with(detail: "the server does not offer STARTTLS: \(errorMessage(code))"))
+            }
+            // The server answered, and refused (a sender, a recipient, the data): its reply decides.
+            let reply = easy.responseCode()
+            if refusal == nil, reply >= 400, reply < 600 {
+                return .success(HTTPResponse(status: reply, body: Array(errorMessage(code).utf8)))
+            }
+        }
         if let refusal {
             // A refused address is the reason whatever libcurl then reported (no address left
             // to try, or the abort of the pre-request check). Trying again cannot help.
@@ -195,6 +277,12 @@ let transferWriteCallback: ercurl_data_callback = { data, size, count, context i
     guard let data, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     return transfer.receive(body: UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+let transferReadCallback: ercurl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.send(into: UnsafeMutableRawBufferPointer(start: data, count: size * count))
 }
 
 let transferHeaderCallback: ercurl_data_callback = { data, size, count, context in

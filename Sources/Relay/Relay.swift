@@ -98,7 +98,7 @@ public final class Relay: Sendable {
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(
                 transport: client, addressPolicy: configuration.deliveryAddressPolicy,
-                presenter: PlatformPresenter(extraPaths: configuration.redactPaths)),
+                presenter: PlatformPresenter(extraPaths: configuration.redactPaths), environment: environment),
             subscriptions: { catalog.all },
             configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
             health: { notice in

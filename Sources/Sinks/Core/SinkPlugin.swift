@@ -48,10 +48,19 @@ public struct SinkContext: Sendable {
     public var transport: any HTTPTransport
     /// Presents events for people (chat, mail) and removes secret values from what is sent.
     public var presenter: any EventPresenter
+    /// Guarded like `transport`; nil when the relay sends no e-mail.
+    public var mail: (any MailTransport)?
+    /// Where credentials named by settings (`password_env`) are read.
+    public var environment: [String: String]
 
-    public init(transport: any HTTPTransport, presenter: any EventPresenter = GenericPresenter()) {
+    public init(
+        transport: any HTTPTransport, presenter: any EventPresenter = GenericPresenter(), mail: (any MailTransport)? = nil,
+        environment: [String: String] = [:]
+    ) {
         self.transport = transport
         self.presenter = presenter
+        self.mail = mail
+        self.environment = environment
     }
 }
 
@@ -65,6 +74,7 @@ public enum SinkRegistry {
         ChatSink<DiscordFormat>.self,
         ChatSink<TeamsFormat>.self,
         ChatSink<GoogleChatFormat>.self,
+        EmailSink.self,
     ]
 
     /// What the store and the rule loader are handed to read settings.

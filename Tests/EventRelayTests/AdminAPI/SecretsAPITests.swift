@@ -296,7 +296,7 @@ struct SecretsAPITests {
         let message = refused.json["error"]?["message"]?.stringValue ?? ""
         #expect(message.contains("slack_username") && !message.contains(Self.given), "\(message)")
         let unknown = try await setup.harness.admin(.POST, "/v1/subscriptions", #"{"type": "pager", "url": "https://x.test/a"}"#)
-        #expect(unknown.status == 422 && unknown.json["error"]?["message"]?.stringValue == "type: must be one of: webhook, slack, mattermost, rocketchat, discord, teams, googlechat")
+        #expect(unknown.status == 422 && unknown.json["error"]?["message"]?.stringValue == "type: must be one of: webhook, slack, mattermost, rocketchat, discord, teams, googlechat, email")
         // A PATCH to another type keeps what both kinds have (the URL) and drops the rest (the signing secret).
         #expect(try await setup.harness.admin(.POST, "/v1/subscriptions", #"{"id": "hook", "type": "webhook", "url": "\#(setup.hookURL)"}"#).status == 201)
         let switched = try await setup.harness.admin(.PATCH, "/v1/subscriptions/hook", #"{"type": "slack"}"#)

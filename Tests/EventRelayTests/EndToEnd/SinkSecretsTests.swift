@@ -36,7 +36,16 @@ struct SinkSecretsTests {
                 #"{"id": "\#(id)", "type": "slack", "url": "\#(url)", "slack_username": "Relay", "headers": {"X-Proxy-Key": "\#(headerToken)"}, "filter": {"sources": ["test"]}, "delivery": {"ordering": "none", "retry_schedule": ["100ms", "100ms"]}}"#
             },
             secrets: [headerToken]),
+        // Credentials from the relay's environment; the server is one of the failing receivers.
+        "email": KindCase(
+            body: { id, url in
+                let port = url.split(separator: ":").last?.prefix { $0.isNumber } ?? "25"
+                return #"{"id": "\#(id)", "type": "email", "smtp_host": "127.0.0.1", "smtp_port": \#(port), "from": "relay@example.com", "to": ["ops@example.com"], "username_env": "TEST_SMTP_USER", "password_env": "TEST_SMTP_PASSWORD", "filter": {"sources": ["test"]}, "delivery": {"ordering": "none", "retry_schedule": ["100ms", "100ms"]}}"#
+            },
+            secrets: [smtpPassword]),
     ].merging(chatKinds, uniquingKeysWith: { first, _ in first })
+
+    static let smtpPassword = "smtp-passw0rd-must-not-leak"
 
     /// The chat services: a URL (secret) and headers for a proxy in front.
     static let chatKinds: [String: KindCase] = Dictionary(uniqueKeysWithValues: ["mattermost", "rocketchat", "discord", "teams", "googlechat"].map { kind in
@@ -88,7 +97,10 @@ struct SinkSecretsTests {
             """)
         let process = try RelayProcess(
             arguments: ["serve", "--config", directory.path + "/relay.yaml"],
-            environment: ["EVENT_RELAY_ADMIN_TOKEN": Self.token, "TEST_PUSH_TOKEN": Self.pushToken], workingDirectory: directory.url)
+            environment: [
+                "EVENT_RELAY_ADMIN_TOKEN": Self.token, "TEST_PUSH_TOKEN": Self.pushToken, "TEST_SMTP_USER": "relay",
+                "TEST_SMTP_PASSWORD": Self.smtpPassword,
+            ], workingDirectory: directory.url)
         let port = try #require(try await process.waitForAdminPort(), "\(process.log)")
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
@@ -104,7 +116,7 @@ struct SinkSecretsTests {
             ("refused", "http://127.0.0.1:\(closedPort)"), ("rejected", rejecting.baseURL), ("failing", failing.baseURL),
             ("hanging", hanging.baseURL),
         ]
-        var secrets = [Self.token, Self.pushToken]
+        var secrets = [Self.token, Self.pushToken, Self.smtpPassword]
         var ids: [String] = []
         for (kind, kindCase) in Self.kinds.sorted(by: { $0.key < $1.key }) {
             for (name, base) in receivers {
