@@ -183,7 +183,7 @@ public final class PushFeed: Sendable {
                 let which = items.count > 1 ? "event \(index)" : "the body"
                 return .failure(PushRejection(
                     status: 422, code: "unrecognized_event",
-                    message: "\(which) is not \(settings.format == PushFeedSettings.relayFormat ? "a normalized EventRelay event (it needs source, id, type and an RFC 3339 time as strings)" : "a \(settings.format) event (it needs at least an id)")"))
+                    message: "\(which) is not \(settings.format == PushFeedSettings.relayFormat ? "a normalized EventRelay event (it needs source, id, type and an RFC 3339 time as strings)" : "a \(settings.format) event as that platform writes it (see its events documentation; a Scalingo event needs id, type and created_at)")"))
             }
             events += found
         }

@@ -55,17 +55,22 @@ extension FeedPlugin {
 
 /// The relay's presenter: each platform presents (and redacts) its own events; anything else,
 /// and any platform's type it does not present, gets the generic presentation. `extraPaths`
-/// (the configuration's `delivery.redact_paths`, dotted paths into the raw document as filters
-/// write them) are redacted from every event's raw document.
+/// (the configuration's `delivery.redact_paths`: dotted paths into the raw document as filters
+/// write them, or into the normalized `details` when they start with `details.`) are redacted
+/// from every event, for every destination, before it is presented or sent.
 public struct PlatformPresenter: EventPresenter {
     public let extraPaths: [[String]]
 
     public init(extraPaths: [String] = []) {
-        self.extraPaths = extraPaths.map { ["raw"] + $0.split(separator: ".").map(String.init) }
+        self.extraPaths = extraPaths.map { path in
+            let parts = path.split(separator: ".").map(String.init)
+            return parts.first == "details" ? parts : ["raw"] + parts
+        }
     }
 
     public func present(_ event: Event) -> EventPresentation {
-        FeedRegistry.plugin(kind: event.source)?.presentation(of: event) ?? GenericPresenter.presentation(of: event)
+        let event = extraPaths.isEmpty ? event : event.redacting(extraPaths)
+        return FeedRegistry.plugin(kind: event.source)?.presentation(of: event) ?? GenericPresenter.presentation(of: event)
     }
 
     public func mayCarrySecretValues(source: String, type: String, keepingPlatformValues: Bool) -> Bool {

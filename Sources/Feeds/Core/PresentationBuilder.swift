@@ -37,10 +37,15 @@ struct PresentationBuilder {
 
     var presentation: EventPresentation {
         let actor = event.actor?.displayName
+        var facts = facts
+        // Who did it, visibly (not only in a notification line), unless a fact names them already.
+        if let actor, !facts.contains(where: { $0.value == actor || $0.value.hasPrefix(actor + " (") }) {
+            facts.append(EventPresentation.Fact("By", actor))
+        }
         var line = title
         if let subject { line += " on \(subject)" }
-        if let actor, subject != nil || facts.first?.value != actor { line += " by \(actor)" }
-        if let first = facts.first { line += " (\(first.label.lowercased()): \(first.value.split(separator: "\n").first ?? ""))" }
+        if let actor, subject != nil || self.facts.first?.value != actor { line += " by \(actor)" }
+        if let first = self.facts.first { line += " (\(first.label.lowercased()): \(first.value.split(separator: "\n").first ?? ""))" }
         return EventPresentation(
             tone: tone, title: title, subject: subject, actor: actor, facts: facts, links: links, fallback: fallback ?? line)
     }
@@ -67,24 +72,31 @@ struct PresentationBuilder {
         }
     }
 
-    /// A formation entry as Scalingo writes it: a count, `"3:S"`, or `{amount, size}`.
-    static func formation(_ value: JSONValue?) -> String {
-        guard let value, !value.isNull else { return "0" }
-        if let amount = value["amount"]?.scalarText {
-            return value["size"]?.scalarText.map { "\(amount) × \($0)" } ?? amount
-        }
-        guard let text = value.scalarText else { return "?" }
-        let parts = text.split(separator: ":", maxSplits: 1)
-        return parts.count == 2 ? "\(parts[0]) × \(parts[1])" : text
+    /// Just the scheme and host (a log drain's URL often carries its token); `(hidden)` for
+    /// anything that does not start with a scheme.
+    static func host(_ url: String?) -> String? {
+        guard let url else { return nil }
+        guard let (scheme, authority, _) = parts(url) else { return "(hidden)" }
+        return "\(scheme)://\(authority.split(separator: "@").last.map(String.init) ?? authority)"
     }
 
-    /// Just the host (a log drain's URL often carries its token).
-    static func host(_ url: String?) -> String? {
-        guard let url, let schemeEnd = url.range(of: "://") else { return url == nil ? nil : "(hidden)" }
+    /// The URL without user info, query or fragment (a git source may carry a token).
+    static func withoutCredentials(_ url: String?) -> String? {
+        guard let url else { return nil }
+        guard let (scheme, authority, path) = parts(url) else { return url.contains("@") ? "(hidden)" : url }
+        let host = authority.split(separator: "@").last.map(String.init) ?? authority
+        return "\(scheme)://\(host)\(path)"
+    }
+
+    /// `scheme://authority/path` split, when the text starts with a scheme.
+    private static func parts(_ url: String) -> (String, String, String)? {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        let scheme = url[..<schemeEnd.lowerBound]
+        guard let first = scheme.first, first.isLetter, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
         let rest = url[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = authority.split(separator: "@").last.map(String.init) ?? String(authority)
-        return "\(url[..<schemeEnd.lowerBound])://\(host)"
+        let path = rest.dropFirst(authority.count).prefix { $0 != "?" && $0 != "#" }
+        return (String(scheme), String(authority), String(path))
     }
 
     static func duration(_ seconds: Int64) -> String {
@@ -96,7 +108,10 @@ struct PresentationBuilder {
     /// Keys whose values are never shown for a type the presenter does not know.
     static func secretLooking(_ key: String) -> Bool {
         let lower = key.lowercased()
-        return ["value", "secret", "token", "password", "key", "code", "url", "phone", "address", "iban", "card"].contains { lower.contains($0) }
+        return [
+            "value", "secret", "token", "password", "passwd", "pwd", "passphrase", "key", "code", "url", "dsn", "credential", "auth",
+            "private", "phone", "address", "email", "iban", "card",
+        ].contains { lower.contains($0) }
     }
 }
 

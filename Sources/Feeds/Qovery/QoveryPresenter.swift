@@ -7,13 +7,26 @@ import Foundation
 /// secret's `change` is never shown (nor sent in webhooks, unless a subscription asks).
 enum QoveryPresenter {
     static let changeVerbs: Set<String> = ["CREATE", "UPDATE", "DELETE", "CLONE", "IMPORT", "EXPORT"]
-    static let secretSubTargets: Set<String> = ["VARIABLE", "SECRET"]
+    /// Parts whose changes may hold secret values: variables and secrets, and every kind of
+    /// credential, token and payment detail (the documentation does not say what their
+    /// `change` holds, so none of it travels).
+    static let secretSubTargets: Set<String> = [
+        "VARIABLE", "SECRET", "API_TOKEN", "POLICY_API_TOKEN", "GIT_TOKEN", "JWT_TOKEN_FORGED", "CLOUD_PROVIDER_CREDENTIALS",
+        "CLUSTER_CREDENTIALS", "KUBERNETES_CREDENTIALS", "SSO", "CREDIT_CARD", "CREDIT_CODE", "BILLING_INFO", "REMOTE_ACCESS",
+    ]
+    /// Whole targets whose changes may hold credentials (a registry's or repository's login, a webhook's secret).
+    static let secretTargets: Set<String> = ["CONTAINER_REGISTRY", "HELM_REPOSITORY", "WEBHOOK", "ENTERPRISE_CONNECTION"]
+
+    static func holdsSecrets(_ raw: JSONValue) -> Bool {
+        let trimmed = { (key: String) in raw[key]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if let sub = trimmed("sub_target_type"), secretSubTargets.contains(sub) { return true }
+        return trimmed("sub_target_type") == nil && trimmed("target_type").map(secretTargets.contains) == true
+    }
 
     static func mayCarrySecretValues(type: String) -> Bool { changeVerbs.contains(type) }
 
     static func secretValuePaths(of event: Event) -> [[String]] {
-        guard changeVerbs.contains(event.type), let sub = event.raw["sub_target_type"]?.stringValue, secretSubTargets.contains(sub)
-        else { return [] }
+        guard changeVerbs.contains(event.type), holdsSecrets(event.raw) else { return [] }
         return [["raw", "change"], ["raw", "original_change"], ["details", "change"], ["details", "original_change"]]
     }
 
@@ -45,7 +58,7 @@ enum QoveryPresenter {
         p.fact("Environment", d.text("environment_name"))
         p.fact("By", event.actor?.displayName)
         p.fact("From", d.text("origin").map(QoveryCatalog.words))
-        if let sub = d.text("sub_target_type"), secretSubTargets.contains(sub), changeVerbs.contains(event.type) {
+        if holdsSecrets(d), changeVerbs.contains(event.type) {
             p.fact("Value", "not shown")
         }
         return p.presentation

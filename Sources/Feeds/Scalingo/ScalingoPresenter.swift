@@ -9,17 +9,40 @@ import Foundation
 enum ScalingoPresenter {
     /// Paths in the raw event whose values are secrets (webhooks redact them unless told not to).
     static func secretValuePaths(type: String) -> [[String]] {
-        // Every shape any variable event may have: the documentation's own example of
-        // edit_variables is labelled edit_variable.
-        guard variableTypes.contains(type) else { return [] }
-        var paths = [["type_data", "value"], ["type_data", "old_value"]]
-        for list in ["new_vars", "updated_vars", "deleted_vars"] {
-            paths += [["type_data", list, "*", "value"], ["type_data", list, "*", "old_value"]]
+        if variableTypes.contains(type) {
+            // Every shape any variable event may have: the documentation's own example of
+            // edit_variables is labelled edit_variable.
+            var paths = [["type_data", "value"], ["type_data", "old_value"]]
+            for list in ["new_vars", "updated_vars", "deleted_vars"] {
+                paths += [["type_data", list, "*", "value"], ["type_data", list, "*", "old_value"]]
+            }
+            return paths
         }
-        return paths
+        return (otherSecretValues[type] ?? []).map { ["type_data", $0] }
     }
 
     static let variableTypes: Set<String> = ["new_variable", "edit_variable", "edit_variables", "delete_variable"]
+
+    /// Other values that must not travel: a log drain's URL (it usually holds the token), a
+    /// voucher's code, card and billing details, a health-data contact's personal details, a
+    /// git source (it may hold credentials).
+    static let otherSecretValues: [String: [String]] = [
+        "new_log_drain": ["url"], "delete_log_drain": ["url"], "new_addon_log_drain": ["url"], "delete_addon_log_drain": ["url"],
+        "add_voucher": ["code"], "add_payment_method": ["stripe", "billing_profile", "vat_number"],
+        "edit_hds_contact": ["email", "phone_number", "address_city", "address_zip", "address_country", "notes"],
+        "new_app": ["git_source"],
+    ]
+
+    /// A formation entry as Scalingo writes it: a count, `"3:S"`, or `{amount, size}`.
+    static func formation(_ value: JSONValue?) -> String {
+        guard let value, !value.isNull else { return "0" }
+        if let amount = value["amount"]?.scalarText {
+            return value["size"]?.scalarText.map { "\(amount) × \($0)" } ?? amount
+        }
+        guard let text = value.scalarText else { return "?" }
+        let parts = text.split(separator: ":", maxSplits: 1)
+        return parts.count == 2 ? "\(parts[0]) × \(parts[1])" : text
+    }
 
     static func presentation(of event: Event) -> EventPresentation {
         var p = PresentationBuilder(event, data: event.raw["type_data"] ?? .object([:]))
@@ -56,7 +79,7 @@ enum ScalingoPresenter {
             let after = d["containers"]
             let names = Set((before?.objectValue ?? [:]).keys).union((after?.objectValue ?? [:]).keys).sorted()
             for name in names {
-                p.fact(name, "\(PresentationBuilder.formation(before?[name])) → \(PresentationBuilder.formation(after?[name]))")
+                p.fact(name, "\(formation(before?[name])) → \(formation(after?[name]))")
             }
             if names.isEmpty { p.fact("Formation", "unchanged") }
         case "restart":
@@ -71,7 +94,8 @@ enum ScalingoPresenter {
             if let size = d["audit_log_size"]?.intValue { p.fact("Audit log", "\(size) bytes") }
         case "new_app":
             p.set(.info, "App created")
-            p.fact("Git source", d.text("git_source"), link: d.text("git_source"))
+            // Without credentials or query: a git URL may hold a token.
+            p.fact("Git source", PresentationBuilder.withoutCredentials(d.text("git_source")))
         case "rename_app":
             p.set(.info, "App renamed")
             p.fact("Old name", d.text("old_name"))

@@ -93,11 +93,11 @@ public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
         if let username, username.isEmpty || username.count > Format.maxUsername {
             return FieldError(field: "username", message: "must be 1 to \(Format.maxUsername) characters")
         }
+        if let problem = Format.validate(self) { return problem }
         if let icon, let problem = ChatIcon.validate(icon, field: "icon") { return problem }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
         }
-        if let problem = Format.validate(self) { return problem }
         return CustomHeaders.validate(headers)
     }
 }
@@ -228,6 +228,35 @@ public enum ChatText {
         case .warning: return "⚠️"
         case .progress: return "⏳"
         case .info: return "ℹ️"
+        }
+    }
+
+    /// CommonMark (Discord, Mattermost, Rocket.Chat, Teams): characters that would start markup
+    /// in event text (a commit message's `[Approve](https://…)`) are backslash-escaped.
+    public static func markdownEscape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            if "\\`*_[]()~<>|#".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    /// A fact's value in Markdown (code span, link, or escaped text), at most `limit`
+    /// characters in all: the text is cut before the markup is added, so no link or code
+    /// span is ever cut open.
+    public static func markdownValue(_ fact: EventPresentation.Fact, limit: Int, codeSpans: Bool = true) -> String {
+        // A link target with nothing that ends it early.
+        let url = fact.link.map { $0.replacingOccurrences(of: "(", with: "%28").replacingOccurrences(of: ")", with: "%29") }
+        let overhead = (url.map { $0.count + 4 } ?? 0) + (fact.code && codeSpans ? 2 : 0)
+        var room = max(16, limit - overhead)
+        while true {
+            let cut = clip(fact.value, room)
+            let inner = fact.code && codeSpans ? "`\(cut.replacingOccurrences(of: "`", with: "'"))`" : markdownEscape(cut)
+            let value = url.map { "[\(inner)](\($0))" } ?? inner
+            if value.count <= limit || room <= 16 { return value.count <= limit ? value : clip(markdownEscape(fact.value), limit) }
+            room -= value.count - limit
         }
     }
 

@@ -27,23 +27,25 @@ public enum DiscordFormat: ChatFormat {
         var left = presentation.facts.count
         for fact in presentation.facts {
             let name = ChatText.clip(fact.label, maxFieldName)
-            var value = fact.code ? "`\(fact.value.replacingOccurrences(of: "`", with: "'"))`" : fact.value
-            if let link = fact.link { value = "[\(fact.code ? value : fact.value)](\(link))" }
-            value = ChatText.clip(value, maxFieldValue)
+            let value = ChatText.markdownValue(fact, limit: maxFieldValue)
             // Room kept for the "more not shown" field.
             guard fields.count < maxFields - 1, name.count + value.count <= budget - 40 else { break }
             budget -= name.count + value.count
             fields.append(.object(["name": .string(name), "value": .string(value), "inline": .bool(fact.value.count <= 40)]))
             left -= 1
         }
-        if left > 0 { fields.append(.object(["name": .string("…"), "value": .string("\(left) more not shown"), "inline": .bool(false)])) }
+        if left > 0 {
+            let more = "\(left) more not shown"
+            budget -= 1 + more.count
+            fields.append(.object(["name": .string("…"), "value": .string(more), "inline": .bool(false)]))
+        }
         var embed: [String: JSONValue] = [
             "title": .string(title), "color": .integer(Int64(ChatText.color(presentation.tone))), "fields": .array(fields),
             "footer": .object(["text": .string(footer)]), "timestamp": .string(Timestamp.format(event.time)),
         ]
         if let link = presentation.links.first { embed["url"] = .string(link.url) }
         if presentation.links.count > 1 {
-            let links = presentation.links.map { "[\($0.label)](\($0.url))" }.joined(separator: " · ")
+            let links = presentation.links.map { "[\(ChatText.markdownEscape($0.label))](\($0.url))" }.joined(separator: " · ")
             if links.count <= min(maxDescription, budget) { embed["description"] = .string(links) }
         }
         var message: [String: JSONValue] = [
@@ -61,8 +63,8 @@ public enum DiscordFormat: ChatFormat {
         if let username = settings.username?.lowercased(), username.contains("discord") || username.contains("clyde") {
             return FieldError(field: "username", message: "Discord refuses names containing \"discord\" or \"clyde\"")
         }
-        if let icon = settings.icon, ChatIcon.isEmoji(icon) {
-            return FieldError(field: "icon", message: "Discord shows an image URL as the sender's avatar, not an emoji")
+        if let icon = settings.icon, ChatIcon.isEmoji(icon) || ChatIcon.validate(icon, field: "icon") != nil {
+            return FieldError(field: "icon", message: "must be an http(s) image URL (Discord shows no emoji as the sender's avatar)")
         }
         return nil
     }
@@ -77,9 +79,10 @@ public enum DiscordFormat: ChatFormat {
                 status: 429, reason: ResponseClassifier.reason(response, scrubber: scrubber()),
                 retryAfter: .milliseconds(Int64((min(seconds, 86_400) * 1000).rounded(.up))), cause: .http(429))
         }
+        // Only Discord's own words for a deleted webhook (not a bare 404, which a proxy may give).
         return ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { response in
             let code = ResponseClassifier.json(response)?["code"]?.intValue
-            return response.status == 404 || (response.status == 401 && code == 50027) || code == 10015
+            return (response.status == 404 && code == 10015) || (response.status == 401 && code == 50027)
         }
     }
 }

@@ -9,8 +9,8 @@ public enum GoogleChatFormat: ChatFormat {
     public static let kind = "googlechat"
     public static let takesSender = false
     static let maxText = 4000
-    /// A message (cards included) must stay under 32 KB.
-    static let maxCardText = 20_000
+    /// A message (cards included) must stay under 32 KB (counted in bytes).
+    static let maxCardText = 18_000
     static let maxWidgets = 50
     /// Google Chat allows 1 message a second per space for webhooks.
     public static let defaultRateLimit: RateLimit? = RateLimit(count: 1, per: .seconds(1), burst: 3)
@@ -19,12 +19,12 @@ public enum GoogleChatFormat: ChatFormat {
         var budget = maxCardText
         var widgets: [JSONValue] = []
         for fact in presentation.facts.prefix(maxWidgets) {
-            var value = escape(fact.value)
+            // Cut before escaping and markup, so no entity or tag is cut open.
+            var value = escape(ChatText.clip(fact.value, 1500))
             if fact.code { value = "<font color=\"#555555\">\(value)</font>" }
             if let link = fact.link { value = "<a href=\"\(escape(link))\">\(value)</a>" }
-            value = ChatText.clip(value, 2000)
-            guard budget - fact.label.count - value.count > 0 else { break }
-            budget -= fact.label.count + value.count
+            guard budget - fact.label.utf8.count - value.utf8.count > 0 else { break }
+            budget -= fact.label.utf8.count + value.utf8.count
             widgets.append(.object(["decoratedText": .object([
                 "topLabel": .string(ChatText.clip(fact.label, 200)), "text": .string(value), "wrapText": .bool(true),
             ])]))
@@ -56,9 +56,11 @@ public enum GoogleChatFormat: ChatFormat {
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// 200 with the message. A removed webhook or space answers 404 (or 403 when the app was
-    /// removed from the space).
+    /// 200 with the message. A removed webhook or space answers Google's own 404
+    /// (`{"error": {"status": "NOT_FOUND"}}`): gone. A bare 404 (a proxy) or a 403 is a refusal.
     public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
-        ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { $0.status == 404 || $0.status == 403 }
+        ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { response in
+            response.status == 404 && ResponseClassifier.json(response)?["error"]?["status"] == .string("NOT_FOUND")
+        }
     }
 }

@@ -21,12 +21,13 @@ public enum RocketChatFormat: ChatFormat {
         return .object(object)
     }
 
-    /// 200 `{"success": true}`; a refusal is `{"success": false, "error": …}` (400); a removed
-    /// integration answers 404.
+    /// 200 `{"success": true}`; a refusal is `{"success": false, "error": …}` (400). A removed
+    /// integration answers differently by version (404, 400, 401), none of them proof enough to
+    /// disable the subscription.
     public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
         if (200..<300).contains(response.status), ResponseClassifier.json(response)?["success"] == .bool(false) {
             return .failed(status: response.status, reason: ResponseClassifier.reason(response, scrubber: scrubber()), cause: .http(400))
         }
-        return ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { $0.status == 404 }
+        return ResponseClassifier.classify(response, now: now, scrubber: scrubber())
     }
 }

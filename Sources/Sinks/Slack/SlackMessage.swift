@@ -39,7 +39,7 @@ public enum SlackMessage {
         var sections: [[JSONValue]] = []
         for fact in presentation.facts {
             if sections.last.map({ $0.count >= maxFieldsPerSection }) ?? true { sections.append([]) }
-            sections[sections.count - 1].append(.object(["type": .string("mrkdwn"), "text": .string(clip(field(fact), maxField))]))
+            sections[sections.count - 1].append(.object(["type": .string("mrkdwn"), "text": .string(field(fact))]))
         }
         if sections.count > factRoom {
             sections = Array(sections.prefix(factRoom))
@@ -73,11 +73,19 @@ public enum SlackMessage {
         return .object(message)
     }
 
-    /// `*Label*` and the value: as code, as a link, or as text.
+    /// `*Label*` and the value: as code, as a link, or as text; the text is cut before the
+    /// markup is added, so no link or code span is cut open.
     static func field(_ fact: EventPresentation.Fact) -> String {
-        var value = fact.code ? "`\(code(fact.value))`" : escape(fact.value)
-        if let link = fact.link { value = "<\(link)|\(fact.code ? value : escape(fact.value))>" }
-        return "*\(escape(fact.label))*\n\(value)"
+        let label = "*\(escape(clip(fact.label, 200)))*\n"
+        let overhead = label.count + (fact.link.map { $0.count + 3 } ?? 0) + (fact.code ? 2 : 0)
+        var room = max(16, maxField - overhead)
+        while true {
+            let cut = clip(fact.value, room)
+            var value = fact.code ? "`\(code(cut))`" : escape(cut)
+            if let link = fact.link { value = "<\(link)|\(value)>" }
+            if label.count + value.count <= maxField || room <= 16 { return clip(label + value, maxField) }
+            room -= label.count + value.count - maxField
+        }
     }
 
     /// By tone, made finer by category (a lock, a console).

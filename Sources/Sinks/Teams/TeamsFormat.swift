@@ -8,8 +8,8 @@ import HTTPClient
 public enum TeamsFormat: ChatFormat {
     public static let kind = "teams"
     public static let takesSender = false
-    /// Teams refuses messages over about 28 KB; facts are cut well before.
-    static let maxCardText = 20_000
+    /// Teams refuses messages over about 28 KB; facts are cut well before (counted in bytes).
+    static let maxCardText = 18_000
     static let maxFacts = 40
 
     public static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<TeamsFormat>) -> JSONValue {
@@ -24,11 +24,10 @@ public enum TeamsFormat: ChatFormat {
         var budget = maxCardText
         var facts: [JSONValue] = []
         for fact in presentation.facts.prefix(maxFacts) {
-            var value = fact.code ? "`\(fact.value)`" : fact.value
-            if let link = fact.link { value = "[\(fact.value)](\(link))" }
-            value = ChatText.clip(value, 2000)
-            guard budget - fact.label.count - value.count > 0 else { break }
-            budget -= fact.label.count + value.count
+            // Adaptive Cards show backticks as they are: no code spans.
+            let value = ChatText.markdownValue(fact, limit: 2000, codeSpans: false)
+            guard budget - fact.label.utf8.count - value.utf8.count > 0 else { break }
+            budget -= fact.label.utf8.count + value.utf8.count
             facts.append(.object(["title": .string(ChatText.clip(fact.label, 200)), "value": .string(value)]))
         }
         if facts.count < presentation.facts.count {
@@ -64,8 +63,8 @@ public enum TeamsFormat: ChatFormat {
         ])
     }
 
-    /// 202 Accepted (200 too). A deleted flow or webhook answers 404.
+    /// 202 Accepted (200 too). A 404 may be a deleted flow or a proxy: a dead letter, not a disable.
     public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
-        ResponseClassifier.classify(response, now: now, scrubber: scrubber()) { $0.status == 404 }
+        ResponseClassifier.classify(response, now: now, scrubber: scrubber())
     }
 }

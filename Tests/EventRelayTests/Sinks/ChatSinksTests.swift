@@ -35,7 +35,7 @@ struct ChatSinksTests {
             #expect(ChatReceivers.problem(kind: kind, body: request.body) == nil, "\(kind) \(event.source) \(event.type)")
             #expect(request.headers.contains { $0.name == "Content-Type" && $0.value.hasPrefix("application/json") })
             let text = String(decoding: request.body, as: UTF8.self)
-            for secret in ["VAL1", "VAL2", "VALUE-MUST-NOT-LEAK", "TOKEN-MUST-NOT-LEAK", "QOVERY_VALUE_MUST_NOT_LEAK"] {
+            for secret in ["VAL1", "VAL2", "VALUE-MUST-NOT-LEAK", "TOKEN-MUST-NOT-LEAK", "QOVERY_VALUE_MUST_NOT_LEAK", "QOVERY_OLD_VALUE"] {
                 #expect(!text.contains(secret), "\(kind) \(event.type) shows \(secret)")
             }
         }
@@ -57,6 +57,29 @@ struct ChatSinksTests {
         #expect(text.contains("(truncated)") || text.contains("more not shown"), "the cut is visible")
     }
 
+    /// Event text cannot make markup: a commit message's link or a label's brackets arrive as text.
+    @Test(arguments: kinds)
+    func eventTextCannotInjectMarkup(kind: String) async throws {
+        let hostile = StubPresenter(presentation: EventPresentation(
+            tone: .info, title: "Deploy", subject: "app",
+            facts: [
+                .init("Last commits", "[Approve](https://evil.example/steal) **bold** <b>tag</b> `tick`"),
+                .init("Ref", String(repeating: "r", count: 3000), link: "https://x.test/commit/(1)", code: true),
+            ],
+            fallback: "Deploy"))
+        let transport = Capture()
+        let notifier = NotifierFactory(transport: transport, presenter: hostile).notifier(for: Subscription(id: "s", settings: try Self.settings(kind)))
+        _ = await notifier.notify(
+            Fixtures.event(type: "deployment"), context: DeliveryContext(deliveryID: "d", subscriptionID: "s", matchedBy: "r", attempt: 1, now: Date()))
+        let text = String(decoding: try #require(transport.requests.first?.body), as: UTF8.self)
+        #expect(!text.contains("<b>tag</b>"), "\(kind): raw HTML")
+        if kind != "googlechat" {  // Google Chat's cards read an HTML subset, not Markdown
+            #expect(!text.contains("[Approve](https://evil.example/steal)"), "\(kind): an unescaped link")
+            #expect(!text.contains("/commit/(1)"), "\(kind): a parenthesis ends a Markdown link target early")
+        }
+        #expect(ChatReceivers.problem(kind: kind, body: Array(text.utf8)) == nil)
+    }
+
     @Test func eachServicesDocumentedAnswersReadRight() {
         func classify(_ kind: String, _ status: Int, _ body: String = "", headers: [(String, String)] = []) -> SendResult {
             let response = HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
@@ -70,7 +93,9 @@ struct ChatSinksTests {
             }
         }
         #expect(classify("mattermost", 200, "ok") == .delivered(status: 200))
-        #expect(classify("mattermost", 400, #"{"id":"web.incoming_webhook.invalid.app_error","status_code":400}"#).cause == .gone)
+        #expect(classify("mattermost", 400, #"{"id":"web.incoming_webhook.invalid.app_error","status_code":400}"#).cause == .http(400),
+            "Mattermost says so for a failed lookup too: not proof the hook is gone")
+        #expect(classify("mattermost", 404).cause == .http(404), "a proxy's 404 does not disable")
         #expect(classify("mattermost", 400, #"{"id":"api.context.invalid_body_param.app_error"}"#).cause == .http(400))
         #expect(classify("mattermost", 503).cause == .http(503))
         #expect(classify("rocketchat", 200, #"{"success":true}"#) == .delivered(status: 200))
@@ -79,9 +104,10 @@ struct ChatSinksTests {
         } else {
             Issue.record("Rocket.Chat's success:false is a refusal")
         }
-        #expect(classify("rocketchat", 404).cause == .gone)
+        #expect(classify("rocketchat", 404).cause == .http(404))
         #expect(classify("discord", 204) == .delivered(status: 204))
         #expect(classify("discord", 404, #"{"message": "Unknown Webhook", "code": 10015}"#).cause == .gone)
+        #expect(classify("discord", 404, "<html>Not Found</html>").cause == .http(404), "a proxy's 404 does not disable")
         #expect(classify("discord", 401, #"{"message": "Invalid Webhook Token", "code": 50027}"#).cause == .gone)
         #expect(classify("discord", 400, #"{"message": "Invalid Form Body", "code": 50035}"#).cause == .http(400))
         guard case .retry(429, _, let wait, _) = classify("discord", 429, #"{"message":"You are being rate limited.","retry_after":1.5,"global":false}"#) else {
@@ -90,10 +116,11 @@ struct ChatSinksTests {
         }
         #expect(wait == .milliseconds(1500), "Discord's retry_after (seconds) when no Retry-After header")
         #expect(classify("teams", 202) == .delivered(status: 202))
-        #expect(classify("teams", 404).cause == .gone)
+        #expect(classify("teams", 404).cause == .http(404))
         #expect(classify("teams", 429, headers: [("Retry-After", "7")]) == .retry(status: 429, reason: "HTTP 429", retryAfter: .seconds(7), cause: .http(429)))
         #expect(classify("googlechat", 200, "{}") == .delivered(status: 200))
-        #expect(classify("googlechat", 403).cause == .gone && classify("googlechat", 404).cause == .gone)
+        #expect(classify("googlechat", 404, #"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#).cause == .gone)
+        #expect(classify("googlechat", 403).cause == .http(403) && classify("googlechat", 404).cause == .http(404))
         #expect(classify("googlechat", 400, #"{"error":{"code":400,"message":"Invalid JSON payload"}}"#).cause == .http(400))
     }
 

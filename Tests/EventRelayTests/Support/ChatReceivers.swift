@@ -8,7 +8,7 @@ import HTTPServer
 enum ChatReceivers {
     /// The first thing the service would refuse, or nil.
     static func problem(kind: String, body: [UInt8]) -> String? {
-        guard body.count <= 32_000 else { return "body over 32 KB" }
+        guard body.count <= (kind == "teams" ? 28_000 : 32_000) else { return "body over the service's size limit" }
         guard let message = try? JSONValue.parse(body), message.objectValue != nil else { return "not a JSON object" }
         switch kind {
         case "mattermost", "rocketchat": return attachments(message, maxText: kind == "mattermost" ? 16_383 : 5000)
