@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries, reached only through these two shims.
@@ -76,12 +77,13 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
-        // Sinks: one folder per receiver behind the Notifier protocol.
+        // Sinks: one folder per receiver behind the Notifier protocol; Mustache for templates.
         .target(
             name: "Sinks",
             dependencies: [
                 "EventModel", "HTTPClient",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: strict),
         // The outbox dispatcher: claims due deliveries, sends them through Sinks, schedules retries.

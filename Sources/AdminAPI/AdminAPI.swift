@@ -28,6 +28,10 @@ public final class AdminAPI: HTTPServerHandler {
         /// The dispatcher: lanes' state, pause and resume, test sends, wake-ups.
         public var dispatcher: DeliveryDispatcher?
         public var clock: WallClock
+        /// How events read in each destination (`POST /v1/render`).
+        public var presenter: any EventPresenter
+        /// Where destinations read credentials they name (e-mail's `password_env`).
+        public var environment: [String: String]
 
         public init(
             store: any RelayStore, catalog: SubscriptionCatalog, feeds: @escaping @Sendable () -> [FeedStatus] = { [] },
@@ -35,8 +39,10 @@ public final class AdminAPI: HTTPServerHandler {
             pushFeeds: [PushFeed] = [], ingest: (any EventIngest)? = nil,
             metrics: @escaping @Sendable () async -> [UInt8] = { [] },
             subscriptionsChanged: @escaping @Sendable () -> Void = {}, dispatcher: DeliveryDispatcher? = nil,
-            clock: WallClock = .system
+            clock: WallClock = .system, presenter: any EventPresenter = GenericPresenter(), environment: [String: String] = [:]
         ) {
+            self.presenter = presenter
+            self.environment = environment
             self.store = store
             self.catalog = catalog
             self.feeds = feeds
@@ -154,6 +160,9 @@ public final class AdminAPI: HTTPServerHandler {
         case let path where path.count == 4 && path[1] == "subscriptions" && path[3] == "test":
             try allow(request, ["POST"])
             return try await testSubscription(path[2])
+        case ["v1", "render"]:
+            try allow(request, ["POST"])
+            return try await render(request)
         case ["v1", "rules"]:
             try allow(request, ["GET"])
             return JSONResponse.make(200, .object([
@@ -616,6 +625,42 @@ public final class AdminAPI: HTTPServerHandler {
         return JSONResponse.make(202, .object([
             "subscription_id": .string(id), "replayed": .integer(Int64(count)), "truncated": .bool(truncated),
             "since": Views.time(since), "until": Views.time(until),
+        ]))
+    }
+
+    /// `POST /v1/render`: `{"event": …, "subscription_id": optional}`. What each destination the
+    /// event routes to (or the one named) would receive; nothing is sent or stored.
+    private func render(_ request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        let object = try SubscriptionInput.object(request.body, allowed: ["event", "subscription_id"])
+        guard let document = object["event"], case .object = document else {
+            throw APIError.invalidField("event", "is required: a normalized event or a platform's raw event, as a JSON object")
+        }
+        guard let event = FeedRegistry.readEvent(document, receivedAt: dependencies.clock.now) else {
+            throw APIError.invalidField(
+                "event", "is neither a normalized event nor an event of a known platform (\(FeedRegistry.kinds.joined(separator: ", ")))")
+        }
+        var targets: [(Subscription, String)] = []
+        if let id = try SubscriptionInput.string(object, "subscription_id") {
+            targets = [(try subscription(id), "named")]
+        } else {
+            for match in dependencies.catalog.router.route(event) {
+                if let found = dependencies.catalog.subscription(id: match.subscriptionID) { targets.append((found, match.matchedBy)) }
+            }
+        }
+        var rendered: [JSONValue] = []
+        for (subscription, matchedBy) in targets {
+            let request = await DryRun.render(
+                event, for: subscription, presenter: dependencies.presenter, environment: dependencies.environment, now: dependencies.clock.now)
+            rendered.append(.object([
+                "subscription_id": .string(subscription.id), "type": .string(subscription.kind), "matched_by": .string(matchedBy), "request": request,
+            ]))
+        }
+        return JSONResponse.make(200, .object([
+            "event": .object([
+                "source": .string(event.source), "id": .string(event.id), "type": .string(event.type),
+                "category": event.category.map { .string($0.rawValue) } ?? .null, "summary": .string(event.summary),
+            ]),
+            "destinations": .array(rendered),
         ]))
     }
 

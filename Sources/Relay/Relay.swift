@@ -95,10 +95,11 @@ public final class Relay: Sendable {
         let healthLogger = logger.labelled("event-relay.health")
         var dispatcherConfiguration = configuration.dispatcher
         dispatcherConfiguration.defaultRateLimit = { SinkRegistry.defaultRateLimit(kind: $0) }
+        let presenter = PlatformPresenter(extraPaths: configuration.redactPaths)
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(
                 transport: client, addressPolicy: configuration.deliveryAddressPolicy,
-                presenter: PlatformPresenter(extraPaths: configuration.redactPaths), environment: environment),
+                presenter: presenter, environment: environment),
             subscriptions: { catalog.all },
             configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
             health: { notice in
@@ -131,7 +132,8 @@ public final class Relay: Sendable {
                 },
                 pushFeeds: pushFeeds, ingest: pipeline,
                 metrics: { await RelayMetrics.exposition(store: store) },
-                subscriptionsChanged: { dispatcher.subscriptionsChanged() }, dispatcher: dispatcher),
+                subscriptionsChanged: { dispatcher.subscriptionsChanged() }, dispatcher: dispatcher, presenter: presenter,
+                environment: environment),
             logger: logger.labelled("event-relay.admin"))
         let server: HTTPServer
         do {

@@ -27,9 +27,10 @@ public enum RulesTool {
         }
     }
 
-    /// Routes one event offline and says which rules and subscriptions would receive it. The
-    /// event is a normalized EventRelay event or a raw event of any platform in the registry.
-    public static func test(eventFile: String, directory: String) -> (ok: Bool, report: String) {
+    /// Routes one event offline and says which rules and subscriptions would receive it, and
+    /// exactly what each destination would be sent (secrets are the offline check's stand-ins).
+    /// The event is a normalized EventRelay event or a raw event of any platform in the registry.
+    public static func test(eventFile: String, directory: String, redactPaths: [String] = []) async -> (ok: Bool, report: String) {
         let set: RuleSet
         do {
             set = try RuleLoader(environment: nil, sinks: SinkRegistry.kinds).load(directory: URL(fileURLWithPath: directory))
@@ -42,13 +43,7 @@ public enum RulesTool {
         } catch {
             return (false, "\(eventFile): cannot read: \(error.localizedDescription)")
         }
-        let event: Event
-        if let normalized = try? Event.makeDecoder().decode(Event.self, from: bytes) {
-            event = FeedRegistry.completed(normalized, receivedAt: Date())
-        } else if let raw = try? JSONValue.parse(Array(bytes)), let found = FeedRegistry.events(in: raw, feed: "test", receivedAt: Date()),
-                  let first = found.events.first {
-            event = first
-        } else {
+        guard let document = try? JSONValue.parse(Array(bytes)), let event = FeedRegistry.readEvent(document, receivedAt: Date()) else {
             return (false, "\(eventFile): neither a normalized event nor an event of a known platform (\(FeedRegistry.kinds.joined(separator: ", ")))")
         }
         let matches = Router(rules: set.rules, subscriptions: []).route(event)
@@ -59,7 +54,17 @@ public enum RulesTool {
         if matches.isEmpty {
             lines.append("  matches no rule")
         } else {
-            for match in matches { lines.append("  -> \(match.subscriptionID) (\(match.matchedBy))") }
+            let presenter = PlatformPresenter(extraPaths: redactPaths)
+            for match in matches {
+                lines.append("  -> \(match.subscriptionID) (\(match.matchedBy))")
+                guard let subscription = set.subscriptions.first(where: { $0.id == match.subscriptionID }) else { continue }
+                let request = await DryRun.render(event, for: subscription, presenter: presenter)
+                let pretty = (try? JSONSerialization.data(
+                    withJSONObject: try JSONSerialization.jsonObject(with: Data(request.encoded())),
+                    options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])).map { String(decoding: $0, as: UTF8.self) }
+                    ?? String(decoding: request.encoded(), as: UTF8.self)
+                lines.append(pretty.split(separator: "\n", omittingEmptySubsequences: false).map { "     " + $0 }.joined(separator: "\n"))
+            }
         }
         return (true, lines.joined(separator: "\n"))
     }

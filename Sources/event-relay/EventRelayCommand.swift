@@ -75,15 +75,15 @@ struct RulesCommand: AsyncParsableCommand {
         }
     }
 
-    struct Test: ParsableCommand {
+    struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show which rules and subscriptions an event (a JSON file) would reach.")
+            abstract: "Show which rules and subscriptions an event (a JSON file) would reach, and what each would be sent.")
 
         @Option(help: "A JSON file: a normalized event, or a raw event of any platform the relay reads.") var event: String
         @Argument(help: "The rules folder.") var directory = "./rules"
 
-        func run() throws {
-            let result = RulesTool.test(eventFile: event, directory: directory)
+        func run() async throws {
+            let result = await RulesTool.test(eventFile: event, directory: directory)
             if result.ok {
                 print(result.report)
             } else {

@@ -111,6 +111,15 @@ public enum FeedRegistry {
         return completed
     }
 
+    /// One event from a document: a normalized EventRelay event, or a raw event of a known
+    /// platform (as `rules test --event` and `POST /v1/render` take them).
+    public static func readEvent(_ document: JSONValue, receivedAt: Date) -> Event? {
+        if let fields = document.objectValue, let normalized = Event(json: fields) {
+            return completed(normalized, receivedAt: receivedAt)
+        }
+        return events(in: document, feed: "render", receivedAt: receivedAt)?.events.first
+    }
+
     /// The events in a document of any known platform (the first that recognises it).
     public static func events(in document: JSONValue, feed: String, receivedAt: Date) -> (kind: String, events: [Event])? {
         for plugin in plugins {

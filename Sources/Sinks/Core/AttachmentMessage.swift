@@ -6,7 +6,7 @@ import Foundation
 public enum AttachmentMessage {
     public static func render(
         _ event: Event, presentation: EventPresentation, zone: TimeZone, username: String?, icon: String?, maxText: Int, maxField: Int,
-        senderKeys: (name: String, emoji: String, url: String) = ("username", "icon_emoji", "icon_url")
+        senderKeys: (name: String, emoji: String, url: String) = ("username", "icon_emoji", "icon_url"), showText: Bool = false
     ) -> JSONValue {
         let color = String(format: "#%06X", ChatText.color(presentation.tone))
         // All the fields' text together stays within what the service shows of a message.
@@ -36,7 +36,10 @@ public enum AttachmentMessage {
         if let link = presentation.links.first { attachment["title_link"] = .string(link.url) }
         var message: [String: JSONValue] = ["attachments": .array([.object(attachment)])]
         // The title is the attachment's; the text carries only what it cannot: more links.
-        if presentation.links.count > 1 {
+        if showText {
+            // A subscription's own text (its text_template): shown above the attachment.
+            message["text"] = .string(ChatText.clip(presentation.fallback, maxText))
+        } else if presentation.links.count > 1 {
             let links = presentation.links.map { "[\(ChatText.markdownEscape($0.label))](\($0.url))" }.joined(separator: " · ")
             message["text"] = .string(ChatText.clip(links, 2000))
         }

@@ -13,7 +13,10 @@ public protocol ChatFormat: Sendable {
     /// Longest sender name it accepts.
     static var maxUsername: Int { get }
     static var defaultRateLimit: RateLimit? { get }
-    /// The request body.
+    /// How `text_template` output is escaped (Markdown for the services that read it).
+    static var textOutput: MessageTemplate.Output { get }
+    /// The request body. A subscription's `text_template`, when set, has been rendered into
+    /// `presentation.fallback` and must be shown.
     static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<Self>) -> JSONValue
     /// Rules of the service beyond the shared ones (Discord refuses some sender names).
     static func validate(_ settings: ChatSettings<Self>) -> FieldError?
@@ -26,6 +29,7 @@ extension ChatFormat {
     public static var takesSender: Bool { true }
     public static var maxUsername: Int { 80 }
     public static var defaultRateLimit: RateLimit? { nil }
+    public static var textOutput: MessageTemplate.Output { .markdown }
     public static func validate(_ settings: ChatSettings<Self>) -> FieldError? { nil }
     public static func classify(_ response: HTTPResponse, now: Date, scrubber: @autoclosure () -> Scrubber) -> SendResult {
         ResponseClassifier.classify(response, now: now, scrubber: scrubber())
@@ -41,8 +45,14 @@ public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
     public var icon: String?
     public var timeZone: String?
     public var headers: [CustomHeader]
+    /// A Mustache template replacing the message's text line.
+    public var textTemplate: String?
 
-    public init(url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = []) {
+    public init(
+        url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = [],
+        textTemplate: String? = nil
+    ) {
+        self.textTemplate = textTemplate
         self.url = url
         self.username = username
         self.icon = icon
@@ -57,14 +67,14 @@ public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
     static var fields: [SinkField] {
         var fields = [DestinationURLField.field]
         if Format.takesSender { fields += [SinkField("username", .string), SinkField("icon", .string)] }
-        return fields + [SinkField("time_zone", .string), CustomHeaders.field]
+        return fields + [SinkField("time_zone", .string), SinkField("text_template", .string), CustomHeaders.field]
     }
 
     static func read(_ source: any SettingsSource) throws(FieldError) -> ChatSettings {
         ChatSettings(
             url: try DestinationURLField.read(source), username: Format.takesSender ? try source.string("username") : nil,
             icon: Format.takesSender ? try source.string("icon") : nil, timeZone: try source.string("time_zone"),
-            headers: try CustomHeaders.read(source))
+            headers: try CustomHeaders.read(source), textTemplate: try source.string("text_template"))
     }
 
     public func document() -> [String: JSONValue] {
@@ -72,12 +82,14 @@ public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
         if let username { document["username"] = .string(username) }
         if let icon { document["icon"] = .string(icon) }
         if let timeZone { document["time_zone"] = .string(timeZone) }
+        if let textTemplate { document["text_template"] = .string(textTemplate) }
         return document
     }
 
     public func view(now: Date) -> [String: JSONValue] {
         var view: [String: JSONValue] = [
             "url": .string(Redact.url(url.value)), "headers": CustomHeaders.view(headers), "time_zone": .string(timeZone ?? "UTC"),
+            "text_template": textTemplate.map(JSONValue.string) ?? .null,
         ]
         if Format.takesSender {
             view["username"] = username.map(JSONValue.string) ?? .null
@@ -94,6 +106,7 @@ public struct ChatSettings<Format: ChatFormat>: SinkSettings, Hashable {
             return FieldError(field: "username", message: "must be 1 to \(Format.maxUsername) characters")
         }
         if let problem = Format.validate(self) { return problem }
+        if let problem = TemplateField.validate(textTemplate, output: Format.textOutput, field: "text_template") { return problem }
         if let icon, let problem = ChatIcon.validate(icon, field: "icon") { return problem }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
@@ -139,7 +152,11 @@ struct ChatNotifier<Format: ChatFormat>: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let body = Format.message(event, presentation: presenter.present(event), settings: settings).encoded()
+        var presentation = presenter.present(event)
+        if let template = TemplateField.compiled(settings.textTemplate, output: Format.textOutput) {
+            presentation.fallback = template.render(TemplateContext(event: presenter.redacted(event), presentation: presentation, zone: settings.zone))
+        }
+        let body = Format.message(event, presentation: presentation, settings: settings).encoded()
         let request = HTTPRequest(
             method: .POST, url: settings.url.value,
             headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers), body: body)

@@ -13,6 +13,8 @@ enum EmailMessage {
         let prefix = settings.subjectPrefix ?? "[EventRelay]"
         var subject = "\(prefix) \(ChatText.symbol(presentation.tone)) \(presentation.title)"
         if let subject2 = presentation.subject { subject += " · \(subject2)" }
+        let templateContext = TemplateContext(event: event, presentation: presentation, zone: settings.zone)
+        if let template = TemplateField.compiled(settings.subjectTemplate, output: .text) { subject = template.render(templateContext) }
         subject = ChatText.clip(subject.replacingOccurrences(of: "\n", with: " "), 200)
         let boundary = "=_event-relay_\(deliveryID)"
         let footer = ChatText.footer(event, subject: presentation.subject, zone: settings.zone).joined(separator: " · ")
@@ -23,6 +25,7 @@ enum EmailMessage {
         }
         if !presentation.links.isEmpty { text += "\n" + presentation.links.map { "\($0.label): \($0.url)" }.joined(separator: "\n") + "\n" }
         text += "\n-- \n\(footer)\n"
+        if let template = TemplateField.compiled(settings.textTemplate, output: .text) { text = template.render(templateContext) }
 
         let color = String(format: "#%06X", ChatText.color(presentation.tone))
         var html = "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">"
@@ -128,7 +131,7 @@ struct EmailNotifier: Notifier {
         let scrubber = Scrubber(secrets: Scrubber.forms(of: [username, password].compactMap { $0 }.map(SecretString.init)))
         let mail = MailRequest(
             host: settings.host, port: settings.effectivePort, security: settings.security, from: settings.from, recipients: settings.to,
-            message: EmailMessage.render(event, presentation: presenter.present(event), settings: settings, deliveryID: context.deliveryID, date: context.now),
+            message: EmailMessage.render(presenter.redacted(event), presentation: presenter.present(event), settings: settings, deliveryID: context.deliveryID, date: context.now),
             username: username, password: password)
         do {
             let reply = try await transport.send(mail)

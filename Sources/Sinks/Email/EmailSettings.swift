@@ -13,6 +13,8 @@ public enum EmailSink: SinkPlugin {
         SinkField("smtp_host", .string), SinkField("smtp_port", .integer), SinkField("security", .string),
         SinkField("from", .string), SinkField("to", .strings), SinkField("subject_prefix", .string),
         SinkField("username_env", .string), SinkField("password_env", .string), SinkField("time_zone", .string),
+        // Mustache templates replacing the subject and the plain-text body.
+        SinkField("subject_template", .string), SinkField("text_template", .string),
     ]
 
     public static func settings(from source: any SettingsSource) throws(FieldError) -> EmailSettings {
@@ -26,7 +28,8 @@ public enum EmailSink: SinkPlugin {
         return EmailSettings(
             host: host, port: try source.integer("smtp_port"), security: security, from: from, to: to,
             subjectPrefix: try source.string("subject_prefix"), usernameEnv: try source.string("username_env"),
-            passwordEnv: try source.string("password_env"), timeZone: try source.string("time_zone"))
+            passwordEnv: try source.string("password_env"), timeZone: try source.string("time_zone"),
+            subjectTemplate: try source.string("subject_template"), textTemplate: try source.string("text_template"))
     }
 
     public static func notifier(for subscription: Subscription, settings: EmailSettings, context: SinkContext) -> any Notifier {
@@ -49,11 +52,16 @@ public struct EmailSettings: SinkSettings, Hashable {
     public var usernameEnv: String?
     public var passwordEnv: String?
     public var timeZone: String?
+    public var subjectTemplate: String?
+    public var textTemplate: String?
 
     public init(
         host: String, port: Int? = nil, security: MailRequest.Security = .startTLS, from: String, to: [String], subjectPrefix: String? = nil,
-        usernameEnv: String? = nil, passwordEnv: String? = nil, timeZone: String? = nil
+        usernameEnv: String? = nil, passwordEnv: String? = nil, timeZone: String? = nil, subjectTemplate: String? = nil,
+        textTemplate: String? = nil
     ) {
+        self.subjectTemplate = subjectTemplate
+        self.textTemplate = textTemplate
         self.host = host
         self.port = port
         self.security = security
@@ -82,6 +90,8 @@ public struct EmailSettings: SinkSettings, Hashable {
         if let usernameEnv { document["username_env"] = .string(usernameEnv) }
         if let passwordEnv { document["password_env"] = .string(passwordEnv) }
         if let timeZone { document["time_zone"] = .string(timeZone) }
+        if let subjectTemplate { document["subject_template"] = .string(subjectTemplate) }
+        if let textTemplate { document["text_template"] = .string(textTemplate) }
         return document
     }
 
@@ -123,7 +133,8 @@ public struct EmailSettings: SinkSettings, Hashable {
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
         }
-        return nil
+        if let problem = TemplateField.validate(subjectTemplate, output: .text, field: "subject_template") { return problem }
+        return TemplateField.validate(textTemplate, output: .text, field: "text_template")
     }
 
     /// `local@domain`, one line, no brackets, spaces or separators that would split a header.

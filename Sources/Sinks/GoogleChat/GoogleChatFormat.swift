@@ -8,6 +8,7 @@ import HTTPClient
 public enum GoogleChatFormat: ChatFormat {
     public static let kind = "googlechat"
     public static let takesSender = false
+    public static let textOutput = MessageTemplate.Output.text
     static let maxText = 4000
     /// A message (cards included) must stay under 32 KB (counted in bytes).
     static let maxCardText = 18_000

@@ -14,7 +14,7 @@ public enum MattermostFormat: ChatFormat {
 
     public static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<MattermostFormat>) -> JSONValue {
         AttachmentMessage.render(event, presentation: presentation, zone: settings.zone, username: settings.username, icon: settings.icon,
-            maxText: maxText, maxField: maxField)
+            maxText: maxText, maxField: maxField, showText: settings.textTemplate != nil)
     }
 
     /// 200 `ok`. Nothing Mattermost answers proves the hook is gone (its "invalid webhook" also

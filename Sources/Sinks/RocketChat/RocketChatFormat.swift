@@ -14,7 +14,7 @@ public enum RocketChatFormat: ChatFormat {
     public static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<RocketChatFormat>) -> JSONValue {
         let message = AttachmentMessage.render(
             event, presentation: presentation, zone: settings.zone, username: settings.username, icon: settings.icon, maxText: maxText,
-            maxField: maxField)
+            maxField: maxField, showText: settings.textTemplate != nil)
         guard case .object(var object) = message else { return message }
         if let username = settings.username { object["alias"] = .string(username) }
         if let icon = settings.icon { object[ChatIcon.isEmoji(icon) ? "emoji" : "avatar"] = .string(icon) }

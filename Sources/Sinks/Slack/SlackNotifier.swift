@@ -11,8 +11,22 @@ struct SlackNotifier: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let message = SlackMessage.render(
-            event, presentation: presenter.present(event), username: settings.username, icon: settings.icon, timeZone: settings.zone)
+        let presentation = presenter.present(event)
+        var message = SlackMessage.render(
+            event, presentation: presentation, username: settings.username, icon: settings.icon, timeZone: settings.zone)
+        if settings.textTemplate != nil || settings.blocksTemplate != nil, case .object(var object) = message {
+            let context = TemplateContext(
+                event: presenter.redacted(event), presentation: presentation, zone: settings.zone,
+                emoji: SlackMessage.emoji(presentation.tone, category: event.category))
+            if let template = TemplateField.compiled(settings.textTemplate, output: .slack) {
+                object["text"] = .string(SlackMessage.clip(template.render(context), SlackMessage.maxText))
+            }
+            if let template = TemplateField.compiled(settings.blocksTemplate, output: .json),
+               let blocks = try? JSONValue.parse(Array(template.render(context).utf8)), blocks.arrayValue != nil {
+                object["blocks"] = blocks
+            }
+            message = .object(object)
+        }
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
         // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(

@@ -12,13 +12,16 @@ public enum SlackSink: SinkPlugin {
         SinkField("slack_icon", .string),
         // The zone of the times in messages (IANA name, `Europe/Paris`); UTC when unset.
         SinkField("time_zone", .string),
+        // Mustache templates replacing the message's text (mrkdwn) or its blocks (a JSON array).
+        SinkField("text_template", .string), SinkField("blocks_template", .string),
         CustomHeaders.field,
     ]
 
     public static func settings(from source: any SettingsSource) throws(FieldError) -> SlackSettings {
         SlackSettings(
             url: try DestinationURLField.read(source), username: try source.string("slack_username"), icon: try source.string("slack_icon"),
-            timeZone: try source.string("time_zone"), headers: try CustomHeaders.read(source))
+            timeZone: try source.string("time_zone"), headers: try CustomHeaders.read(source), textTemplate: try source.string("text_template"),
+            blocksTemplate: try source.string("blocks_template"))
     }
 
     /// Slack accepts about one message a second per incoming webhook, with short bursts, then
@@ -51,8 +54,15 @@ public struct SlackSettings: SinkSettings, Hashable {
     /// An IANA time zone name; nil: UTC.
     public var timeZone: String?
     public var headers: [CustomHeader]
+    public var textTemplate: String?
+    public var blocksTemplate: String?
 
-    public init(url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = []) {
+    public init(
+        url: SecretString, username: String? = nil, icon: String? = nil, timeZone: String? = nil, headers: [CustomHeader] = [],
+        textTemplate: String? = nil, blocksTemplate: String? = nil
+    ) {
+        self.textTemplate = textTemplate
+        self.blocksTemplate = blocksTemplate
         self.url = url
         self.username = username
         self.icon = icon
@@ -70,6 +80,8 @@ public struct SlackSettings: SinkSettings, Hashable {
         if let username { document["slack_username"] = .string(username) }
         if let icon { document["slack_icon"] = .string(icon) }
         if let timeZone { document["time_zone"] = .string(timeZone) }
+        if let textTemplate { document["text_template"] = .string(textTemplate) }
+        if let blocksTemplate { document["blocks_template"] = .string(blocksTemplate) }
         return document
     }
 
@@ -80,6 +92,8 @@ public struct SlackSettings: SinkSettings, Hashable {
             "slack_username": username.map(JSONValue.string) ?? .null,
             "slack_icon": icon.map(JSONValue.string) ?? .null,
             "time_zone": .string(timeZone ?? "UTC"),
+            "text_template": textTemplate.map(JSONValue.string) ?? .null,
+            "blocks_template": blocksTemplate.map(JSONValue.string) ?? .null,
         ]
     }
 
@@ -94,6 +108,8 @@ public struct SlackSettings: SinkSettings, Hashable {
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
         }
+        if let problem = TemplateField.validate(textTemplate, output: .slack, field: "text_template") { return problem }
+        if let problem = TemplateField.validate(blocksTemplate, output: .json, field: "blocks_template", array: true) { return problem }
         return CustomHeaders.validate(headers)
     }
 

@@ -8,6 +8,7 @@ import HTTPClient
 public enum TeamsFormat: ChatFormat {
     public static let kind = "teams"
     public static let takesSender = false
+    public static let textOutput = MessageTemplate.Output.text
     /// Teams refuses messages over about 28 KB; facts are cut well before (counted in bytes).
     static let maxCardText = 18_000
     static let maxFacts = 40
@@ -39,6 +40,10 @@ public enum TeamsFormat: ChatFormat {
                 "size": .string("Medium"), "color": .string(color), "wrap": .bool(true),
             ])
         ]
+        if settings.textTemplate != nil {
+            // A subscription's own text (its text_template), under the title.
+            body.append(.object(["type": .string("TextBlock"), "text": .string(ChatText.clip(presentation.fallback, 4000)), "wrap": .bool(true)]))
+        }
         if !facts.isEmpty { body.append(.object(["type": .string("FactSet"), "facts": .array(facts)])) }
         body.append(.object([
             "type": .string("TextBlock"),

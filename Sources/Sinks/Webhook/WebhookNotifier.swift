@@ -13,6 +13,7 @@ struct WebhookNotifier: Notifier {
     let settings: WebhookSettings
     let transport: any HTTPTransport
     let presenter: any EventPresenter
+    let bodyTemplate: MessageTemplate?
     /// Each secret's key, decoded once per notifier (one is made per claimed batch), not per delivery.
     private let keys: [String: [UInt8]]
 
@@ -21,6 +22,7 @@ struct WebhookNotifier: Notifier {
         self.settings = settings
         self.transport = transport
         self.presenter = presenter
+        bodyTemplate = TemplateField.compiled(settings.bodyTemplate, output: .json)
         var keys: [String: [UInt8]] = [:]
         for secret in [settings.secret].compactMap({ $0 }) + settings.previousSecrets.map(\.secret) {
             keys[secret.value] = WebhookSignature.key(secret.value)
@@ -42,7 +44,13 @@ struct WebhookNotifier: Notifier {
             }
             event = redacted
         }
-        let body = WebhookPayload.body(event, context: context)
+        var body = WebhookPayload.body(event, context: context)
+        if let bodyTemplate {
+            guard let decoded = try? event.decoded() else {
+                return .failed(status: nil, reason: "the stored event \(event.key) cannot be read", cause: .render)
+            }
+            body = Array(bodyTemplate.render(TemplateContext(event: decoded, presentation: presenter.present(decoded), zone: .gmt)).utf8)
+        }
         let timestamp = Int64(context.now.timeIntervalSince1970)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),

@@ -14,6 +14,8 @@ public enum WebhookSink: SinkPlugin {
         CustomHeaders.field,
         // Variable values (and configured paths) travel redacted unless this is true.
         SinkField("raw_values", .bool),
+        // A Mustache template for the whole body (JSON), instead of the event document.
+        SinkField("body_template", .string),
         // A rule file's rotation: the rotated-out secret and when it stops signing.
         SinkField("previous_secret", .secret, origins: [.rules], placeholder: "whsec_" + Data(repeating: 1, count: 32).base64EncodedString(),
             reports: ["previous_secrets"]),
@@ -25,7 +27,7 @@ public enum WebhookSink: SinkPlugin {
     public static func settings(from source: any SettingsSource) throws(FieldError) -> WebhookSettings {
         var settings = WebhookSettings(
             url: try DestinationURLField.read(source), secret: try source.secret("secret"), headers: try CustomHeaders.read(source),
-            rawValues: try source.bool("raw_values") ?? false)
+            rawValues: try source.bool("raw_values") ?? false, bodyTemplate: try source.string("body_template"))
         switch source.origin {
         case .rules:
             settings.previousSecrets = try rulePreviousSecret(source)
@@ -90,10 +92,14 @@ public struct WebhookSettings: SecretRotating, Hashable {
     /// Send the values platforms put in clear in some events (a variable's value) as they are.
     /// Off: they arrive as `[redacted]`, like the configuration's `delivery.redact_paths`.
     public var rawValues: Bool
+    /// Replaces the event document as the body (`MessageTemplate`, JSON output).
+    public var bodyTemplate: String?
 
     public init(
-        url: SecretString, secret: SecretString?, previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = [], rawValues: Bool = false
+        url: SecretString, secret: SecretString?, previousSecrets: [PreviousSecret] = [], headers: [CustomHeader] = [], rawValues: Bool = false,
+        bodyTemplate: String? = nil
     ) {
+        self.bodyTemplate = bodyTemplate
         self.url = url
         self.secret = secret
         self.previousSecrets = previousSecrets
@@ -110,6 +116,7 @@ public struct WebhookSettings: SecretRotating, Hashable {
         var document: [String: JSONValue] = ["url": .string(url.value), "headers": CustomHeaders.document(headers)]
         if let secret { document["secret"] = .string(secret.value) }
         if rawValues { document["raw_values"] = .bool(true) }
+        if let bodyTemplate { document["body_template"] = .string(bodyTemplate) }
         if !previousSecrets.isEmpty {
             document["previous_secrets"] = .array(previousSecrets.map {
                 .object(["secret": .string($0.secret.value), "expires_at": .integer(Int64(($0.expiresAt.timeIntervalSince1970 * 1000).rounded()))])
@@ -123,6 +130,7 @@ public struct WebhookSettings: SecretRotating, Hashable {
     public func view(now: Date) -> [String: JSONValue] {
         var object: [String: JSONValue] = [
             "url": .string(Redact.url(url.value)), "headers": CustomHeaders.view(headers), "raw_values": .bool(rawValues),
+            "body_template": bodyTemplate.map(JSONValue.string) ?? .null,
         ]
         if let secret {
             object["secret"] = .string(Redact.secret(secret.value))
@@ -163,6 +171,7 @@ public struct WebhookSettings: SecretRotating, Hashable {
                 return FieldError(field: "previous_secrets", message: "must differ from the current secret and from each other")
             }
         }
+        if let problem = TemplateField.validate(bodyTemplate, output: .json, field: "body_template") { return problem }
         return CustomHeaders.validate(headers)
     }
 

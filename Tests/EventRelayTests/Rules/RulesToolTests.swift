@@ -26,27 +26,27 @@ struct RulesToolTests {
     ]
 
     @Test(arguments: [0, 1, 2])
-    func aRawEventOfEachSourceIsRoutedByCategory(index: Int) throws {
+    func aRawEventOfEachSourceIsRoutedByCategory(index: Int) async throws {
         let (source, document) = Self.events[index]
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         try directory.write("rules/ops.yaml", Self.rules)
         try directory.write("event.json", String(decoding: document.encoded(), as: UTF8.self))
-        let result = RulesTool.test(eventFile: directory.path + "/event.json", directory: directory.path + "/rules")
+        let result = await RulesTool.test(eventFile: directory.path + "/event.json", directory: directory.path + "/rules")
         #expect(result.ok, "\(result.report)")
         #expect(result.report.contains("event \(source):"), "\(result.report)")
         #expect(result.report.contains("category=deploy.failed") && result.report.contains("-> ops (rule:failed-deployments-anywhere)"), "\(result.report)")
     }
 
-    @Test func aNormalizedEventAndAnUnknownDocument() throws {
+    @Test func aNormalizedEventAndAnUnknownDocument() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         try directory.write("rules/ops.yaml", Self.rules)
         let event = Event(source: "qovery", feed: "x", id: "n-1", type: "DEPLOY_FAILED", category: .deployFailed, time: Date(), raw: .object([:]))
         try directory.write("event.json", String(decoding: try Event.makeEncoder().encode(event), as: UTF8.self))
-        #expect(RulesTool.test(eventFile: directory.path + "/event.json", directory: directory.path + "/rules").report.contains("-> ops"))
+        #expect(await RulesTool.test(eventFile: directory.path + "/event.json", directory: directory.path + "/rules").report.contains("-> ops"))
         try directory.write("other.json", #"{"hello": "world"}"#)
-        let unknown = RulesTool.test(eventFile: directory.path + "/other.json", directory: directory.path + "/rules")
+        let unknown = await RulesTool.test(eventFile: directory.path + "/other.json", directory: directory.path + "/rules")
         #expect(!unknown.ok && unknown.report.contains("neither a normalized event nor an event of a known platform"))
     }
 }

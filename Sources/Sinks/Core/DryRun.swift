@@ -1,0 +1,61 @@
+import EventModel
+import Foundation
+import HTTPClient
+
+/// What a subscription's destination would receive for an event, without sending anything:
+/// its notifier runs against a transport that records the request (HTTP or SMTP) and answers
+/// success. Secrets are shown as the API shows them (the URL masked, header values hidden);
+/// the body is exactly what would be sent. For `POST /v1/render` and `rules test`.
+public enum DryRun {
+    public static func render(
+        _ event: Event, for subscription: Subscription, presenter: any EventPresenter, environment: [String: String] = [:], now: Date = Date()
+    ) async -> JSONValue {
+        let capture = CapturingTransport()
+        // Every address allowed: nothing is connected to.
+        let factory = NotifierFactory(
+            transport: capture, addressPolicy: AddressPolicy(allowedNetworks: ["0.0.0.0/0", "::/0"].compactMap { try? IPNetwork($0) }),
+            presenter: presenter, mail: capture, environment: environment)
+        let context = DeliveryContext(deliveryID: "dlv_render", subscriptionID: subscription.id, matchedBy: "render", attempt: 1, now: now)
+        let result = await factory.notifier(for: subscription).notify(event, context: context)
+        if let request = capture.http.first {
+            let secretNames = Set((subscription.settings.secrets.map(\.value)))
+            let headers: [JSONValue] = request.headers.map { header in
+                .object(["name": .string(header.name), "value": .string(secretNames.contains(header.value) ? "[secret]" : header.value)])
+            }
+            let body: JSONValue = (try? JSONValue.parse(request.body)) ?? .string(String(decoding: request.body, as: UTF8.self))
+            return .object([
+                "method": .string(request.method.rawValue), "url": .string(Redact.url(request.url)), "headers": .array(headers), "body": body,
+            ])
+        }
+        if let mail = capture.mail.first {
+            return .object([
+                "smtp": .string("\(mail.host):\(mail.port) (\(mail.security.rawValue))"), "from": .string(mail.from),
+                "to": .array(mail.recipients.map(JSONValue.string)), "message": .string(String(decoding: mail.message, as: UTF8.self)),
+            ])
+        }
+        switch result {
+        case .failed(_, let reason, _), .retry(_, let reason, _, _): return .object(["error": .string(reason)])
+        case .delivered: return .object(["error": .string("nothing would be sent")])
+        }
+    }
+}
+
+/// Records requests and messages; answers success.
+final class CapturingTransport: HTTPTransport, MailTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var requests: [HTTPRequest] = []
+    private var messages: [MailRequest] = []
+
+    var http: [HTTPRequest] { lock.withLock { requests } }
+    var mail: [MailRequest] { lock.withLock { messages } }
+
+    func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        lock.withLock { requests.append(request) }
+        return HTTPResponse(status: 200, body: Array("ok".utf8))
+    }
+
+    func send(_ mail: MailRequest) async throws -> MailResponse {
+        lock.withLock { messages.append(mail) }
+        return MailResponse(code: 250)
+    }
+}
