@@ -63,6 +63,21 @@ public struct ScalingoConfiguration: Sendable {
 
     public static let defaultAuthURL = "https://auth.scalingo.com"
 
+    /// The event with `details.dashboard_url`, the app's page in Scalingo's dashboard, when the
+    /// feed's API is a known region's (the region is in the dashboard's address) and the event
+    /// names an app. Messages link to it.
+    public static func withDashboardLink(_ event: Event, apiURL: String) -> Event {
+        let api = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+        guard let region = regions.first(where: { $0.value == api })?.key, let app = event.app,
+              !app.isEmpty, app.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else { return event }
+        var linked = event
+        var details = event.details?.objectValue ?? [:]
+        details["dashboard_url"] = .string("https://dashboard.scalingo.com/apps/\(region)/\(app)")
+        linked.details = .object(details)
+        return linked
+    }
+
     /// The API endpoint of each Scalingo region.
     public static let regions: [String: String] = [
         "osc-fr1": defaultAPIURL,

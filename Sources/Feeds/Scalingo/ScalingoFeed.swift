@@ -154,7 +154,11 @@ public struct ScalingoFeed: EventFeed {
     private func fetch(path: String, query: [(String, String)], pageNumber: Int, now: Date) async throws(FeedError) -> ScalingoDecoder.Page {
         do {
             let body = try await get(path: path, query: query, now: now)
-            return try ScalingoDecoder.page(body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
+            var page = try ScalingoDecoder.page(body, feed: configuration.name, environment: configuration.environment, fetchedAt: now)
+            for index in page.events.indices {
+                page.events[index] = ScalingoConfiguration.withDashboardLink(page.events[index], apiURL: configuration.apiURL)
+            }
+            return page
         } catch let error where error.status == 404 && pageNumber > 1 {
             return ScalingoDecoder.Page(events: [], pagination: ScalingoDecoder.Pagination(), malformed: 0)
         }

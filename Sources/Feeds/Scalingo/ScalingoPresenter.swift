@@ -262,6 +262,7 @@ enum ScalingoPresenter {
                 p.fact(key.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value.scalarText.map { String($0.prefix(200)) })
             }
         }
+        p.link("Open in Scalingo", event.details?["dashboard_url"]?.stringValue)
         return p.presentation
     }
 }

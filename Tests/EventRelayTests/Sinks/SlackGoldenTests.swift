@@ -104,6 +104,47 @@ struct SlackGoldenTests {
         }
     }
 
+    /// The common types as every other destination receives them (the request, through
+    /// `DryRun`), in `Fixtures/destination-golden/<type>/<source>-<event type>.json`.
+    static let commonTypes: Set<String> = ["deployment", "login_lock", "scale", "edit_variables", "run", "DEPLOY_FAILED", "BUILD_FINISHED_EVENT"]
+
+    static func destinationSettings() throws -> [(String, any SinkSettings)] {
+        var list: [(String, any SinkSettings)] = []
+        for kind in SinkRegistry.kinds.names where kind != "slack" {
+            let plugin = try #require(SinkRegistry.kinds.named(kind))
+            var body: [String: JSONValue] = ["url": .string("https://hooks.example.com/services/T0/B0/abcdefghijkl"), "time_zone": .string("Europe/Paris")]
+            if plugin.keys(for: .api).contains("username") { body["username"] = .string("EventRelay") }
+            if kind == "webhook" { body = ["url": body["url"] ?? .null, "secret": .string("whsec_" + Data(repeating: 7, count: 32).base64EncodedString())] }
+            if kind == "email" {
+                body = ["smtp_host": .string("smtp.example.com"), "from": .string("relay@example.com"), "to": .array([.string("ops@example.com")]),
+                        "time_zone": .string("Europe/Paris")]
+            }
+            list.append((kind, try plugin.read(JSONSettingsSource(api: body))))
+        }
+        return list
+    }
+
+    @Test func commonTypesRenderForEveryDestinationAsTheirGoldenFiles() async throws {
+        let update = ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1"
+        let directory = Self.goldenDirectory.deletingLastPathComponent().appendingPathComponent("destination-golden")
+        let events = try Self.allEvents().filter { Self.commonTypes.contains($0.type) }
+        #expect(events.count == Self.commonTypes.count)
+        for (kind, settings) in try Self.destinationSettings() {
+            for event in events {
+                let request = await DryRun.render(
+                    event, for: Subscription(id: "example", settings: settings), presenter: PlatformPresenter(), now: Self.receivedAt)
+                let file = directory.appendingPathComponent(kind).appendingPathComponent("\(event.source)-\(event.type).json")
+                let rendered = try Self.pretty(request)
+                if update {
+                    try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try rendered.write(to: file, atomically: true, encoding: .utf8)
+                    continue
+                }
+                #expect((try? String(contentsOf: file, encoding: .utf8)) == rendered, "\(kind) \(event.type): \(file.path) differs")
+            }
+        }
+    }
+
     /// A type-specific message, not the generic line: every documented type gets a title of its
     /// own, not its summary (which is what a type the presenter does not know gets).
     @Test func noDocumentedTypeFallsBackToTheGenericLine() throws {
@@ -145,5 +186,21 @@ struct SlackGoldenTests {
         #expect(qovery.details?["change"] != nil)
         #expect(PlatformPresenter(extraPaths: ["details.change"]).redacted(qovery, keepingPlatformValues: true).details?["change"] == .string("[redacted]"))
         #expect(configured.mayCarrySecretValues(source: "anything", type: "any"))
+    }
+}
+
+@Suite("Links to the platform's dashboard")
+struct DashboardLinkTests {
+    @Test func aScalingoEventOfAKnownRegionLinksToItsAppsDashboardPage() throws {
+        let event = try #require(try SlackGoldenTests.scalingoEvents().first { $0.type == "deployment" })
+        let linked = ScalingoConfiguration.withDashboardLink(event, apiURL: "https://api.osc-secnum-fr1.scalingo.com/")
+        #expect(linked.details?["dashboard_url"] == .string("https://dashboard.scalingo.com/apps/osc-secnum-fr1/appname"))
+        let presentation = PlatformPresenter().present(linked)
+        #expect(presentation.links.contains(EventPresentation.Link("Open in Scalingo", "https://dashboard.scalingo.com/apps/osc-secnum-fr1/appname")))
+        // An API that is no known region's (a proxy, a test server): no guess.
+        #expect(ScalingoConfiguration.withDashboardLink(event, apiURL: "http://127.0.0.1:8080").details?["dashboard_url"] == nil)
+        var odd = event
+        odd.app = "app/../../x"
+        #expect(ScalingoConfiguration.withDashboardLink(odd, apiURL: ScalingoConfiguration.defaultAPIURL).details?["dashboard_url"] == nil)
     }
 }
