@@ -76,16 +76,32 @@ final class Transfer {
         }
     }
 
-    private func configure(_ mail: MailRequest, _ configuration: HTTPClientConfiguration) throws(HTTPClientError) {
+    /// What every transfer sets: where, which protocols, TLS verification, timeouts, the error
+    /// buffer, and the address policy's checks.
+    private func configureConnection(url: String, protocols: String, timeout: Duration, _ configuration: HTTPClientConfiguration) throws(HTTPClientError) {
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try easy.set(CURLOPT_URL, mail.url)
-        try easy.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
+        try easy.set(CURLOPT_URL, url)
+        try easy.set(CURLOPT_PROTOCOLS_STR, protocols)
         try easy.set(CURLOPT_NOSIGNAL, 1)
         try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
         try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-        try easy.set(CURLOPT_TIMEOUT_MS, Int((mail.timeout ?? configuration.requestTimeout).milliseconds))
+        try easy.set(CURLOPT_TIMEOUT_MS, Int(timeout.milliseconds))
         try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        if addressPolicy != nil {
+            // Checked twice: on each resolved address before its socket is opened (so nothing
+            // refused is ever connected to, whatever DNS answered at that moment), and on the peer
+            // of the connection about to carry the request, which may be a pooled one opened by
+            // an unguarded request. A proxy would hide the destination from both: none is used.
+            try easy.setOpenSocket(transferOpenSocketCallback, context: context)
+            try easy.setPrerequest(transferPrerequestCallback, context: context)
+            try easy.set(CURLOPT_PROXY, "")
+        }
+    }
+
+    private func configure(_ mail: MailRequest, _ configuration: HTTPClientConfiguration) throws(HTTPClientError) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try configureConnection(url: mail.url, protocols: "smtp,smtps", timeout: mail.timeout ?? configuration.requestTimeout, configuration)
         // STARTTLS: refuse to go on in clear text when the server does not offer it.
         try easy.set(CURLOPT_USE_SSL, Int(mail.security == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
         try easy.set(CURLOPT_MAIL_FROM, "<\(mail.from)>")
@@ -96,11 +112,6 @@ final class Transfer {
         try easy.set(CURLOPT_INFILESIZE_LARGE, offset: Int64(uploadCount))
         try easy.set(CURLOPT_READFUNCTION, callback: transferReadCallback)
         try easy.set(CURLOPT_READDATA, pointer: context)
-        if addressPolicy != nil {
-            try easy.setOpenSocket(transferOpenSocketCallback, context: context)
-            try easy.setPrerequest(transferPrerequestCallback, context: context)
-            try easy.set(CURLOPT_PROXY, "")
-        }
     }
 
     /// Called by libcurl (through `transferReadCallback`) for the next piece of the mail message.
@@ -123,33 +134,17 @@ final class Transfer {
             throw HTTPClientError.invalidRequest.with(detail: "header \(name) contains a line break or colon")
         }
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try easy.set(CURLOPT_URL, request.url)
-        try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
-        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try configureConnection(url: request.url, protocols: "http,https", timeout: request.timeout ?? configuration.requestTimeout, configuration)
         try easy.set(CURLOPT_FOLLOWLOCATION, 0)
-        try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
-        try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
-        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-        try easy.set(CURLOPT_TIMEOUT_MS, Int((request.timeout ?? configuration.requestTimeout).milliseconds))
         try easy.set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(configuration.maxResponseBytes))
         try easy.set(CURLOPT_USERAGENT, configuration.userAgent)
-        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
         try easy.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
         try easy.set(CURLOPT_WRITEDATA, pointer: context)
         try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
         try easy.set(CURLOPT_HEADERDATA, pointer: context)
         try easy.set(CURLOPT_HTTPHEADER, list: headerList.raw)
-        if addressPolicy != nil {
-            // Checked twice: on each resolved address before its socket is opened (so nothing
-            // refused is ever connected to, whatever DNS answered at that moment), and on the peer
-            // of the connection about to carry the request, which may be a pooled one opened by
-            // an unguarded request. A proxy would hide the destination from both: none is used.
-            try easy.setOpenSocket(transferOpenSocketCallback, context: context)
-            try easy.setPrerequest(transferPrerequestCallback, context: context)
-            try easy.set(CURLOPT_PROXY, "")
-            try easy.set(CURLOPT_DISALLOW_USERNAME_IN_URL, 1)
-        }
+        if addressPolicy != nil { try easy.set(CURLOPT_DISALLOW_USERNAME_IN_URL, 1) }
         switch request.method {
         case .GET:
             try easy.set(CURLOPT_HTTPGET, 1)

@@ -20,7 +20,6 @@ public enum SlackMessage {
     static let maxBlocks = 50
     static let maxText = 40000
     static let maxFieldsPerSection = 10
-    static let marker = "… (truncated)"
 
     public static func render(
         _ event: Event, presentation: EventPresentation, username: String? = nil, icon: String? = nil, timeZone: TimeZone = .gmt
@@ -55,7 +54,7 @@ public enum SlackMessage {
         var context = [escape(event.source)]
         if let project = event.project, project != presentation.subject { context.append(escape(project)) }
         if let environment = event.environment { context.append(escape(environment)) }
-        context.append(time(event.time, in: timeZone))
+        context.append(ChatText.time(event.time, in: timeZone))
         context.append("`\(code(event.type))`")
         blocks.append(.object([
             "type": .string("context"),
@@ -106,17 +105,6 @@ public enum SlackMessage {
         }
     }
 
-    /// `2026-12-03 17:20:05 Europe/Paris` (`UTC` for UTC).
-    static func time(_ date: Date, in zone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let name = zone.secondsFromGMT() == 0 && ["GMT", "UTC"].contains(zone.identifier) ? "UTC" : zone.identifier
-        return String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d %@", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0,
-            parts.second ?? 0, name)
-    }
-
     static func section(_ text: String) -> JSONValue {
         .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(clip(text, maxSectionText - 1))])])
     }
@@ -132,8 +120,5 @@ public enum SlackMessage {
         escape(text).replacingOccurrences(of: "`", with: "'")
     }
 
-    /// At most `limit` characters, the cut ones replaced by a visible marker.
-    static func clip(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(limit - marker.count)) + marker
-    }
+    static func clip(_ text: String, _ limit: Int) -> String { ChatText.clip(text, limit) }
 }

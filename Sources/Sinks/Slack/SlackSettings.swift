@@ -113,14 +113,5 @@ public struct SlackSettings: SinkSettings, Hashable {
         return CustomHeaders.validate(headers)
     }
 
-    public static func validateIcon(_ icon: String) -> FieldError? {
-        if icon.hasPrefix(":") {
-            let name = icon.dropFirst().dropLast()
-            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_+-'")
-            if icon.count >= 3, icon.hasSuffix(":"), name.allSatisfy({ allowed.contains($0) }) { return nil }
-            return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
-        }
-        if Subscription.validateURL(icon, field: "slack_icon") == nil { return nil }
-        return FieldError(field: "slack_icon", message: "must be an emoji name like :rotating_light: or an http(s) image URL")
-    }
+    public static func validateIcon(_ icon: String) -> FieldError? { ChatIcon.validate(icon, field: "slack_icon") }
 }
