@@ -48,11 +48,15 @@ public struct EventPresentation: Sendable, Equatable {
     public var links: [Link]
     /// The whole message as one line of plain text (notifications, chat fallbacks, subjects).
     public var fallback: String
+    /// The story this event belongs to (a deployment's), when later events continue it: a chat
+    /// destination that can edit messages updates, or replies under, the first one.
+    public var thread: String?
 
     public init(
         tone: Tone, title: String, subject: String? = nil, actor: String? = nil, facts: [Fact] = [], links: [Link] = [],
-        fallback: String
+        fallback: String, thread: String? = nil
     ) {
+        self.thread = thread
         self.tone = tone
         self.title = title
         self.subject = subject
@@ -168,4 +172,23 @@ extension JSONValue {
             return self
         }
     }
+}
+
+/// Where a chat message about a story (a deployment, from started to finished) was posted, so
+/// its later events update that message or reply in its thread.
+public struct MessageThread: Sendable, Equatable {
+    public var channel: String
+    /// The message's timestamp, Slack's id for it.
+    public var ts: String
+
+    public init(channel: String, ts: String) {
+        self.channel = channel
+        self.ts = ts
+    }
+}
+
+/// Durable memory of those messages, by subscription and story key (the store keeps it).
+public protocol MessageThreads: Sendable {
+    func thread(subscriptionID: String, key: String) async throws -> MessageThread?
+    func saveThread(subscriptionID: String, key: String, _ thread: MessageThread, now: Date) async throws
 }

@@ -99,7 +99,7 @@ public final class Relay: Sendable {
         let dispatcher = DeliveryDispatcher(
             store: store, notifiers: NotifierFactory(
                 transport: client, addressPolicy: configuration.deliveryAddressPolicy,
-                presenter: presenter, environment: environment),
+                presenter: presenter, environment: environment, threads: store),
             subscriptions: { catalog.all },
             configuration: dispatcherConfiguration, logger: logger.labelled("event-relay.delivery"),
             health: { notice in

@@ -196,7 +196,41 @@ public final class SQLiteStore: RelayStore {
                 ALTER TABLE subscriptions DROP COLUMN headers;
                 """)
         }
+        migrator.registerMigration("v9: the chat message each story (a deployment) was posted as, to update it later") { db in
+            try db.execute(sql: """
+                CREATE TABLE message_threads (
+                    subscription_id TEXT NOT NULL,
+                    thread_key TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    ts TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (subscription_id, thread_key)
+                ) WITHOUT ROWID;
+                CREATE INDEX message_threads_by_time ON message_threads(created_at);
+                """)
+        }
         return migrator
+    }
+
+    // MARK: Message threads
+
+    public func thread(subscriptionID: String, key: String) async throws -> MessageThread? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT channel, ts FROM message_threads WHERE subscription_id = ? AND thread_key = ?", arguments: [subscriptionID, key]
+            ).map { MessageThread(channel: $0[0], ts: $0[1]) }
+        }
+    }
+
+    public func saveThread(subscriptionID: String, key: String, _ thread: MessageThread, now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO message_threads (subscription_id, thread_key, channel, ts, created_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (subscription_id, thread_key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts
+                    """,
+                arguments: [subscriptionID, key, thread.channel, thread.ts, ms(now)])
+        }
     }
 
     public func ping() async throws {
@@ -252,6 +286,7 @@ public final class SQLiteStore: RelayStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM subscriptions WHERE id = ?", arguments: [id])
             guard db.changesCount > 0 else { return false }
+            try db.execute(sql: "DELETE FROM message_threads WHERE subscription_id = ?", arguments: [id])
             // Nothing is dropped silently: what was still owed to it stays visible as failed.
             try db.execute(
                 sql: """

@@ -7,7 +7,7 @@ import Foundation
 /// shows). SQLite is the embedded default (`SQLiteStore`); another engine implements the same
 /// contracts and passes the same conformance suite (Tests/EventRelayTests/Store/StoreConformance).
 /// Every method is one transaction.
-public typealias RelayStore = SubscriptionStore & IngestStore & OutboxStore & DeliveryLogStore
+public typealias RelayStore = SubscriptionStore & IngestStore & OutboxStore & DeliveryLogStore & MessageThreads
 
 /// Subscriptions created over the admin API, and the delivery state of every subscription
 /// (also those declared in rules files): paused, disabled, failing since.

@@ -12,6 +12,8 @@ struct PresentationBuilder {
     var links: [EventPresentation.Link] = []
     /// The one-line text, when the presenter words it itself.
     var fallback: String?
+    /// The story the event continues (see `EventPresentation.thread`).
+    var thread: String?
 
     /// `data`: where the type's own fields are (Scalingo's `type_data`, EscapeKit's `data`).
     init(_ event: Event, data: JSONValue) {
@@ -47,7 +49,7 @@ struct PresentationBuilder {
         if let actor, subject != nil || self.facts.first?.value != actor { line += " by \(actor)" }
         if let first = self.facts.first { line += " (\(first.label.lowercased()): \(first.value.split(separator: "\n").first ?? ""))" }
         return EventPresentation(
-            tone: tone, title: title, subject: subject, actor: actor, facts: facts, links: links, fallback: fallback ?? line)
+            tone: tone, title: title, subject: subject, actor: actor, facts: facts, links: links, fallback: fallback ?? line, thread: thread)
     }
 
     static func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }

@@ -73,6 +73,8 @@ enum ScalingoPresenter {
                 if !lines.isEmpty { p.fact("Last commits", lines.joined(separator: "\n")) }
             }
             p.link("Commit", d.text("git_ref_url"))
+            // Building, then success or failure: one story, one chat message that can be updated.
+            if let id = d.text("deployment_id") { p.thread = "\(event.appID ?? event.app ?? "app")/deployment/\(id)" }
         case "scale":
             p.set(.info, "App scaled")
             let before = d["previous_containers"]

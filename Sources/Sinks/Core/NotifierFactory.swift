@@ -13,13 +13,16 @@ public struct NotifierFactory: Sendable {
     public let presenter: any EventPresenter
     public let mail: (any MailTransport)?
     public let environment: [String: String]
+    public let threads: (any MessageThreads)?
 
     /// `mail`: where e-mail goes (nil: the transport, when it also speaks SMTP). `environment`:
     /// where e-mail credentials are read.
     public init(
         transport: any HTTPTransport, addressPolicy: AddressPolicy = AddressPolicy(), presenter: any EventPresenter = GenericPresenter(),
-        mail: (any MailTransport)? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+        mail: (any MailTransport)? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        threads: (any MessageThreads)? = nil
     ) {
+        self.threads = threads
         self.transport = AddressGuardedTransport(base: transport, policy: addressPolicy)
         self.addressPolicy = addressPolicy
         self.presenter = presenter
@@ -35,7 +38,7 @@ public struct NotifierFactory: Sendable {
         }
         guard let plugin = SinkRegistry.plugin(kind: subscription.kind),
               let notifier = plugin.makeNotifier(
-                  subscription, context: SinkContext(transport: transport, presenter: presenter, mail: mail, environment: environment))
+                  subscription, context: SinkContext(transport: transport, presenter: presenter, mail: mail, environment: environment, threads: threads))
         else {
             return RefusingNotifier(reason: "not sent: this relay has no destination of type \(subscription.kind)")
         }

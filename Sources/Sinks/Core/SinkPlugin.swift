@@ -52,11 +52,14 @@ public struct SinkContext: Sendable {
     public var mail: (any MailTransport)?
     /// Where credentials named by settings (`password_env`) are read.
     public var environment: [String: String]
+    /// Where chat messages of a story were posted (to update them); nil: not kept.
+    public var threads: (any MessageThreads)?
 
     public init(
         transport: any HTTPTransport, presenter: any EventPresenter = GenericPresenter(), mail: (any MailTransport)? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], threads: (any MessageThreads)? = nil
     ) {
+        self.threads = threads
         self.transport = transport
         self.presenter = presenter
         self.mail = mail

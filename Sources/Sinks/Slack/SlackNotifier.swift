@@ -11,28 +11,32 @@ struct SlackNotifier: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let presentation = presenter.present(event)
-        var message = SlackMessage.render(
-            event, presentation: presentation, username: settings.username, icon: settings.icon, timeZone: settings.zone)
-        if settings.textTemplate != nil || settings.blocksTemplate != nil, case .object(var object) = message {
-            let context = TemplateContext(
-                event: presenter.redacted(event), presentation: presentation, zone: settings.zone,
-                emoji: SlackMessage.emoji(presentation.tone, category: event.category))
-            if let template = TemplateField.compiled(settings.textTemplate, output: .slack) {
-                object["text"] = .string(SlackMessage.clip(template.render(context), SlackMessage.maxText))
-            }
-            if let template = TemplateField.compiled(settings.blocksTemplate, output: .json),
-               let blocks = try? JSONValue.parse(Array(template.render(context).utf8)), blocks.arrayValue != nil {
-                object["blocks"] = blocks
-            }
-            message = .object(object)
-        }
+        let message = SlackMessage.message(event, presentation: presenter.present(event), settings: settings, presenter: presenter)
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
         // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(
-            method: .POST, url: settings.url.value,
+            method: .POST, url: settings.url?.value ?? "",
             headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers),
             body: message.encoded())
         return await send(request, over: transport, now: context.now, scrubber: Scrubber(settings: settings))
+    }
+}
+
+extension SlackMessage {
+    /// The message a subscription sends: the Block Kit rendering, or its own templates' text
+    /// and blocks.
+    static func message(_ event: Event, presentation: EventPresentation, settings: SlackSettings, presenter: any EventPresenter) -> JSONValue {
+        let message = render(event, presentation: presentation, username: settings.username, icon: settings.icon, timeZone: settings.zone)
+        guard settings.textTemplate != nil || settings.blocksTemplate != nil, case .object(var object) = message else { return message }
+        let context = TemplateContext(
+            event: presenter.redacted(event), presentation: presentation, zone: settings.zone, emoji: emoji(presentation.tone, category: event.category))
+        if let template = TemplateField.compiled(settings.textTemplate, output: .slack) {
+            object["text"] = .string(clip(template.render(context), maxText))
+        }
+        if let template = TemplateField.compiled(settings.blocksTemplate, output: .json),
+           let blocks = try? JSONValue.parse(Array(template.render(context).utf8)), blocks.arrayValue != nil {
+            object["blocks"] = blocks
+        }
+        return .object(object)
     }
 }

@@ -19,7 +19,7 @@ struct RuleLoaderTests {
         let set = try RuleLoader(environment: Self.environment).load(directory: Fixtures.url("rules/good"))
         #expect(set.rules.map(\.name) == ["deployment-failures", "account-locked", "production-console"])
         #expect(Set(set.subscriptions.map(\.id)) == ["ops-slack", "security-slack", "audit-webhook"])
-        #expect(set.subscriptions.first { $0.id == "ops-slack" }?.slack?.url.value == Self.environment["OPS_SLACK_WEBHOOK_URL"])
+        #expect(set.subscriptions.first { $0.id == "ops-slack" }?.slack?.url?.value == Self.environment["OPS_SLACK_WEBHOOK_URL"])
         #expect(set.subscriptions.allSatisfy { $0.origin == .rules })
 
         let router = Router(rules: set.rules, subscriptions: [])

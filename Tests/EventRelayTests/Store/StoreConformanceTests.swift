@@ -236,6 +236,24 @@ struct StoreConformanceTests {
         #expect(due[0].deliveries.map(\.event.id) == ["e0"], "e0's retry is due now; e1 and e2 are still leased")
     }
 
+    /// A story's chat message is remembered per subscription, replaced when posted anew, and
+    /// forgotten with its subscription.
+    @Test(arguments: Engine.allCases)
+    func messageThreadsAreKeptPerSubscriptionAndGoWithIt(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await store.insertSubscription(Subscription.slack("chat", url: "https://hooks.slack.com/services/x"))
+        #expect(try await store.thread(subscriptionID: "chat", key: "app/deployment/1") == nil)
+        try await store.saveThread(subscriptionID: "chat", key: "app/deployment/1", MessageThread(channel: "C1", ts: "1.1"), now: Self.t0)
+        try await store.saveThread(subscriptionID: "other", key: "app/deployment/1", MessageThread(channel: "C9", ts: "9.9"), now: Self.t0)
+        #expect(try await store.thread(subscriptionID: "chat", key: "app/deployment/1") == MessageThread(channel: "C1", ts: "1.1"))
+        try await store.saveThread(subscriptionID: "chat", key: "app/deployment/1", MessageThread(channel: "C1", ts: "2.2"), now: Self.t0)
+        #expect(try await store.thread(subscriptionID: "chat", key: "app/deployment/1")?.ts == "2.2")
+        #expect(try await store.deleteSubscription(id: "chat", now: Self.t0))
+        #expect(try await store.thread(subscriptionID: "chat", key: "app/deployment/1") == nil)
+        #expect(try await store.thread(subscriptionID: "other", key: "app/deployment/1")?.ts == "9.9")
+    }
+
     @Test(arguments: Engine.allCases)
     func subscriptionStateRoundTripsAndDeletingASubscriptionDeadLettersWhatWasOwed(engine: Engine) async throws {
         let opened = try Opened(engine)
