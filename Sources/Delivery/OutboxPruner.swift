@@ -47,6 +47,8 @@ public final class OutboxPruner: Sendable {
             total.events += result.events
             if result.deliveries < batch { break }
         }
+        // A story's chat message is kept as long as dead letters are: its events are long over.
+        _ = try await store.pruneThreads(before: clock.now.addingTimeInterval(-retention.deadLetters.timeInterval))
         return total
     }
 

@@ -191,4 +191,6 @@ public struct MessageThread: Sendable, Equatable {
 public protocol MessageThreads: Sendable {
     func thread(subscriptionID: String, key: String) async throws -> MessageThread?
     func saveThread(subscriptionID: String, key: String, _ thread: MessageThread, now: Date) async throws
+    /// Forgets stories begun before `before` (their later events, if any, start a new message).
+    func pruneThreads(before: Date) async throws -> Int
 }

@@ -233,6 +233,13 @@ public final class SQLiteStore: RelayStore {
         }
     }
 
+    public func pruneThreads(before: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM message_threads WHERE created_at < ?", arguments: [ms(before)])
+            return db.changesCount
+        }
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -252,6 +252,9 @@ struct StoreConformanceTests {
         #expect(try await store.deleteSubscription(id: "chat", now: Self.t0))
         #expect(try await store.thread(subscriptionID: "chat", key: "app/deployment/1") == nil)
         #expect(try await store.thread(subscriptionID: "other", key: "app/deployment/1")?.ts == "9.9")
+        #expect(try await store.pruneThreads(before: Self.t0) == 0, "begun at t0: kept")
+        #expect(try await store.pruneThreads(before: Self.t0.addingTimeInterval(1)) == 1)
+        #expect(try await store.thread(subscriptionID: "other", key: "app/deployment/1") == nil)
     }
 
     @Test(arguments: Engine.allCases)
