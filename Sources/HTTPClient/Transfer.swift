@@ -225,6 +225,9 @@ final class Transfer {
         }
         if isMail {
             if code == CURLE_LOGIN_DENIED {
+                // "454 Temporary authentication failure" (or 421) is the server's, not the password's: its reply decides.
+                let reply = easy.responseCode()
+                if (400..<500).contains(reply) { return .success(HTTPResponse(status: reply, body: Array(errorMessage(code).utf8))) }
                 return .failure(HTTPClientError.authenticationFailed.with(detail: errorMessage(code)))
             }
             if code == CURLE_USE_SSL_FAILED {

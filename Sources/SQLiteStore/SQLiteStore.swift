@@ -227,7 +227,8 @@ public final class SQLiteStore: RelayStore {
             try db.execute(
                 sql: """
                     INSERT INTO message_threads (subscription_id, thread_key, channel, ts, created_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (subscription_id, thread_key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts
+                    ON CONFLICT (subscription_id, thread_key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
+                        created_at = excluded.created_at
                     """,
                 arguments: [subscriptionID, key, thread.channel, thread.ts, ms(now)])
         }

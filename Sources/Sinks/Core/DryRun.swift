@@ -18,9 +18,19 @@ public enum DryRun {
         let context = DeliveryContext(deliveryID: "dlv_render", subscriptionID: subscription.id, matchedBy: "render", attempt: 1, now: now)
         let result = await factory.notifier(for: subscription).notify(event, context: context)
         if let request = capture.http.first {
-            let secretNames = Set((subscription.settings.secrets.map(\.value)))
+            let secrets = subscription.settings.secrets.map(\.value).filter { $0.count >= 4 }
             let headers: [JSONValue] = request.headers.map { header in
-                .object(["name": .string(header.name), "value": .string(secretNames.contains(header.value) ? "[secret]" : header.value)])
+                let name = header.name.lowercased()
+                let value: String
+                if name == "webhook-signature" {
+                    // A real signature over a caller's body would let anyone who can render get content signed.
+                    value = "(signed when sent)"
+                } else if name == "authorization" || secrets.contains(where: { header.value.contains($0) }) {
+                    value = "[secret]"
+                } else {
+                    value = header.value
+                }
+                return .object(["name": .string(header.name), "value": .string(value)])
             }
             let body: JSONValue = (try? JSONValue.parse(request.body)) ?? .string(String(decoding: request.body, as: UTF8.self))
             return .object([

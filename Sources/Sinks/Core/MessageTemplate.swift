@@ -15,7 +15,8 @@ import Mustache
 /// - `presentation.title`, `.subject`, `.tone`, `.emoji`, `.fallback`, `.facts` (each `label`,
 ///   `value`), `.links` (each `label`, `url`).
 ///
-/// Helpers on any text: `json(…)` (escaped for inside a JSON string), `truncated(…)` (200
+/// Helpers on any text: `json(…)` (escaped for inside a JSON string, for outputs that are not
+/// JSON already: in a JSON template `{{value}}` is escaped so), `truncated(…)` (200
 /// characters), `short(…)` (the first line, 80 characters), `uppercased`, `lowercased`,
 /// `capitalized`. `{{value}}` escapes for the template's output (JSON string, Slack mrkdwn,
 /// Markdown, HTML or nothing); `{{{value}}}` inserts as is.
@@ -23,6 +24,8 @@ public struct MessageTemplate: Sendable, Hashable {
     /// What the rendered text is, and so how `{{value}}` escapes.
     public enum Output: String, Sendable {
         case json = "EVENTRELAY_JSON"
+        /// JSON whose strings Slack reads as mrkdwn (Slack blocks): escaped for both.
+        case slackJSON = "EVENTRELAY_SLACK_JSON"
         case slack = "EVENTRELAY_SLACK"
         case markdown = "EVENTRELAY_MARKDOWN"
         case text = "TEXT"
@@ -86,6 +89,7 @@ public struct MessageTemplate: Sendable, Hashable {
     /// The output escapings, registered once with the library.
     private static let registerContentTypes: Void = {
         MustacheContentTypes.register(JSONStringContent(), named: Output.json.rawValue)
+        MustacheContentTypes.register(SlackJSONContent(), named: Output.slackJSON.rawValue)
         MustacheContentTypes.register(SlackContent(), named: Output.slack.rawValue)
         MustacheContentTypes.register(MarkdownContent(), named: Output.markdown.rawValue)
     }()
@@ -97,6 +101,10 @@ extension MessageTemplate.Output {
 
 struct JSONStringContent: MustacheContentType {
     func escapeText(_ text: String) -> String { TemplateText.jsonEscaped(text) }
+}
+
+struct SlackJSONContent: MustacheContentType {
+    func escapeText(_ text: String) -> String { TemplateText.jsonEscaped(SlackContent().escapeText(text)) }
 }
 
 struct SlackContent: MustacheContentType {
@@ -227,7 +235,7 @@ public enum TemplateField {
         guard let source else { return nil }
         do {
             let template = try MessageTemplate.compile(source, output: output, field: field)
-            return output == .json ? template.checkJSON(with: .sample, field: field, array: array) : nil
+            return output == .json || output == .slackJSON ? template.checkJSON(with: .sample, field: field, array: array) : nil
         } catch {
             return error
         }

@@ -25,7 +25,11 @@ enum EmailMessage {
         }
         if !presentation.links.isEmpty { text += "\n" + presentation.links.map { "\($0.label): \($0.url)" }.joined(separator: "\n") + "\n" }
         text += "\n-- \n\(footer)\n"
-        if let template = TemplateField.compiled(settings.textTemplate, output: .text) { text = template.render(templateContext) }
+        var templated = false
+        if let template = TemplateField.compiled(settings.textTemplate, output: .text) {
+            text = template.render(templateContext)
+            templated = true
+        }
 
         let color = String(format: "#%06X", ChatText.color(presentation.tone))
         var html = "<!DOCTYPE html><html><body style=\"font-family:sans-serif\">"
@@ -41,10 +45,15 @@ enum EmailMessage {
             html += "<p>" + presentation.links.map { "<a href=\"\(escape($0.url))\">\(escape($0.label))</a>" }.joined(separator: " · ") + "</p>"
         }
         html += "<p style=\"color:#777;font-size:small\">\(escape(footer))</p></body></html>"
+        if templated {
+            // The subscription's own text, in both parts: clients that show HTML show it too.
+            html = "<!DOCTYPE html><html><body><pre style=\"font-family:sans-serif;white-space:pre-wrap\">\(escape(text))</pre></body></html>"
+        }
 
         let headers = [
             "From: \(settings.from)",
-            "To: \(settings.to.joined(separator: ", "))",
+            // One address per line: 50 long addresses stay within 998 characters a line.
+            "To: \(settings.to.joined(separator: ",\r\n "))",
             "Subject: \(encodedWord(subject))",
             "Date: \(rfc5322(date))",
             "Message-ID: <\(deliveryID)@event-relay>",

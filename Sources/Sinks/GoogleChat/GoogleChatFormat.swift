@@ -8,7 +8,8 @@ import HTTPClient
 public enum GoogleChatFormat: ChatFormat {
     public static let kind = "googlechat"
     public static let takesSender = false
-    public static let textOutput = MessageTemplate.Output.text
+    /// Google Chat's text reads `<url|label>` links and `*bold*`: `&`, `<` and `>` are escaped as for Slack.
+    public static let textOutput = MessageTemplate.Output.slack
     static let maxText = 4000
     /// A message (cards included) must stay under 32 KB (counted in bytes).
     static let maxCardText = 18_000

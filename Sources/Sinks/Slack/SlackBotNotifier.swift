@@ -25,8 +25,8 @@ struct SlackBotNotifier: Notifier {
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
         let presentation = presenter.present(event)
-        guard case .object(var message) = SlackMessage.message(event, presentation: presentation, settings: settings, presenter: presenter) else {
-            return .failed(status: nil, reason: "the message cannot be made", cause: .render)
+        guard case .object(var message)? = SlackMessage.message(event, presentation: presentation, settings: settings, presenter: presenter) else {
+            return .failed(status: nil, reason: "blocks_template rendered no JSON array for this event", cause: .render)
         }
         message["channel"] = .string(settings.channel ?? "")
         let key = threadKey(event, presentation: presentation)
@@ -34,6 +34,8 @@ struct SlackBotNotifier: Notifier {
         if let key, let threads {
             do {
                 known = try await threads.thread(subscriptionID: subscriptionID, key: key)
+                // Posted in another channel (the subscription's channel changed since): a new story.
+                if let found = known, found.channel != settings.channel, !(settings.channel ?? "").hasPrefix("#") { known = nil }
             } catch {
                 return .retry(status: nil, reason: "the story's message could not be read from the store", retryAfter: nil, cause: .other)
             }

@@ -11,7 +11,9 @@ struct SlackNotifier: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let message = SlackMessage.message(event, presentation: presenter.present(event), settings: settings, presenter: presenter)
+        guard let message = SlackMessage.message(event, presentation: presenter.present(event), settings: settings, presenter: presenter) else {
+            return .failed(status: nil, reason: "blocks_template rendered no JSON array for this event", cause: .render)
+        }
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an
         // authenticating proxy, say); Slack itself ignores them.
         let request = HTTPRequest(
@@ -24,8 +26,9 @@ struct SlackNotifier: Notifier {
 
 extension SlackMessage {
     /// The message a subscription sends: the Block Kit rendering, or its own templates' text
-    /// and blocks.
-    static func message(_ event: Event, presentation: EventPresentation, settings: SlackSettings, presenter: any EventPresenter) -> JSONValue {
+    /// and blocks. Nil when its blocks template renders no JSON array for this event (nothing is
+    /// sent then: the delivery fails saying so).
+    static func message(_ event: Event, presentation: EventPresentation, settings: SlackSettings, presenter: any EventPresenter) -> JSONValue? {
         let message = render(event, presentation: presentation, username: settings.username, icon: settings.icon, timeZone: settings.zone)
         guard settings.textTemplate != nil || settings.blocksTemplate != nil, case .object(var object) = message else { return message }
         let context = TemplateContext(
@@ -33,8 +36,8 @@ extension SlackMessage {
         if let template = TemplateField.compiled(settings.textTemplate, output: .slack) {
             object["text"] = .string(clip(template.render(context), maxText))
         }
-        if let template = TemplateField.compiled(settings.blocksTemplate, output: .json),
-           let blocks = try? JSONValue.parse(Array(template.render(context).utf8)), blocks.arrayValue != nil {
+        if let template = TemplateField.compiled(settings.blocksTemplate, output: .slackJSON) {
+            guard let blocks = try? JSONValue.parse(Array(template.render(context).utf8)), blocks.arrayValue != nil else { return nil }
             object["blocks"] = blocks
         }
         return .object(object)

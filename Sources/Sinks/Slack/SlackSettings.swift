@@ -178,7 +178,7 @@ public struct SlackSettings: SinkSettings, Hashable {
             return FieldError(field: "time_zone", message: "must be an IANA time zone name such as Europe/Paris or UTC")
         }
         if let problem = TemplateField.validate(textTemplate, output: .slack, field: "text_template") { return problem }
-        if let problem = TemplateField.validate(blocksTemplate, output: .json, field: "blocks_template", array: true) { return problem }
+        if let problem = TemplateField.validate(blocksTemplate, output: .slackJSON, field: "blocks_template", array: true) { return problem }
         return CustomHeaders.validate(headers)
     }
 

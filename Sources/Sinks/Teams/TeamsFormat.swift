@@ -8,7 +8,8 @@ import HTTPClient
 public enum TeamsFormat: ChatFormat {
     public static let kind = "teams"
     public static let takesSender = false
-    public static let textOutput = MessageTemplate.Output.text
+    /// A TextBlock reads Markdown: event text in it is escaped.
+    public static let textOutput = MessageTemplate.Output.markdown
     /// Teams refuses messages over about 28 KB; facts are cut well before (counted in bytes).
     static let maxCardText = 18_000
     static let maxFacts = 40

@@ -50,6 +50,10 @@ struct WebhookNotifier: Notifier {
                 return .failed(status: nil, reason: "the stored event \(event.key) cannot be read", cause: .render)
             }
             body = Array(bodyTemplate.render(TemplateContext(event: decoded, presentation: presenter.present(decoded), zone: .gmt)).utf8)
+            // Checked when saved against a sample; this event may still make it invalid (a field it lacks).
+            guard (try? JSONValue.parse(body)) != nil else {
+                return .failed(status: nil, reason: "body_template rendered no JSON for this event", cause: .render)
+            }
         }
         let timestamp = Int64(context.now.timeIntervalSince1970)
         var headers: [(name: String, value: String)] = [

@@ -37,7 +37,7 @@ struct EmailTests {
         #expect(await smtp.waitFor { $0.count == 1 })
         let message = try #require(smtp.messages.first)
         #expect(message.from == "relay@example.com" && message.recipients == ["ops@example.com", "sec@example.com"])
-        #expect(message.data.contains("From: relay@example.com\r\nTo: ops@example.com, sec@example.com\r\n"))
+        #expect(message.data.contains("From: relay@example.com\r\nTo: ops@example.com,\r\n sec@example.com\r\n"))
         // The Subject header, unfolded, as RFC 2047 encoded words.
         let lines = message.data.components(separatedBy: "\r\n")
         let start = try #require(lines.firstIndex { $0.hasPrefix("Subject: ") })
@@ -116,6 +116,12 @@ struct EmailTests {
             return
         }
         #expect(!reason.contains("wrong-password-123"), "\(reason)")
+        let temporary = Self.notifier(settings, environment: ["SMTP_USER": "tempfail", "SMTP_PASSWORD": "whatever-123"], client: client)
+        guard case .retry(454, _, nil, let deferred) = await temporary.notify(Fixtures.event(type: "x"), context: Self.context) else {
+            Issue.record("a temporary authentication failure (454) is tried again, not dead-lettered")
+            return
+        }
+        #expect(deferred.label == "smtp_4xx")
         let missing = Self.notifier(settings, environment: [:], client: client)
         #expect(await missing.notify(Fixtures.event(type: "x"), context: Self.context)
             == .failed(status: nil, reason: "not sent: environment variable SMTP_USER is not set", cause: .configuration))
@@ -136,6 +142,21 @@ struct EmailTests {
         }
         #expect(cause.label == "tls" && reason.contains("STARTTLS"), "\(reason)")
         #expect(smtp.messages.isEmpty && !smtp.commands.contains { $0.uppercased().hasPrefix("MAIL FROM") })
+    }
+
+    /// Fifty long addresses: the To header is folded, every line within RFC 5322's 998 characters.
+    @Test func manyRecipientsStayWithinTheLineLimitAndTemplatesReachBothParts() async throws {
+        let to = (0..<50).map { "a-rather-long-mailbox-name-for-the-on-call-rotation-\($0)@operations.example.com" }
+        let settings = EmailSettings(
+            host: "smtp.example.com", from: "relay@example.com", to: to, textTemplate: "{{presentation.title}} on {{event.app}} <b>raw</b>")
+        #expect(settings.validate() == nil)
+        let rendered = await DryRun.render(Fixtures.event(type: "deployment", app: "shop"), for: Subscription(id: "m", settings: settings), presenter: PlatformPresenter())
+        let message = try #require(rendered["message"]?.stringValue)
+        for line in message.components(separatedBy: "\r\n") { #expect(line.utf8.count <= 998) }
+        #expect(message.contains("To: \(to[0]),\r\n \(to[1])"))
+        let parts = Self.decodedParts(message)
+        #expect(parts["text/plain"]?.hasSuffix("on shop <b>raw</b>") == true, "\(parts)")
+        #expect(parts["text/html"]?.contains("on shop &lt;b&gt;raw&lt;/b&gt;") == true, "the HTML part shows the template too, escaped")
     }
 
     @Test func settingsAreCheckedWhenSaved() throws {

@@ -85,8 +85,6 @@ struct SlackBotTests {
             return counts["updated"]?[.delivered] == 2 && counts["threaded"]?[.delivered] == 2
         })
         let calls = slack.snapshot.filter { $0.body["channel"] != nil }
-        let first = try #require(calls.first { $0.method == "chat.postMessage" && $0.body["thread_ts"] == nil })
-        _ = first
         let updates = calls.filter { $0.method == "chat.update" }
         #expect(updates.count == 1, "the updated subscription edits its message once: \(calls.map(\.method))")
         let replies = calls.filter { $0.method == "chat.postMessage" && $0.body["thread_ts"] != nil }
@@ -95,6 +93,13 @@ struct SlackBotTests {
         let updatedTS = try #require(updates.first?.body["ts"]?.stringValue)
         #expect(String(decoding: (slack.messages[updatedTS] ?? .null).encoded(), as: UTF8.self).contains("Deployment succeeded"),
             "the channel's one message now says the deployment succeeded")
+        // A render shows the request without its token.
+        let render = try await setup.harness.admin(.POST, "/v1/render", """
+            {"subscription_id": "updated", "event": \(String(decoding: Self.deployment("d-3", status: "success").encoded(), as: UTF8.self))}
+            """)
+        #expect(render.status == 200 && !String(decoding: render.json.encoded(), as: UTF8.self).contains("test-token"), "\(render.json)")
+        let authorization = render.json["destinations"]?.arrayValue?.first?["request"]?["headers"]?.arrayValue?.first { $0["name"] == .string("Authorization") }
+        #expect(authorization?["value"] == .string("[secret]"))
         let stored = try await setup.harness.relay?.store.thread(subscriptionID: "updated", key: "app-1/deployment/dep-42")
         #expect(stored == MessageThread(channel: "C0123", ts: updatedTS), "kept durably")
         #expect(try await eventually {

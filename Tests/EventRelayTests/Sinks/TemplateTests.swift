@@ -32,6 +32,20 @@ struct TemplateTests {
         #expect(TemplateField.validate(#"[{"type": "section", "text": {"type": "mrkdwn", "text": "{{event.summary}}"}}]"#, output: .json, field: "blocks_template", array: true) == nil)
     }
 
+    /// A template that renders JSON for the sample event but not for this one: nothing is sent,
+    /// the delivery fails saying so.
+    @Test func aBodyThatIsNotJSONForARealEventIsNotSent() async throws {
+        let template = #"{"n": "x"{{{raw.type_data.extra}}}}"#
+        #expect(TemplateField.validate(template, output: .json, field: "body_template") == nil, "the sample has no extra: valid")
+        let settings = WebhookSettings(
+            url: SecretString("https://receiver.example.com/hook"), secret: SecretString("whsec_" + Data(repeating: 1, count: 32).base64EncodedString()),
+            bodyTemplate: template)
+        var event = Self.event
+        event.raw = .object(["type_data": .object(["extra": .string("oops")])])
+        let rendered = await DryRun.render(event, for: Subscription(id: "h", settings: settings), presenter: PlatformPresenter())
+        #expect(rendered["error"] == .string("body_template rendered no JSON for this event"), "\(rendered)")
+    }
+
     @Test func valuesAreEscapedForTheTemplatesOutputAndHelpersWork() throws {
         let json = try MessageTemplate.compile(#"{"who": "{{raw.type_data.pusher}}", "at": "{{local(event.time)}}", "n": {{unix(event.time)}}}"#, output: .json, field: "b")
         let rendered = try JSONValue.parse(Array(json.render(Self.context(zone: TimeZone(identifier: "Europe/Paris") ?? .gmt)).utf8))
@@ -70,6 +84,8 @@ struct TemplateTests {
         #expect(destination["request"]?["body"]?["user"] == .string("bob") && destination["request"]?["body"]?["ip"] == .string("192.0.2.7"))
         #expect(destination["request"]?["url"]?.stringValue?.contains("…") == true, "the URL is masked")
         #expect(setup.receiver.requests.filter { $0.path == "/hook" }.count == 1, "render sends nothing")
+        let signature = destination["request"]?["headers"]?.arrayValue?.first { $0["name"] == .string("webhook-signature") }
+        #expect(signature?["value"] == .string("(signed when sent)"), "render signs nothing a caller could replay")
         let named = try await setup.harness.admin(.POST, "/v1/render", #"{"subscription_id": "nope", "event": {"source": "x", "id": "1", "type": "t", "time": "2026-12-03T10:00:00Z"}}"#)
         #expect(named.status == 404)
         await setup.finish()

@@ -119,7 +119,9 @@ final class SMTPServer: @unchecked Sendable {
                 }
                 let parts = (Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) } ?? "")
                     .split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
-                if let credentials, parts.count == 3, parts[1] == credentials.user, parts[2] == credentials.password {
+                if parts.count == 3, parts[1] == "tempfail" {
+                    ok = reply("454 4.7.0 Temporary authentication failure")
+                } else if let credentials, parts.count == 3, parts[1] == credentials.user, parts[2] == credentials.password {
                     user = parts[1]
                     ok = reply("235 2.7.0 Authentication successful")
                 } else {
