@@ -29,7 +29,8 @@ final class FakeEscapeKit: @unchecked Sendable {
         self.authHeader = authHeader
         self.authScheme = authScheme
         self.defaultPageSize = defaultPageSize
-        recorder = try RecordingServer { [unowned self] request in self.answer(request) }
+        // Weak: a relay process may still poll after a failed test let this fake go (unowned crashed the whole run).
+        recorder = try RecordingServer { [weak self] request in self?.answer(request) ?? HTTPServerResponse(status: 503) }
     }
 
     var url: String { recorder.baseURL + Self.path }

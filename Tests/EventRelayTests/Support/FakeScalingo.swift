@@ -28,7 +28,8 @@ final class FakeScalingo: @unchecked Sendable {
     init(apiToken: String = "tk-us-test-token", pageSize: Int = 5) throws {
         self.apiToken = apiToken
         self.pageSize = pageSize
-        recorder = try RecordingServer { [unowned self] request in self.answer(request) }
+        // Weak: a relay process may still poll after a failed test let this fake go (unowned crashed the whole run).
+        recorder = try RecordingServer { [weak self] request in self?.answer(request) ?? HTTPServerResponse(status: 503) }
     }
 
     var baseURL: String { recorder.baseURL }

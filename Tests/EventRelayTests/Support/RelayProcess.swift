@@ -36,7 +36,7 @@ final class RelayProcess: @unchecked Sendable {
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
     /// The admin port, read from the "event-relay ready" log line.
-    func waitForAdminPort(timeout: Duration = .seconds(20)) async throws -> UInt16? {
+    func waitForAdminPort(timeout: Duration = .seconds(60)) async throws -> UInt16? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline && process.isRunning {
             if let range = log.range(of: "admin=http://127.0.0.1:") {
