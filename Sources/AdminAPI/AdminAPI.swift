@@ -650,7 +650,8 @@ public final class AdminAPI: HTTPServerHandler {
         var rendered: [JSONValue] = []
         for (subscription, matchedBy) in targets {
             let request = await DryRun.render(
-                event, for: subscription, presenter: dependencies.presenter, environment: dependencies.environment, now: dependencies.clock.now)
+                event, for: subscription, presenter: dependencies.presenter, environment: dependencies.environment, now: dependencies.clock.now,
+                threads: dependencies.store)
             rendered.append(.object([
                 "subscription_id": .string(subscription.id), "type": .string(subscription.kind), "matched_by": .string(matchedBy), "request": request,
             ]))

@@ -8,13 +8,14 @@ import HTTPClient
 /// the body is exactly what would be sent. For `POST /v1/render` and `rules test`.
 public enum DryRun {
     public static func render(
-        _ event: Event, for subscription: Subscription, presenter: any EventPresenter, environment: [String: String] = [:], now: Date = Date()
+        _ event: Event, for subscription: Subscription, presenter: any EventPresenter, environment: [String: String] = [:], now: Date = Date(),
+        threads: (any MessageThreads)? = nil
     ) async -> JSONValue {
         let capture = CapturingTransport()
         // Every address allowed: nothing is connected to.
         let factory = NotifierFactory(
             transport: capture, addressPolicy: AddressPolicy(allowedNetworks: ["0.0.0.0/0", "::/0"].compactMap { try? IPNetwork($0) }),
-            presenter: presenter, mail: capture, environment: environment)
+            presenter: presenter, mail: capture, environment: environment, threads: threads.map { ReadOnlyThreads(base: $0) })
         let context = DeliveryContext(deliveryID: "dlv_render", subscriptionID: subscription.id, matchedBy: "render", attempt: 1, now: now)
         let result = await factory.notifier(for: subscription).notify(event, context: context)
         if let request = capture.http.first {
@@ -48,6 +49,15 @@ public enum DryRun {
         case .delivered: return .object(["error": .string("nothing would be sent")])
         }
     }
+}
+
+/// A story's known message is read (the render shows the update it would make) but a render
+/// remembers nothing.
+struct ReadOnlyThreads: MessageThreads {
+    let base: any MessageThreads
+    func thread(subscriptionID: String, key: String) async throws -> MessageThread? { try await base.thread(subscriptionID: subscriptionID, key: key) }
+    func saveThread(subscriptionID: String, key: String, _ thread: MessageThread, now: Date) async throws {}
+    func pruneThreads(before: Date) async throws -> Int { 0 }
 }
 
 /// Records requests and messages; answers success.

@@ -64,8 +64,11 @@ public struct MessageTemplate: Sendable, Hashable {
     /// Renders `sample` and checks the output is JSON (of `shape`, when given).
     public func checkJSON(with sample: TemplateContext, field: String, array: Bool = false) -> FieldError? {
         let text = render(sample)
-        guard let value = try? JSONValue.parse(Array(text.utf8)) else {
-            return FieldError(field: field, message: "does not render JSON for a sample event: \(String(text.prefix(120)))")
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(Array(text.utf8))
+        } catch {
+            return FieldError(field: field, message: "does not render JSON for a sample event (\(error)): \(String(text.prefix(120)))")
         }
         if array, value.arrayValue == nil { return FieldError(field: field, message: "must render a JSON array (Slack blocks)") }
         return nil

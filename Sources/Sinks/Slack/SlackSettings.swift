@@ -155,7 +155,7 @@ public struct SlackSettings: SinkSettings, Hashable {
             }
         case (nil, let token?):
             guard token.value.hasPrefix("xox"), token.value.count <= 255, !token.value.contains(where: { $0.isWhitespace }) else {
-                return FieldError(field: "bot_token", message: "must be a Slack token (xoxb-…)")
+                return FieldError(field: "bot_token", message: "must be a Slack token (a bot's xoxb-…, or a user's xoxp-…)")
             }
             guard let channel, !channel.isEmpty, channel.count <= 80, !channel.contains(where: { $0.isWhitespace }) else {
                 return FieldError(field: "channel", message: "is required with a bot_token: a channel id (C0123…) or #name")

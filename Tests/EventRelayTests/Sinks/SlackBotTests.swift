@@ -100,6 +100,10 @@ struct SlackBotTests {
         #expect(render.status == 200 && !String(decoding: render.json.encoded(), as: UTF8.self).contains("test-token"), "\(render.json)")
         let authorization = render.json["destinations"]?.arrayValue?.first?["request"]?["headers"]?.arrayValue?.first { $0["name"] == .string("Authorization") }
         #expect(authorization?["value"] == .string("[secret]"))
+        #expect(render.json["destinations"]?.arrayValue?.first?["request"]?["body"]?["ts"] == .string(updatedTS),
+            "the render shows the update the story's next event would make")
+        #expect(try await setup.harness.relay?.store.thread(subscriptionID: "updated", key: "app-1/deployment/dep-42")?.ts == updatedTS,
+            "and remembers nothing")
         let stored = try await setup.harness.relay?.store.thread(subscriptionID: "updated", key: "app-1/deployment/dep-42")
         #expect(stored == MessageThread(channel: "C0123", ts: updatedTS), "kept durably")
         #expect(try await eventually {
