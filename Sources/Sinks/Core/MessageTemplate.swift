@@ -232,20 +232,55 @@ struct TemplateTime: MustacheTransformable, MustacheCustomRenderable, CustomStri
 }
 
 /// A template key of a kind's settings: read as text, checked when saved, compiled when sent.
+/// Compiled templates and check results are remembered (a notifier is made per claimed batch and
+/// checks its settings each time: no parsing on the delivery path after the first).
 public enum TemplateField {
     /// Parses `source` and, for JSON outputs, renders a sample event and checks the result.
     public static func validate(_ source: String?, output: MessageTemplate.Output, field: String, array: Bool = false) -> FieldError? {
         guard let source else { return nil }
+        let key = CacheKey(source: source, output: output, field: field, array: array)
+        if let known = checks.withValue({ $0[key] }) { return known.problem }
+        let problem: FieldError?
         do {
             let template = try MessageTemplate.compile(source, output: output, field: field)
-            return output == .json || output == .slackJSON ? template.checkJSON(with: .sample, field: field, array: array) : nil
+            problem = output == .json || output == .slackJSON ? template.checkJSON(with: .sample, field: field, array: array) : nil
         } catch {
-            return error
+            problem = error
         }
+        remember(key, Check(problem: problem), in: checks)
+        return problem
     }
 
     /// The compiled template (nil when none, or when it does not parse: validation said so).
     public static func compiled(_ source: String?, output: MessageTemplate.Output) -> MessageTemplate? {
-        source.flatMap { try? MessageTemplate.compile($0, output: output, field: "") }
+        guard let source else { return nil }
+        let key = CacheKey(source: source, output: output, field: "", array: false)
+        if let known = templates.withValue({ $0[key] }) { return known }
+        guard let template = try? MessageTemplate.compile(source, output: output, field: "") else { return nil }
+        remember(key, template, in: templates)
+        return template
+    }
+
+    struct CacheKey: Hashable {
+        let source: String
+        let output: MessageTemplate.Output
+        let field: String
+        let array: Bool
+    }
+
+    struct Check {
+        let problem: FieldError?
+    }
+
+    /// As many templates as subscriptions use, bounded: past the bound the memory starts afresh.
+    static let bound = 512
+    private static let checks = LockedValue<[CacheKey: Check]>([:])
+    private static let templates = LockedValue<[CacheKey: MessageTemplate]>([:])
+
+    private static func remember<Value>(_ key: CacheKey, _ value: Value, in cache: LockedValue<[CacheKey: Value]>) {
+        cache.withValue { entries in
+            if entries.count >= bound { entries.removeAll() }
+            entries[key] = value
+        }
     }
 }
