@@ -160,23 +160,9 @@ struct ChatNotifier<Format: ChatFormat>: Notifier {
         let request = HTTPRequest(
             method: .POST, url: settings.url.value,
             headers: [("Content-Type", "application/json; charset=utf-8")] + CustomHeaders.pairs(settings.headers), body: body)
-        do {
-            let response = try await transport.execute(request)
-            return Format.classify(response, now: context.now, scrubber: Scrubber(settings: settings))
-        } catch {
-            // Transport failures read the same for every HTTP destination.
-            return await send(request, failedWith: error, scrubber: Scrubber(settings: settings))
+        return await send(request, over: transport, now: context.now, scrubber: Scrubber(settings: settings)) { response in
+            Format.classify(response, now: context.now, scrubber: Scrubber(settings: settings))
         }
-    }
-
-    private func send(_ request: HTTPRequest, failedWith error: any Error, scrubber: Scrubber) async -> SendResult {
-        guard let error = error as? HTTPClientError else {
-            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
-        }
-        let reason = scrubber.scrub(error.description)
-        return error.isTransient
-            ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
-            : .failed(status: nil, reason: reason, cause: .transport(error))
     }
 }
 

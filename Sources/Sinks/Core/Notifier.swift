@@ -107,17 +107,33 @@ extension Notifier {
     /// destination's secrets before it becomes a reason that is stored, logged or shown.
     /// `scrubber` is made only when the answer is not a success (building one costs far more
     /// than a successful send).
-    func send(_ request: HTTPRequest, over transport: any HTTPTransport, now: Date, scrubber: @autoclosure () -> Scrubber) async -> SendResult {
+    /// `classify` reads the answer (a service's own reading of its documented answers; the
+    /// usual one by default).
+    func send(
+        _ request: HTTPRequest, over transport: any HTTPTransport, now: Date, scrubber: @autoclosure () -> Scrubber,
+        classify: ((HTTPResponse) -> SendResult)? = nil
+    ) async -> SendResult {
         do {
             let response = try await transport.execute(request)
-            return ResponseClassifier.classify(response, now: now, scrubber: scrubber())
-        } catch let error as HTTPClientError {
-            let reason = scrubber().scrub(error.description)
-            return error.isTransient
-                ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
-                : .failed(status: nil, reason: reason, cause: .transport(error))
+            return classify?(response) ?? ResponseClassifier.classify(response, now: now, scrubber: scrubber())
         } catch {
-            return .retry(status: nil, reason: scrubber().scrub("\(error)"), retryAfter: nil, cause: .other)
+            return .noAnswer(error, scrubber: scrubber())
         }
+    }
+}
+
+extension SendResult {
+    /// An exchange that got no answer, whatever the protocol: tried again when trying again may
+    /// help (no connection, a timeout, TLS), refused otherwise; a refused login is counted as
+    /// such. The reason is scrubbed of the destination's secrets.
+    static func noAnswer(_ error: any Error, scrubber: Scrubber) -> SendResult {
+        guard let error = error as? HTTPClientError else {
+            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
+        }
+        let reason = scrubber.scrub(error.description)
+        if error == .authenticationFailed { return .failed(status: nil, reason: reason, cause: .authentication) }
+        return error.isTransient
+            ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
+            : .failed(status: nil, reason: reason, cause: .transport(error))
     }
 }

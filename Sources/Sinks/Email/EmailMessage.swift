@@ -151,14 +151,8 @@ struct EmailNotifier: Notifier {
             default:
                 return .failed(status: reply.code, reason: scrubber.scrub("SMTP \(reply.code): \(reply.detail)"), cause: .smtp(reply.code))
             }
-        } catch let error as HTTPClientError {
-            let reason = scrubber.scrub(error.description)
-            if error == .authenticationFailed { return .failed(status: nil, reason: reason, cause: .authentication) }
-            return error.isTransient
-                ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
-                : .failed(status: nil, reason: reason, cause: .transport(error))
         } catch {
-            return .retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other)
+            return .noAnswer(error, scrubber: scrubber)
         }
     }
 }

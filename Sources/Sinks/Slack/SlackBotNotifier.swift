@@ -82,23 +82,20 @@ struct SlackBotNotifier: Notifier {
             headers: [("Content-Type", "application/json; charset=utf-8"), ("Authorization", "Bearer \(settings.botToken?.value ?? "")")]
                 + CustomHeaders.pairs(settings.headers),
             body: JSONValue.object(body).encoded())
-        let scrubber = Scrubber(settings: settings)
+        // Made only when something is not a success (building one costs far more than a send).
+        let scrubber = { Scrubber(settings: self.settings) }
         let response: HTTPResponse
         do {
             response = try await transport.execute(request)
-        } catch let error as HTTPClientError {
-            let reason = scrubber.scrub(error.description)
-            return (error.isTransient ? .retry(status: nil, reason: reason, retryAfter: nil, cause: .transport(error))
-                : .failed(status: nil, reason: reason, cause: .transport(error)), nil)
         } catch {
-            return (.retry(status: nil, reason: scrubber.scrub("\(error)"), retryAfter: nil, cause: .other), nil)
+            return (.noAnswer(error, scrubber: scrubber()), nil)
         }
         guard response.status == 200, let answer = ResponseClassifier.json(response) else {
-            return (ResponseClassifier.classify(response, now: now, scrubber: scrubber), nil)
+            return (ResponseClassifier.classify(response, now: now, scrubber: scrubber()), nil)
         }
         if answer["ok"] == .bool(true) { return (.delivered(status: 200), answer) }
         let error = answer["error"]?.stringValue ?? "unknown_error"
-        let reason = scrubber.scrub("Slack \(method): \(error)")
+        let reason = scrubber().scrub("Slack \(method): \(error)")
         if Self.retryErrors.contains(error) {
             let wait = response.header("Retry-After").flatMap { RetryAfter.parse($0, now: now) }
             return (.retry(status: error == "ratelimited" ? 429 : 200, reason: reason, retryAfter: wait, cause: error == "ratelimited" ? .http(429) : .other), answer)
