@@ -170,7 +170,7 @@ public struct SlackSettings: SinkSettings, Hashable {
         case (nil, nil):
             return FieldError(field: "url", message: "is required (or a bot_token and a channel)")
         }
-        if let icon, let problem = Self.validateIcon(icon) { return problem }
+        if let icon, let problem = ChatIcon.validate(icon, field: "slack_icon") { return problem }
         if let username, username.isEmpty || username.count > 80 {
             return FieldError(field: "slack_username", message: "must be 1 to 80 characters")
         }
@@ -181,6 +181,4 @@ public struct SlackSettings: SinkSettings, Hashable {
         if let problem = TemplateField.validate(blocksTemplate, output: .slackJSON, field: "blocks_template", array: true) { return problem }
         return CustomHeaders.validate(headers)
     }
-
-    public static func validateIcon(_ icon: String) -> FieldError? { ChatIcon.validate(icon, field: "slack_icon") }
 }
