@@ -211,6 +211,8 @@ enum Views {
             "seen_ids": .integer(Int64(cursor?.seen.count ?? 0)),
             "behind": .bool(stream.isBehind),
             "backlog": backlog,
+            "clock_offset_seconds": stream.clockOffset.map { .number($0.timeInterval.rounded()) } ?? .null,
+            "clock_skewed": .bool(stream.skewed),
         ])
     }
 }

@@ -41,13 +41,19 @@ public struct StreamPoll: Sendable {
     public var malformed: Int
     /// Why the poll stopped early, if it did.
     public var failure: FeedError?
+    /// The newest new event's time minus the relay's clock when it was read (see
+    /// `TimelineWalk.clockOffset`); nil when nothing new was read.
+    public var clockOffset: Duration?
 
-    public init(cursor: TimelineCursor?, events: [Event], pages: Int, malformed: Int = 0, failure: FeedError? = nil) {
+    public init(
+        cursor: TimelineCursor?, events: [Event], pages: Int, malformed: Int = 0, failure: FeedError? = nil, clockOffset: Duration? = nil
+    ) {
         self.cursor = cursor
         self.events = events
         self.pages = pages
         self.malformed = malformed
         self.failure = failure
+        self.clockOffset = clockOffset
     }
 }
 
@@ -56,11 +62,15 @@ public struct TimelinePage: Sendable {
     public var events: [Event]
     public var next: String?
     public var malformed: Int
+    /// The platform has no next-page marker and the page was short: the last one, unless all of
+    /// it is new (a server may cap pages below the size asked for). See `TimelineWalk.receive`.
+    public var mayBeLast: Bool
 
-    public init(events: [Event], next: String?, malformed: Int = 0) {
+    public init(events: [Event], next: String?, malformed: Int = 0, mayBeLast: Bool = false) {
         self.events = events
         self.next = next
         self.malformed = malformed
+        self.mayBeLast = mayBeLast
     }
 }
 
@@ -68,9 +78,11 @@ extension TimelineWalk {
     /// Runs a walk to its end with the feed's page fetcher: the one loop every timeline feed shares.
     public static func run(
         cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime,
+        isBelow: @escaping IDOrder = { $0.utf8.lexicographicallyPrecedes($1.utf8) },
         fetch: (Request) async throws(FeedError) -> TimelinePage
     ) async -> StreamPoll {
-        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order)
+        var walk = TimelineWalk(
+            cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order, isBelow: isBelow)
         var events: [Event] = []
         var malformed = 0
         var step = walk.firstStep
@@ -82,14 +94,16 @@ extension TimelineWalk {
                 walk.interrupted(at: request)
                 return StreamPoll(
                     cursor: walk.pages == 0 ? nil : walk.cursor, events: events.sorted { $0.time < $1.time }, pages: walk.pages,
-                    malformed: malformed, failure: error)
+                    malformed: malformed, failure: error, clockOffset: walk.clockOffset)
             }
             malformed += page.malformed
-            let (new, next) = walk.receive(page.events.map { ($0.id, $0.time) }, next: page.next)
+            let (new, next) = walk.receive(page.events.map { ($0.id, $0.time) }, next: page.next, mayBeLast: page.mayBeLast)
             events.append(contentsOf: new.map { page.events[$0] })
             step = next
         }
-        return StreamPoll(cursor: walk.cursor, events: events.sorted { $0.time < $1.time }, pages: walk.pages, malformed: malformed)
+        return StreamPoll(
+            cursor: walk.cursor, events: events.sorted { $0.time < $1.time }, pages: walk.pages, malformed: malformed,
+            clockOffset: walk.clockOffset)
     }
 }
 

@@ -14,6 +14,11 @@ public struct StreamStatus: Sendable {
     /// The cursor as last committed (nil before the stream's first poll).
     public var cursor: TimelineCursor?
     public var pagesLastPoll = 0
+    /// The newest new event's time minus the relay's clock, from the last poll that found any:
+    /// far below zero, the platform's clock is behind the relay's (or it stores events late).
+    public var clockOffset: Duration?
+    /// `clockOffset` is beyond what polling explains (`FeedPoller.isSkewed`).
+    public var skewed = false
 
     public init(name: String) { self.name = name }
 
@@ -282,9 +287,28 @@ public final class FeedPoller: Sendable {
         let ingest = self.ingest
         let outcome = try await Task { try await ingest.ingest(batch) }.value
         let wasBehind = cursor?.isBehind ?? false
-        updateStream(stream) {
-            $0.cursor = newCursor
-            $0.pagesLastPoll = result.pages
+        let skewed = result.clockOffset.map { Self.isSkewed($0, interval: feed.interval) }
+        let skewChanged = updateStream(stream) { entry -> Bool in
+            entry.cursor = newCursor
+            entry.pagesLastPoll = result.pages
+            guard let skewed else { return false }
+            entry.clockOffset = result.clockOffset
+            defer { entry.skewed = skewed }
+            return entry.skewed != skewed
+        } ?? false
+        if let offset = result.clockOffset {
+            Gauge(label: "event_relay_feed_clock_offset_seconds", dimensions: [("feed", feed.name)]).record(offset.timeInterval)
+            if skewChanged, skewed == true {
+                // Nothing is lost to it (the walk's lines follow the platform's clock), but times
+                // shown and lateness windows are off by as much.
+                logger.warning("platform clock skew: new events are stamped far from the relay's clock; they are kept", metadata: [
+                    "stream": "\(stream)", "offset_seconds": "\(Int(offset.timeInterval.rounded()))",
+                ])
+            } else if skewChanged {
+                logger.notice("platform clock back in line with the relay's", metadata: [
+                    "stream": "\(stream)", "offset_seconds": "\(Int(offset.timeInterval.rounded()))",
+                ])
+            }
         }
         status.withValue {
             $0.eventsSeen += outcome.newEvents
@@ -314,6 +338,12 @@ public final class FeedPoller: Sendable {
             ])
         }
         return result.failure
+    }
+
+    /// New events stamped further behind the relay's clock than one interval and a minute (so not
+    /// explained by the wait between polls), or more than a minute ahead of it.
+    public static func isSkewed(_ offset: Duration, interval: Duration) -> Bool {
+        offset > .seconds(60) || offset < .zero - interval - .seconds(60)
     }
 
     private func loadCursor(key: String) async throws -> TimelineCursor? {

@@ -1,3 +1,4 @@
+import EventModel
 import Foundation
 
 /// Where one newest-first timeline stands, kept durable between polls and restarts. Pure value
@@ -31,17 +32,21 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
         public var lower: Date
         /// The platform's page token to continue from (a page offset, a link, an id).
         public var resume: String
-        /// When the sweep began (the relay's clock): the next sweep reads down to `since - lateness`.
+        /// When the sweep began (the relay's clock).
         public var since: Date
+        /// When the sweep began in the platform's clock, as far as it can be told: `since`, or the
+        /// newest event then if that was earlier. The next sweep reads down to `anchor - lateness`.
+        public var anchor: Date
         /// The oldest event time the sweep has read so far: where it stands.
         public var reached: Date
 
-        public init(upper: Date, lower: Date, resume: String, since: Date, reached: Date? = nil) {
+        public init(upper: Date, lower: Date, resume: String, since: Date, reached: Date? = nil, anchor: Date? = nil) {
             self.upper = upper
             self.lower = lower
             self.resume = resume
             self.since = since
             self.reached = reached ?? upper
+            self.anchor = anchor ?? since
         }
     }
 
@@ -53,13 +58,25 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
     /// once. A sweep still above it is reading events never read before (the stream is behind);
     /// below it, it is only looking again for late inserts.
     public var checkedThrough: Date?
+    /// For a timeline paged by id: the highest id read, everything between it and the previous
+    /// top read too. An id above it is new whatever its time.
+    public var top: String?
+    /// The stream's first start found it empty and nothing has been read since: the horizon is
+    /// the relay's clock's, and the first events read move it by theirs (see `TimelineWalk`).
+    public var emptyAtStart = false
+    /// The platform's clock minus the relay's, as last seen: the newest new event's time minus
+    /// when it was read (so at most the real offset). See `TimelineWalk.clockOffset`.
+    public var offset: Duration?
 
-    public init(horizon: Date, newest: Date? = nil, seen: [String: Date] = [:], backlog: Backlog? = nil, checkedThrough: Date? = nil) {
+    public init(
+        horizon: Date, newest: Date? = nil, seen: [String: Date] = [:], backlog: Backlog? = nil, checkedThrough: Date? = nil, top: String? = nil
+    ) {
         self.horizon = horizon
         self.newest = newest
         self.seen = seen
         self.backlog = backlog
         self.checkedThrough = checkedThrough
+        self.top = top
     }
 
     /// Part of the timeline has never been read: a sweep is unfinished above what was checked.
@@ -82,7 +99,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
     }
 
     /// After a walk: `newest` takes what was read, the horizon moves up to `sweepStart - lateness`
-    /// when a sweep completed (never back), and ids below the floor are forgotten (they could only
+    /// when a sweep completed (never back; `sweepStart` in the platform's clock, see `TimelineWalk`), and ids below the floor are forgotten (they could only
     /// classify as history now).
     mutating func settle(newestRead: Date?, completedSweepStartedAt sweepStart: Date?, lateness: Duration) {
         if let newestRead { newest = max(newest ?? newestRead, newestRead) }
@@ -94,14 +111,17 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
     }
 
     // A compact, stable JSON form: times as integer milliseconds, seen ids as [[id, ms]] sorted by id.
-    private enum CodingKeys: String, CodingKey { case horizon, newest, seen, backlog, checked }
-    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since, reached }
+    private enum CodingKeys: String, CodingKey { case horizon, newest, seen, backlog, checked, top, empty, offset }
+    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since, reached, anchor }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         horizon = Self.date(try container.decode(Int64.self, forKey: .horizon))
         newest = try container.decodeIfPresent(Int64.self, forKey: .newest).map(Self.date)
         checkedThrough = try container.decodeIfPresent(Int64.self, forKey: .checked).map(Self.date)
+        top = try container.decodeIfPresent(String.self, forKey: .top)
+        emptyAtStart = try container.decodeIfPresent(Bool.self, forKey: .empty) ?? false
+        offset = try container.decodeIfPresent(Int64.self, forKey: .offset).map { .milliseconds($0) }
         var seen: [String: Date] = [:]
         for pair in try container.decode([[SeenPart]].self, forKey: .seen) {
             guard pair.count == 2, case .id(let id) = pair[0], case .time(let ms) = pair[1] else {
@@ -115,7 +135,8 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
             backlog = Backlog(
                 upper: Self.date(try nested.decode(Int64.self, forKey: .upper)), lower: Self.date(try nested.decode(Int64.self, forKey: .lower)),
                 resume: try nested.decode(String.self, forKey: .resume), since: Self.date(try nested.decode(Int64.self, forKey: .since)),
-                reached: try nested.decodeIfPresent(Int64.self, forKey: .reached).map(Self.date))
+                reached: try nested.decodeIfPresent(Int64.self, forKey: .reached).map(Self.date),
+                anchor: try nested.decodeIfPresent(Int64.self, forKey: .anchor).map(Self.date))
         }
     }
 
@@ -124,6 +145,9 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
         try container.encode(Self.ms(horizon), forKey: .horizon)
         try container.encodeIfPresent(newest.map(Self.ms), forKey: .newest)
         try container.encodeIfPresent(checkedThrough.map(Self.ms), forKey: .checked)
+        try container.encodeIfPresent(top, forKey: .top)
+        if emptyAtStart { try container.encode(true, forKey: .empty) }
+        try container.encodeIfPresent(offset.map { $0.milliseconds }, forKey: .offset)
         try container.encode(seen.sorted { $0.key < $1.key }.map { [SeenPart.id($0.key), .time(Self.ms($0.value))] }, forKey: .seen)
         if let backlog {
             var nested = container.nestedContainer(keyedBy: BacklogKeys.self, forKey: .backlog)
@@ -132,6 +156,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
             try nested.encode(backlog.resume, forKey: .resume)
             try nested.encode(Self.ms(backlog.since), forKey: .since)
             try nested.encode(Self.ms(backlog.reached), forKey: .reached)
+            try nested.encode(Self.ms(backlog.anchor), forKey: .anchor)
         }
     }
 

@@ -42,9 +42,13 @@ public struct TimelineWalk: Sendable {
         /// after it is older too.
         case byTime
         /// By id (EscapeKit): an event stored late can have a high id and an old time, so only a
-        /// page whose events are all older than the line ends the phase.
+        /// page whose events are all older than the line ends the phase; and an id above every id
+        /// read before is new whatever its time says.
         case byID
     }
+
+    /// The platform's id order (for `.byID`): whether the first id sorts below the second.
+    public typealias IDOrder = @Sendable (String, String) -> Bool
 
     public private(set) var cursor: TimelineCursor
     public private(set) var pages = 0
@@ -61,28 +65,65 @@ public struct TimelineWalk: Sendable {
     /// sweep at the platform's rate limit.
     private var backlogBudget = Int.max
     private let seenBeforeHead: Int
+    private let isBelow: IDOrder
+    /// `.byID`: the highest id read before this walk; an id above it is new whatever its time.
+    private let topAtStart: String?
+    /// `.byID`: the highest id this walk read, kept as the cursor's top once everything between it
+    /// and `topAtStart` has been read.
+    private var topRead: String?
+    /// The newest event time on the walk's first page: the platform's clock at the walk's start,
+    /// as far as it can be told (events are stamped by the platform, not by the relay).
+    private var firstPageNewest: Date?
+    /// The horizon was set by the relay's clock alone (a first start, or a timeline that was empty
+    /// then): the first page read places it by the platform's, the newest event on it minus
+    /// lateness. Only then: what the baseline marked seen is below it, and an empty timeline at
+    /// the start means whatever is on it now came later.
+    private let unanchored: Bool
+    /// The newest time among the events found new (for the clock offset).
+    private var newestNew: Date?
+    /// The clock offset the cursor remembers from earlier walks.
+    private let storedOffset: Duration?
 
     /// - Parameters:
     ///   - cursor: the stream's cursor, nil on its first start.
     ///   - maxPages: pages one poll may read (at least 2: a poll continuing a sweep reads what
     ///     arrived on top and at least one page of the sweep).
     ///   - backfill: on a first start, deliver what happened in this window before `now` instead of setting a baseline.
-    public init(cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime) {
+    ///   - isBelow: for `.byID`, the platform's id order (bytes by default).
+    public init(
+        cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime,
+        isBelow: @escaping IDOrder = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    ) {
         self.now = now
         self.order = order
+        self.isBelow = isBelow
         seenBeforeHead = cursor?.seen.count ?? 0
         self.lateness = lateness
         self.maxPages = max(2, maxPages)
+        topAtStart = order == .byID ? cursor?.top : nil
+        storedOffset = cursor?.offset
         if let cursor {
             self.cursor = cursor
             phase = cursor.backlog == nil ? .sweep : .head
+            unanchored = cursor.emptyAtStart
         } else if backfill > .zero {
+            // The window is the relay's: drawn from a quiet timeline's newest event, it would
+            // deliver what happened days ago. (Events after the start are caught either way.)
             self.cursor = TimelineCursor(horizon: now.addingTimeInterval(-backfill.timeInterval))
             phase = .sweep
+            unanchored = false
         } else {
             self.cursor = TimelineCursor(horizon: now.addingTimeInterval(-lateness.timeInterval))
             phase = .baseline
+            unanchored = true
         }
+    }
+
+    /// How far the platform's clock (the newest new event's time) stood from the relay's when
+    /// this walk found new events: about zero, or minus the time they took to be read. Far below
+    /// zero, the platform's clock is behind (or it stores events late); above zero, ahead.
+    public var clockOffset: Duration? {
+        newestNew.map { .milliseconds(Int64(($0.timeIntervalSince(now) * 1000).rounded())) }
     }
 
     public var firstStep: Step { .fetch(.first) }
@@ -101,18 +142,43 @@ public struct TimelineWalk: Sendable {
 
     /// Takes the page the last step asked for, newest first, and `next`, the token of the page after
     /// it (nil when the platform says this is the last). Returns the indices of the new events on it.
-    public mutating func receive(_ page: [(id: String, time: Date)], next: String?) -> (new: [Int], step: Step) {
+    ///
+    /// `mayBeLast`: the platform gives no next-page marker and this page was shorter than asked
+    /// for. It is the last unless every event on it is new: a server that caps pages below the
+    /// size asked for would otherwise end the walk a page early, every time.
+    public mutating func receive(_ page: [(id: String, time: Date)], next: String?, mayBeLast: Bool = false) -> (new: [Int], step: Step) {
         guard phase != .finished else { return ([], .done) }
         pages += 1
+        if pages == 1, let top = page.map(\.time).max() {
+            firstPageNewest = top
+            if unanchored {
+                // Lines follow the platform's clock, never the relay's alone: with the platform's
+                // clock behind, a line drawn from the relay's would call every new event history.
+                let anchor = min(now, top).addingTimeInterval(-lateness.timeInterval)
+                cursor.horizon = min(cursor.horizon, anchor)
+            }
+        }
         var new: [Int] = []
+        /// New only by their id: their times say nothing about where the walk stands.
+        var newByID = Set<Int>()
         for (index, item) in page.enumerated() {
             newestRead = max(newestRead ?? item.time, item.time)
             oldestRead = min(oldestRead ?? item.time, item.time)
+            if order == .byID, topRead.map({ isBelow($0, item.id) }) ?? true { topRead = item.id }
             if phase == .baseline {
                 cursor.markSeen(id: item.id, time: item.time)
+            } else if cursor.seen[item.id] == nil, isAboveTop(item.id) {
+                // Read by id, an id above everything read before is new, whatever its time says
+                // (a platform's clock, or an event stored with an old time). Remembered at the floor
+                // at least, so it stays seen until the cursor's top has moved past it.
+                new.append(index)
+                if item.time < cursor.floor { newByID.insert(index) }
+                cursor.markSeen(id: item.id, time: max(item.time, cursor.floor))
+                if item.time >= cursor.floor { newestNew = max(newestNew ?? item.time, item.time) }
             } else if cursor.classify(id: item.id, time: item.time) == .new {
                 new.append(index)
                 cursor.markSeen(id: item.id, time: item.time)
+                newestNew = max(newestNew ?? item.time, item.time)
             }
         }
         let line = self.line
@@ -123,9 +189,13 @@ public struct TimelineWalk: Sendable {
         let passed: Bool
         switch order {
         case .byTime: passed = page.contains { head ? $0.time <= line : $0.time < line }
-        case .byID: passed = page.allSatisfy { head ? $0.time <= line : $0.time < line }
+        case .byID:
+            passed = page.indices.allSatisfy { index in
+                (head ? page[index].time <= line : page[index].time < line) && !newByID.contains(index)
+            }
         }
-        guard let next, !page.isEmpty, !passed else { return (new, passedTheLine()) }
+        let last = next == nil || (mayBeLast && new.count < page.count)
+        guard let next, !last, !page.isEmpty, !passed else { return (new, passedTheLine()) }
         // With a sweep to continue, the head leaves it at least one page of the budget.
         let budget = phase == .head ? maxPages - 1 : phase == .backlog ? backlogBudget : maxPages
         guard pages < budget else { return (new, cut(resume: next)) }
@@ -144,13 +214,34 @@ public struct TimelineWalk: Sendable {
         }
     }
 
+    private func isAboveTop(_ id: String) -> Bool {
+        guard let topAtStart else { return false }
+        return isBelow(topAtStart, id)
+    }
+
+    /// When the sweep began, in the platform's clock as far as it can be told: the relay's clock,
+    /// or the newest event on the first page if that is earlier (events inserted since then are
+    /// stamped at least that late, minus lateness, by the clock that stamps them). Nil when
+    /// nothing was read: with no event to go by, the line stays where it was.
+    ///
+    /// On a quiet timeline the newest event is old, and a line drawn from it would have every poll
+    /// read the same pages again: the platform's clock is then `now` plus the offset seen when
+    /// events last arrived (their time minus when they were read: never above the real offset,
+    /// so the line it draws is never too high).
+    private var sweepAnchor: Date? {
+        firstPageNewest.map { top in
+            min(now, max(top, storedOffset.map { now.addingTimeInterval($0.timeInterval) } ?? top))
+        }
+    }
+
     private mutating func passedTheLine() -> Step {
         switch phase {
         case .baseline, .sweep:
             markChecked(through: newestRead)
-            return finish(sweepStartedAt: now)
+            advanceTop()
+            return finish(sweepStartedAt: sweepAnchor)
         case .head:
-            guard var backlog = cursor.backlog else { return finish(sweepStartedAt: now) }
+            guard var backlog = cursor.backlog else { return finish(sweepStartedAt: sweepAnchor) }
             let headFoundNew = cursor.seen.count > seenBeforeHead
             backlogBudget = headFoundNew ? min(maxPages, pages + max(1, maxPages / 4)) : maxPages
             // Everything above the old line is read now: the next poll's head starts from here,
@@ -162,9 +253,10 @@ public struct TimelineWalk: Sendable {
             guard pages < maxPages else { return finish(sweepStartedAt: nil) }
             return .fetch(.token(backlog.resume))
         case .backlog:
-            let started = cursor.backlog?.since ?? now
+            let started = cursor.backlog?.anchor ?? sweepAnchor
             markChecked(through: cursor.backlog?.upper)
             cursor.backlog = nil
+            advanceTop()
             return finish(sweepStartedAt: started)
         case .finished:
             return .done
@@ -178,9 +270,11 @@ public struct TimelineWalk: Sendable {
             // Nothing from before the first start is owed: what could not be read is history,
             // including events at the very millisecond of the oldest one read (bursts share them).
             cursor.horizon = max(cursor.horizon, (oldestRead ?? cursor.horizon).addingTimeInterval(0.001))
+            advanceTop()
         case .sweep:
             cursor.backlog = TimelineCursor.Backlog(
-                upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now, reached: oldestRead ?? line)
+                upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now, reached: oldestRead ?? line,
+                anchor: sweepAnchor)
         case .head:
             // More arrived than one poll reads: the sweep goes on from here. What lies between here
             // and where it had got to is read again (as seen ids) on the way down.
@@ -203,6 +297,12 @@ public struct TimelineWalk: Sendable {
         return finish(sweepStartedAt: nil)
     }
 
+    /// Everything between the old top and the highest id read has been read: the top moves up.
+    private mutating func advanceTop() {
+        guard order == .byID, let topRead else { return }
+        if cursor.top.map({ isBelow($0, topRead) }) ?? true { cursor.top = topRead }
+    }
+
     private mutating func markChecked(through top: Date?) {
         guard let top else { return }
         cursor.checkedThrough = max(cursor.checkedThrough ?? top, top)
@@ -210,6 +310,8 @@ public struct TimelineWalk: Sendable {
 
     @discardableResult
     private mutating func finish(sweepStartedAt: Date?) -> Step {
+        if unanchored { cursor.emptyAtStart = firstPageNewest == nil }
+        if let clockOffset { cursor.offset = clockOffset }
         cursor.settle(newestRead: newestRead, completedSweepStartedAt: sweepStartedAt, lateness: lateness)
         phase = .finished
         return .done

@@ -32,7 +32,7 @@ public struct EscapeKitFeed: EventFeed {
     public func poll(stream: String, cursor: TimelineCursor?, now: Date) async -> StreamPoll {
         await TimelineWalk.run(
             cursor: cursor, now: now, lateness: configuration.lateness, maxPages: configuration.maxPages,
-            backfill: .seconds(configuration.backfillHours * 3600), order: .byID
+            backfill: .seconds(configuration.backfillHours * 3600), order: .byID, isBelow: EscapeKitID.isBelow
         ) { request throws(FeedError) in
             switch request {
             case .first: try await page(from: nil, now: now)
@@ -41,8 +41,9 @@ public struct EscapeKitFeed: EventFeed {
         }
     }
 
-    /// One page: the events below `from` (nil: the newest), and the token of the page after it
-    /// (nil when this one is short, so the last).
+    /// One page: the events below `from` (nil: the newest), and the token of the page after it:
+    /// the lowest id on it. A short page is the last unless all of it is new (`mayBeLast`): a
+    /// server may serve fewer than `page_size` events a page.
     public func page(from: String?, now: Date) async throws(FeedError) -> TimelinePage {
         if let from, from.isEmpty { throw FeedError.badResponse("unreadable resume point (an empty id)") }
         let response = try await get(url(pageFrom: from), now: now)
@@ -53,11 +54,12 @@ public struct EscapeKitFeed: EventFeed {
             // Paging on would read the same page forever.
             throw FeedError.badResponse("the server ignored page_from: asked for ids below \(from), got \(stray.id)")
         }
-        guard page.entries >= configuration.pageSize else {
-            return TimelinePage(events: page.events, next: nil, malformed: page.malformed)
+        let short = page.entries < configuration.pageSize
+        guard let lowest = page.lowestID else {
+            if short { return TimelinePage(events: page.events, next: nil, malformed: page.malformed) }
+            throw FeedError.badResponse("a full page without any event id: cannot page on")
         }
-        guard let lowest = page.lowestID else { throw FeedError.badResponse("a full page without any event id: cannot page on") }
-        return TimelinePage(events: page.events, next: lowest, malformed: page.malformed)
+        return TimelinePage(events: page.events, next: lowest, malformed: page.malformed, mayBeLast: short)
     }
 
     /// The events URL with `page_size`, the filters and `page_from` added to `api_url`'s query.

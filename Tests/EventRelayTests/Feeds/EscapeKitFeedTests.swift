@@ -30,7 +30,7 @@ struct EscapeKitFeedTests {
         fake.publish(EscapeKitEventFactory.run(from: 1, count: 12, start: Self.at(-1000)))
         let first = await feed.poll(stream: "events", cursor: nil, now: Self.base)
         #expect(first.events.isEmpty && first.failure == nil && first.cursor != nil, "nothing old is sent")
-        #expect(first.pages == 1, "the first page is already older than the lateness window")
+        #expect(first.pages == 3, "the baseline reads the lateness window below the newest event: all twelve, a second apart")
         fake.publish(EscapeKitEventFactory.run(from: 13, count: 8, start: Self.at(10)))
         let second = await feed.poll(stream: "events", cursor: first.cursor, now: Self.at(60))
         #expect(second.events.map(\.id) == (13...20).map(String.init))
@@ -120,7 +120,8 @@ struct EscapeKitFeedTests {
         let third = await feed.poll(stream: "events", cursor: second.cursor, now: Self.at(70))
         #expect(third.failure == nil)
         #expect(third.events.map(\.id) == (1...4).map(String.init))
-        #expect(fake.pageRequests.last?.query["page_from"] == "5")
+        // Resumed at 5; the short page below it is all new, so one more (empty) page is asked for.
+        #expect(fake.pageRequests.suffix(2).map { $0.query["page_from"] } == ["5", "1"])
         await fake.stop()
     }
 
@@ -184,7 +185,8 @@ struct EscapeKitFeedTests {
 
     /// Pages ordered by id: an event stored late can have a HIGHER id than new ones and an old
     /// time. A walk that stopped at the first event older than its line would never read the new
-    /// events below it; an id-ordered walk stops only at a page whose events are all older.
+    /// events below it; an id-ordered walk stops only at a page whose events are all older. The
+    /// late one itself is new too: its id is above everything read before.
     @Test func anOldEventAboveNewIdsDoesNotHideThem() async throws {
         let fake = try FakeEscapeKit()
         let client = try CurlHTTPClient()
@@ -201,8 +203,8 @@ struct EscapeKitFeedTests {
             cursor = result.cursor
         }
         #expect(delivered.contains("10"), "a new event on the page that holds the old one is read")
-        #expect(Set(delivered) == Set((6...13).map(String.init)), "and those on the page after it")
-        #expect(delivered.count == 8)
+        #expect(Set(delivered) == Set((6...14).map(String.init)), "and those on the page after it, and the late one")
+        #expect(delivered.count == 9)
         await fake.stop()
     }
 
@@ -371,5 +373,78 @@ struct EscapeKitFaultTests {
         ).poll(stream: "events", cursor: nil, now: Date())
         let error = try #require(refused.failure)
         #expect(!error.isRateLimit && !error.isUnauthorized && !error.description.contains(Self.token))
+    }
+}
+
+/// Losses found by a user on the walk's edges: pages capped below `page_size`, a platform clock
+/// behind the relay's, and ids above everything read carrying old times.
+@Suite("EscapeKit feed: capped pages, skewed clocks, old times on new ids")
+struct EscapeKitEdgeTests {
+    static func at(_ seconds: TimeInterval) -> Date { EscapeKitFeedTests.at(seconds) }
+
+    @Test func aServerServingFewerThanPageSizeLosesNothing() async throws {
+        let fake = try FakeEscapeKit()
+        fake.capPages(at: 8)
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let feed = EscapeKitFeedTests.feed(fake, client, pageSize: 10)
+        fake.publish(EscapeKitEventFactory.run(from: 1, count: 3, start: Self.at(-1000)))
+        let first = await feed.poll(stream: "events", cursor: nil, now: Self.at(0))
+        fake.publish(EscapeKitEventFactory.run(from: 100, count: 60, start: Self.at(10)))
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: Self.at(60))
+        #expect(second.failure == nil)
+        #expect(second.events.map(\.id) == (100..<160).map(String.init), "all 60 over pages of 8, once each")
+        let third = await feed.poll(stream: "events", cursor: second.cursor, now: Self.at(90))
+        #expect(third.events.isEmpty)
+        // A short page holding seen events is the last: the walk asks no further.
+        #expect(third.pages == 1, "\(third.pages) pages")
+        await fake.stop()
+    }
+
+    @Test(arguments: [true, false])
+    func aPlatformClockTenMinutesBehindLosesNothingAndIsReported(emptyAtStart: Bool) async throws {
+        let fake = try FakeEscapeKit()
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let feed = EscapeKitFeedTests.feed(fake, client)
+        let skew: TimeInterval = -600
+        if !emptyAtStart { fake.publish(EscapeKitEventFactory.run(from: 1, count: 3, start: Self.at(skew - 3600))) }
+        let first = await feed.poll(stream: "events", cursor: nil, now: Self.at(0))
+        #expect(first.events.isEmpty)
+        // 15 events happen after the start, stamped by the platform's clock, 600 s behind.
+        fake.publish(EscapeKitEventFactory.run(from: 10, count: 15, start: Self.at(5 + skew), step: 1))
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: Self.at(30))
+        #expect(second.events.map(\.id) == (10..<25).map(String.init))
+        let offset = try #require(second.clockOffset)
+        #expect(abs(offset.timeInterval - (19 + skew - 30)) < 1, "the newest new event's time minus now: \(offset)")
+        #expect(FeedPoller.isSkewed(offset, interval: .seconds(30)))
+        await fake.stop()
+    }
+
+    @Test func anIDAboveEverythingReadIsNewEvenWithTheSeedsOwn1970Timestamp() async throws {
+        let fake = try FakeEscapeKit()
+        let client = try CurlHTTPClient()
+        defer { client.shutdown() }
+        let feed = EscapeKitFeedTests.feed(fake, client, pageSize: 3)
+        fake.publish(EscapeKitEventFactory.run(from: 100, count: 4, start: Self.at(-10)))
+        let first = await feed.poll(stream: "events", cursor: nil, now: Self.at(0))
+        #expect(first.events.isEmpty && first.cursor?.top == "103")
+        // The seed's example: `"timestamp": 12343434343434` ns, 3.4 hours into 1970. Seven of them,
+        // more than two pages of three, with ids above everything read.
+        let ancient = (0..<7).map { index in
+            EscapeKitEventFactory.event(id: 200 + index, at: Date(timeIntervalSince1970: 12343.434343434 + Double(index)))
+        }
+        fake.publish(ancient)
+        let second = await feed.poll(stream: "events", cursor: first.cursor, now: Self.at(60))
+        #expect(second.events.map(\.id).sorted() == (200..<207).map(String.init))
+        #expect(second.cursor?.top == "206")
+        // Read again, never delivered twice, even once their seen entries would be forgotten.
+        var cursor = second.cursor
+        for poll in 0..<3 {
+            let again = await feed.poll(stream: "events", cursor: cursor, now: Self.at(400 + Double(poll) * 400))
+            #expect(again.events.isEmpty, "poll \(poll): \(again.events.map(\.id))")
+            cursor = again.cursor
+        }
+        await fake.stop()
     }
 }

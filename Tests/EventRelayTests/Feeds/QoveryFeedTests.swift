@@ -400,3 +400,30 @@ enum QoveryHTTPDate {
         return formatter.string(from: date)
     }
 }
+
+@Suite("Qovery feed: a platform clock behind the relay's")
+struct QoverySkewTests {
+    /// Found by a user: with Qovery's clock 10 minutes behind, all 15 new events were called
+    /// history (lines drawn from the relay's clock) and dropped without a word.
+    @Test(arguments: [true, false])
+    func tenMinutesBehindLosesNothingAndIsReported(emptyAtStart: Bool) async throws {
+        let rig = try QoveryRig()
+        let base = Date(timeIntervalSince1970: 1_770_000_000)
+        let skew: TimeInterval = -600
+        if !emptyAtStart { rig.qovery.publish(QoveryEventFactory.burst("old", count: 6, from: base.addingTimeInterval(skew - 3600), step: 1)) }
+        let first = await rig.poll(nil, at: base)
+        #expect(first.events.isEmpty && first.failure == nil)
+        rig.qovery.publish(QoveryEventFactory.burst("new", count: 15, from: base.addingTimeInterval(skew + 5), step: 1))
+        let second = await rig.poll(first.cursor, at: base.addingTimeInterval(30))
+        #expect(second.events.count == 15 && second.failure == nil, "\(second.events.map(\.id))")
+        let offset = try #require(second.clockOffset)
+        #expect(FeedPoller.isSkewed(offset, interval: .seconds(30)) && offset < .seconds(-600))
+        // Quiet afterwards: nothing twice; once the sweep after the arrival is done, a walk reads
+        // one page (its line follows the offset seen, not the quiet timeline's newest event).
+        let third = await rig.poll(second.cursor, at: base.addingTimeInterval(1200))
+        let fourth = await rig.poll(third.cursor, at: base.addingTimeInterval(1230))
+        #expect(third.events.isEmpty && fourth.events.isEmpty)
+        #expect(fourth.pages == 1, "\(fourth.pages) pages")
+        await rig.finish()
+    }
+}

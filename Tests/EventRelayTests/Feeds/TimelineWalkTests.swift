@@ -10,6 +10,16 @@ struct SimulatedTimeline {
     /// Ordered by id, handed out when stored (EscapeKit): a late event goes on top, with its old time.
     var order: TimelineWalk.Order = .byTime
 
+    /// By id: the order ids were handed out in (the platform's id order).
+    let ranks = Ranks()
+
+    final class Ranks: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ranks: [String: Int] = [:]
+        func add(_ id: String) { lock.withLock { ranks[id] = ranks[id] ?? ranks.count } }
+        func isBelow(_ a: String, _ b: String) -> Bool { lock.withLock { (ranks[a] ?? -1) < (ranks[b] ?? -1) } }
+    }
+
     init(pageSize: Int, order: TimelineWalk.Order = .byTime) {
         self.pageSize = pageSize
         self.order = order
@@ -19,6 +29,7 @@ struct SimulatedTimeline {
     mutating func insert(id: String, time: Date) {
         let index = order == .byID ? 0 : entries.firstIndex { $0.time < time } ?? entries.count
         entries.insert((id, time), at: index)
+        ranks.add(id)
     }
 
     func page(_ request: TimelineWalk.Request) -> (items: [(id: String, time: Date)], next: String?) {
@@ -35,7 +46,10 @@ struct SimulatedTimeline {
         _ cursor: TimelineCursor?, now: Date, lateness: Duration = .seconds(300), maxPages: Int, backfill: Duration = .zero,
         failAtPage: Int? = nil, beforePage: (inout SimulatedTimeline, Int) -> Void = { _, _ in }
     ) -> (cursor: TimelineCursor?, new: [String], pages: Int) {
-        var walk = TimelineWalk(cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order)
+        let ranks = self.ranks
+        var walk = TimelineWalk(
+            cursor: cursor, now: now, lateness: lateness, maxPages: maxPages, backfill: backfill, order: order,
+            isBelow: { ranks.isBelow($0, $1) })
         var new: [String] = []
         var step = walk.firstStep
         var served = 0
@@ -93,9 +107,9 @@ struct TimelineWalkTests {
         #expect(first.new.isEmpty)
         let cursor = try #require(first.cursor)
         #expect(cursor.newest == Self.at(1140))
-        #expect(cursor.horizon == Self.at(850), "now - lateness")
-        #expect(first.pages == 2, "1140…1020, then 960…840, which reaches below 850")
-        #expect(cursor.seen.count == 5, "the events from 900 s up are remembered")
+        #expect(cursor.horizon == Self.at(840), "the newest event - lateness: the platform's clock, not the relay's")
+        #expect(first.pages == 3, "1140…1020, 960…840, then 780…660, which reaches below 840")
+        #expect(cursor.seen.count == 6, "the events from 840 s up are remembered")
         // A late insert after the start, inside the window, is delivered; one far below it is history.
         timeline.insert(id: "late", time: Self.at(900))
         timeline.insert(id: "ancient", time: Self.at(100))
@@ -158,7 +172,7 @@ struct TimelineWalkTests {
         let result = timeline.poll(cursor, now: Self.at(200), maxPages: 2)
         let backlog = try #require(result.cursor?.backlog)
         #expect(backlog.upper == Self.at(129), "where the sweep began: the newest event")
-        #expect(backlog.lower == Self.at(-299), "the line it must pass: the first start - lateness")
+        #expect(backlog.lower == Self.at(-300), "the line it must pass: the first start's newest event - lateness")
         #expect(backlog.resume == "10" && backlog.since == Self.at(200) && backlog.reached == Self.at(120))
         #expect(result.new.count == 10)
     }
@@ -304,14 +318,23 @@ struct TimelineWalkTests {
         Self.simulate(seed: seed, order: .byID)
     }
 
-    static func simulate(seed: Int, order: TimelineWalk.Order) {
+    /// The same with the platform's clock (which stamps events) behind or ahead of the relay's
+    /// by more than the lateness window: lines drawn by the relay's clock alone lose everything.
+    @Test(arguments: [-600.0, -3600, 600], [TimelineWalk.Order.byTime, .byID])
+    func randomisedTimelinesWithASkewedPlatformClockLoseNothing(skew: Double, order: TimelineWalk.Order) {
+        for seed in 0..<25 { Self.simulate(seed: seed, order: order, skew: skew) }
+    }
+
+    static func simulate(seed: Int, order: TimelineWalk.Order, skew: Double = 0) {
         var random = SeededRandom(seed: UInt64(seed) &+ 1)
         var timeline = SimulatedTimeline(pageSize: 2 + random.next(6), order: order)
         let maxPages = 1 + random.next(5)
         let lateness = Duration.seconds(300)
+        // `clock` is the platform's, which stamps events; the relay's runs `skew` behind it.
         var clock = 10_000.0
+        var relay: Date { Self.at(clock - skew) }
         for index in 0..<random.next(30) { timeline.insert(id: "pre\(index)", time: Self.at(clock - Double(index) * 7)) }
-        var cursor = timeline.poll(nil, now: Self.at(clock), lateness: lateness, maxPages: 50).cursor
+        var cursor = timeline.poll(nil, now: relay, lateness: lateness, maxPages: 50).cursor
         var published: [String] = []
         var delivered: [String] = []
         var serial = 0
@@ -330,7 +353,7 @@ struct TimelineWalkTests {
             let midWalk = random.next(3) == 0 ? random.next(6) : 0
             let failAt = random.next(6) == 0 ? 1 + random.next(4) : nil
             var inner = random
-            let result = timeline.poll(cursor, now: Self.at(clock), lateness: lateness, maxPages: maxPages, failAtPage: failAt) { timeline, _ in
+            let result = timeline.poll(cursor, now: relay, lateness: lateness, maxPages: maxPages, failAtPage: failAt) { timeline, _ in
                 publish(&timeline, count: midWalk, random: &inner)
             }
             random = inner
@@ -340,7 +363,7 @@ struct TimelineWalkTests {
         }
         // Quiet polls until every backlog is read.
         for _ in 0..<400 where cursor?.backlog != nil || Set(delivered).count < published.count {
-            let result = timeline.poll(cursor, now: Self.at(clock), lateness: lateness, maxPages: maxPages)
+            let result = timeline.poll(cursor, now: relay, lateness: lateness, maxPages: maxPages)
             cursor = result.cursor ?? cursor
             delivered += result.new
             clock += 1

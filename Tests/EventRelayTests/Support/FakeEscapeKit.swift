@@ -23,6 +23,10 @@ final class FakeEscapeKit: @unchecked Sendable {
     /// page); returning a response answers with it instead of the page.
     private var beforePage: (@Sendable (String?) -> HTTPServerResponse?)?
     private(set) var recorder: RecordingServer!
+    /// The most events a page holds, whatever `page_size` asks for (servers cap pages).
+    private var pageCap = Int.max
+
+    func capPages(at cap: Int) { lock.withLock { pageCap = cap } }
 
     init(token: String = "ek-secret-token-0123", authHeader: String = "Authorization", authScheme: String = "Bearer", defaultPageSize: Int = 20) throws {
         self.token = token
@@ -70,7 +74,7 @@ final class FakeEscapeKit: @unchecked Sendable {
         let page = lock.withLock {
             Array(events.lazy.filter { entry in
                 (from.map { Self.isBelow(entry.id, $0) } ?? true) && Self.matches(entry.event, request.query)
-            }.prefix(size).map(\.event))
+            }.prefix(min(size, pageCap)).map(\.event))
         }
         return json(200, String(decoding: JSONValue.array(page).encoded(), as: UTF8.self))
     }
