@@ -69,7 +69,7 @@ public enum ScalingoCatalog {
             }
             return "\(app ?? "App") scaled" + (changes.isEmpty ? "" : ": \(changes.joined(separator: ", "))") + by
         case "run":
-            let command = text("command").map { " `\($0.prefix(120))`" } ?? " a one-off"
+            let command = text("command").map { " `\(EventPresentation.clip($0, 120))`" } ?? " a one-off"
             return "\(who ?? "Someone") ran\(command)\(on)"
         case "login_lock":
             return "Account \(who ?? "?") locked after repeated failed logins" + (text("remote_ip").map { " (from \($0))" } ?? "")

@@ -91,7 +91,7 @@ enum ScalingoPresenter {
             p.fact("Requested by add-on", d.text("addon_provider"))
         case "run":
             p.set(.warning, "Console opened")
-            p.fact("Command", d.text("command").map { String($0.prefix(500)) }, code: true)
+            p.fact("Command", d.text("command").map { EventPresentation.clip($0, 500) }, code: true)
             if case .bool(let detached)? = d["detached"] { p.fact("Detached", PresentationBuilder.yesNo(detached)) }
             if let size = d["audit_log_size"]?.intValue { p.fact("Audit log", "\(size) bytes") }
         case "new_app":
@@ -261,7 +261,7 @@ enum ScalingoPresenter {
             p.set(GenericPresenter.tone(of: event.category), event.summary.prefix(1).uppercased() + event.summary.dropFirst())
             for (key, value) in (d.objectValue ?? [:]).sorted(by: { $0.key < $1.key }).prefix(8)
             where !PresentationBuilder.secretLooking(key) {
-                p.fact(key.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value.scalarText.map { String($0.prefix(200)) })
+                p.fact(key.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value.scalarText.map { EventPresentation.clip($0, 200) })
             }
         }
         p.link("Open in Scalingo", event.details?["dashboard_url"]?.stringValue)

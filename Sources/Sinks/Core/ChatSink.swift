@@ -184,12 +184,10 @@ public enum ChatIcon {
 
 /// How every chat message words and cuts things.
 public enum ChatText {
-    public static let marker = "… (truncated)"
+    public static let marker = EventPresentation.truncationMarker
 
     /// At most `limit` characters, the cut ones replaced by a visible marker.
-    public static func clip(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(max(0, limit - marker.count))) + marker
-    }
+    public static func clip(_ text: String, _ limit: Int) -> String { EventPresentation.clip(text, limit) }
 
     /// `2026-12-03 17:20:05 Europe/Paris` (`UTC` for UTC).
     public static func time(_ date: Date, in zone: TimeZone) -> String {

@@ -1,0 +1,82 @@
+import EventModel
+import Feeds
+import Foundation
+import Sinks
+import Testing
+
+/// What users reported of messages: text cut without saying so, failures without their reason,
+/// variable changes without the variable's name, crashes shown as information, and backslashes
+/// before underscores.
+@Suite("Messages say what was cut, why it failed, and read as written")
+struct MessageRenderingTests {
+    static let now = Date(timeIntervalSince1970: 1_764_763_200)
+
+    /// Every destination kind, Slack included, with the settings the golden tests use.
+    static func everyDestination() throws -> [(String, any SinkSettings)] {
+        let slack = try #require(SinkRegistry.kinds.named("slack"))
+        let slackSettings = try slack.read(JSONSettingsSource(api: ["url": .string("https://hooks.slack.com/services/T0/B0/abcdefghijkl")]))
+        return [("slack", slackSettings)] + (try SlackGoldenTests.destinationSettings())
+    }
+
+    /// Every string a destination receives for an event, as its reader sees it (an e-mail's
+    /// base64 parts decoded).
+    static func texts(_ event: Event, kind: String, settings: any SinkSettings, presenter: any EventPresenter = PlatformPresenter()) async -> [String] {
+        let request = await DryRun.render(event, for: Subscription(id: "s", settings: settings), presenter: presenter, now: now)
+        if kind == "email", let message = request["message"]?.stringValue {
+            return message.components(separatedBy: "Content-Transfer-Encoding: base64\r\n\r\n").dropFirst().compactMap { part in
+                let encoded = (part.components(separatedBy: "\r\n--").first ?? "").replacingOccurrences(of: "\r\n", with: "")
+                return Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        return strings(in: request["body"] ?? .null)
+    }
+
+    static func strings(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text): return [text]
+        case .array(let items): return items.flatMap(strings(in:))
+        case .object(let fields): return fields.values.flatMap(strings(in:))
+        default: return []
+        }
+    }
+
+    static func scalingo(_ type: String, typeData: JSONValue) throws -> Event {
+        try #require(ScalingoEvents.normalize(.object([
+            "id": .string("ev-\(type)"), "type": .string(type), "created_at": .string("2025-12-03T11:59:00.000Z"), "app_name": .string("web-prod"),
+            "user": .object(["username": .string("ann"), "email": .string("ann@example.com"), "id": .string("us-1")]), "type_data": typeData,
+        ]), feed: "scalingo", environment: nil, fetchedAt: now))
+    }
+
+    static func qovery(_ type: String, fields: [String: JSONValue] = [:]) throws -> Event {
+        var raw: [String: JSONValue] = [
+            "id": .string("3c90c3cc-0d44-4b50-8888-000000000001"), "timestamp": .string("2025-12-03T11:59:00Z"), "event_type": .string(type),
+            "target_id": .string("7e1b0a9c-0000-4000-8000-000000000001"), "target_name": .string("api"), "target_type": .string("APPLICATION"),
+            "origin": .string("CONSOLE"), "triggered_by": .string("ann@example.com"), "project_name": .string("shop"),
+            "environment_name": .string("production"),
+        ]
+        raw.merge(fields) { $1 }
+        return try #require(QoveryEvents.normalize(.object(raw), feed: "qovery", environment: nil, fetchedAt: now))
+    }
+
+    // MARK: 1. Cut text says it was cut
+
+    @Test func aLongConsoleCommandIsCutWithTheMarkerInEveryDestination() async throws {
+        let command = "bundle exec rails runner '" + String(repeating: "Order.find_each(&:touch); ", count: 80) + "'"
+        let run = try Self.scalingo("run", typeData: .object(["command": .string(command)]))
+        let fact = try #require(PlatformPresenter().present(run).facts.first { $0.label == "Command" })
+        #expect(fact.value.count < command.count && fact.value.hasSuffix(ChatText.marker), "the presentation's command says it was cut")
+        #expect(run.summary.contains(ChatText.marker), "the one-line summary (what webhooks carry) says it was cut: \(run.summary)")
+        for (kind, settings) in try Self.everyDestination() {
+            let texts = await Self.texts(run, kind: kind, settings: settings)
+            #expect(!texts.isEmpty, "\(kind) rendered something")
+            #expect(texts.contains { $0.contains(ChatText.marker) }, "\(kind): the command is cut without the marker")
+            #expect(!texts.contains { $0.contains(command) } || kind == "webhook", "\(kind) shows the whole command")
+        }
+    }
+
+    @Test func aShortCommandIsShownWhole() throws {
+        let run = try Self.scalingo("run", typeData: .object(["command": .string("bundle exec rake db:migrate")]))
+        #expect(PlatformPresenter().present(run).facts.contains(EventPresentation.Fact("Command", "bundle exec rake db:migrate", code: true)))
+        #expect(!run.summary.contains(ChatText.marker))
+    }
+}
