@@ -79,4 +79,52 @@ struct MessageRenderingTests {
         #expect(PlatformPresenter().present(run).facts.contains(EventPresentation.Fact("Command", "bundle exec rake db:migrate", code: true)))
         #expect(!run.summary.contains(ChatText.marker))
     }
+
+    // MARK: 2. Qovery: why it failed, which variable
+
+    @Test(arguments: [
+        ["change": JSONValue.string(#"{"status":"DEPLOYMENT_ERROR","message":"Image build failed: exit code 137"}"#)],
+        ["change": .string(#"{"error":{"message":"Image build failed: exit code 137"}}"#)],
+        ["change": .string("Image build failed: exit code 137")],
+        ["reason": .string("Image build failed: exit code 137")],
+        ["error_message": .string("Image build failed: exit code 137")],
+    ])
+    func aQoveryFailureShowsItsReason(fields: [String: JSONValue]) async throws {
+        let failed = try Self.qovery("DEPLOY_FAILED", fields: fields)
+        let presentation = PlatformPresenter().present(failed)
+        #expect(presentation.tone == .failure)
+        #expect(presentation.facts.contains { $0.label == "Reason" && $0.value == "Image build failed: exit code 137" }, "\(presentation.facts)")
+        #expect(presentation.fallback.contains("exit code 137"), "the one-line text says why too: \(presentation.fallback)")
+        for (kind, settings) in try Self.everyDestination() where kind != "webhook" {
+            #expect(await Self.texts(failed, kind: kind, settings: settings).contains { $0.contains("exit code 137") }, "\(kind)")
+        }
+    }
+
+    @Test func aQoverySuccessHasNoReasonAndAFailureWithoutOneSaysNothingMade() throws {
+        let deployed = try Self.qovery("DEPLOYED", fields: ["change": .string(#"{"message":"all good"}"#)])
+        #expect(!PlatformPresenter().present(deployed).facts.contains { $0.label == "Reason" })
+        let bare = try Self.qovery("DEPLOY_FAILED")
+        #expect(!PlatformPresenter().present(bare).facts.contains { $0.label == "Reason" })
+    }
+
+    @Test(arguments: ["VARIABLE", "SECRET"])
+    func aQoveryVariableChangeNamesTheVariableButNeverItsValue(subTarget: String) async throws {
+        let updated = try Self.qovery("UPDATE", fields: [
+            "sub_target_type": .string(subTarget), "change": .string(#"{"key":"STRIPE_KEY","value":"sk_live_NEW_MUST_NOT_LEAK"}"#),
+            "original_change": .string(#"{"key":"STRIPE_KEY","value":"sk_live_OLD_MUST_NOT_LEAK"}"#),
+        ])
+        let deleted = try Self.qovery("DELETE", fields: [
+            "sub_target_type": .string(subTarget), "original_change": .string(#"{"key":"OLD_TOKEN","value":"sk_live_OLD_MUST_NOT_LEAK"}"#),
+        ])
+        for (event, name) in [(updated, "STRIPE_KEY"), (deleted, "OLD_TOKEN")] {
+            let presentation = PlatformPresenter().present(event)
+            #expect(presentation.facts.contains { $0.value == name }, "\(event.type): \(presentation.facts)")
+            #expect(presentation.fallback.contains(name), "\(presentation.fallback)")
+            for (kind, settings) in try Self.everyDestination() {
+                let texts = await Self.texts(event, kind: kind, settings: settings)
+                if kind != "webhook" { #expect(texts.contains { $0.contains(name) }, "\(kind) \(event.type) names the variable") }
+                #expect(!texts.contains { $0.contains("MUST_NOT_LEAK") }, "\(kind) \(event.type) shows a value")
+            }
+        }
+    }
 }
