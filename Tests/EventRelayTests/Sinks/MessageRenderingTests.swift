@@ -127,4 +127,21 @@ struct MessageRenderingTests {
             }
         }
     }
+
+    // MARK: 3. Scalingo crashes
+
+    @Test(arguments: ["app_crashed", "app_crashed_repeated"])
+    func aScalingoCrashIsAFailureNamingItsAppOnce(type: String) async throws {
+        let crash = try Self.scalingo(type, typeData: .object([:]))
+        #expect(crash.category == .appCrashed)
+        let presentation = PlatformPresenter().present(crash)
+        #expect(presentation.tone == .failure)
+        #expect(presentation.subject == "web-prod")
+        #expect(ChatText.headline(presentation).components(separatedBy: "web-prod").count == 2, "\(ChatText.headline(presentation))")
+        #expect(presentation.fallback.components(separatedBy: "web-prod").count == 2, "\(presentation.fallback)")
+        #expect(presentation.fallback.components(separatedBy: "ann").count <= 2, "\(presentation.fallback)")
+        let slack = try #require(try Self.everyDestination().first { $0.0 == "slack" })
+        let texts = await Self.texts(crash, kind: "slack", settings: slack.1)
+        #expect(texts.contains { $0.hasPrefix(":x:") }, "Slack shows a failure: \(texts)")
+    }
 }
