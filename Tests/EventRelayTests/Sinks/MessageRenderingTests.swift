@@ -144,4 +144,24 @@ struct MessageRenderingTests {
         let texts = await Self.texts(crash, kind: "slack", settings: slack.1)
         #expect(texts.contains { $0.hasPrefix(":x:") }, "Slack shows a failure: \(texts)")
     }
+
+    // MARK: 4. Markdown escaping for what each renderer reads
+
+    @Test(arguments: ["mattermost", "rocketchat", "discord", "teams"])
+    func underscoresInsideNamesAreNotEscapedButEmphasisIs(kind: String) async throws {
+        let presenter = StubPresenter(presentation: EventPresentation(
+            tone: .info, title: "Deploy", subject: "my_app",
+            facts: [
+                .init("App", "my_app"), .init("Worker", "queue_worker_2"), .init("Note", "an _emphasised_ word and __init__"),
+            ],
+            links: [.init("my_app logs", "https://x.test/a"), .init("my_app page", "https://x.test/b")], fallback: "Deploy my_app"))
+        let settings = try ChatSinksTests.settings(kind)
+        let texts = await Self.texts(Fixtures.event(type: "deployment", app: "my_app"), kind: kind, settings: settings, presenter: presenter)
+        let all = texts.joined(separator: "\n")
+        #expect(!all.contains(#"my\_app"#) && !all.contains(#"queue\_worker"#), "\(kind): \(all)")
+        #expect(texts.contains("my_app") || texts.contains { $0.contains("my_app") }, "\(kind)")
+        #expect(all.contains("queue_worker_2"), "\(kind)")
+        #expect(!all.contains(" _emphasised_ "), "\(kind): emphasis from event text is still neutralised")
+        #expect(!all.contains(" __init__"), "\(kind): emphasis from event text is still neutralised")
+    }
 }
