@@ -66,6 +66,15 @@ public struct EventPresentation: Sendable, Equatable {
         self.fallback = fallback
     }
 
+    /// What ends every text cut short, wherever it is cut (a presenter's fact, a summary, a
+    /// destination's limit): a reader always knows there was more.
+    public static let truncationMarker = "… (truncated)"
+
+    /// At most `limit` characters, the cut ones replaced by `truncationMarker`.
+    public static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(max(0, limit - truncationMarker.count))) + truncationMarker
+    }
+
     /// Only http(s) links with nothing that could break out of a chat's link markup.
     public static func safeLink(_ text: String?) -> String? {
         guard let text, text.hasPrefix("https://") || text.hasPrefix("http://"), text.count <= 2000,

@@ -47,7 +47,12 @@ struct PresentationBuilder {
         var line = title
         if let subject { line += " on \(subject)" }
         if let actor, subject != nil || self.facts.first?.value != actor { line += " by \(actor)" }
-        if let first = self.facts.first { line += " (\(first.label.lowercased()): \(first.value.split(separator: "\n").first ?? ""))" }
+        if let first = self.facts.first {
+            // One line: a value of several lines shows its first, and says the rest was cut.
+            let value = first.value.trimmingCharacters(in: .whitespacesAndNewlines)
+            let firstLine = value.prefix { !$0.isNewline }
+            line += " (\(first.label.lowercased()): \(firstLine.count < value.count ? String(firstLine) + EventPresentation.truncationMarker : value))"
+        }
         return EventPresentation(
             tone: tone, title: title, subject: subject, actor: actor, facts: facts, links: links, fallback: fallback ?? line, thread: thread)
     }

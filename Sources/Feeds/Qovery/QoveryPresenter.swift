@@ -30,6 +30,51 @@ enum QoveryPresenter {
         return [["raw", "change"], ["raw", "original_change"], ["details", "change"], ["details", "original_change"]]
     }
 
+    /// Sub-targets whose `change` names what changed (`key`) beside its value: the name is shown, never the value.
+    static let namedSubTargets: Set<String> = ["VARIABLE", "SECRET"]
+
+    /// The names of the variables a change touched: `key` (or `name`) of the change, or of each
+    /// entry of a list, from `change` (what it is now) or else `original_change` (a deletion's).
+    static func variableNames(of event: Event) -> [String] {
+        for key in ["change", "original_change"] {
+            guard let change = event.details?[key] else { continue }
+            let names = (change.arrayValue ?? [change]).compactMap { entry in
+                ["key", "name"].lazy.compactMap { entry[$0]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) }.first { !$0.isEmpty }
+            }
+            if !names.isEmpty { return names }
+        }
+        return []
+    }
+
+    /// Fields that say why something failed, most specific first.
+    static let reasonKeys = ["reason", "failure_reason", "status_reason", "error_message", "error", "message"]
+
+    /// Why a failed step failed, where the event says: a reason-like field of the event itself or
+    /// of its `change` (JSON text; `{"error": {"message": …}}` too), or a `change` that is plain text.
+    /// The documented schema has no such field: Qovery's `change` is free text, so it is read leniently.
+    static func failureReason(of event: Event) -> String? {
+        func reason(in value: JSONValue?) -> String? {
+            guard let value, value.objectValue != nil else { return nil }
+            for key in reasonKeys {
+                let field = value[key]
+                if let text = (field?.stringValue ?? field?["message"]?.stringValue)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+                    return text
+                }
+            }
+            return nil
+        }
+        if let found = reason(in: event.raw) { return found }
+        switch event.details?["change"] {
+        case .string(let text)?:
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        case let change?:
+            return reason(in: change)
+        case nil:
+            return nil
+        }
+    }
+
     static func presentation(of event: Event) -> EventPresentation {
         var p = PresentationBuilder(event, data: event.raw)
         let d = p.data
@@ -44,11 +89,16 @@ enum QoveryPresenter {
             default: tone = .info
             }
             p.set(tone, "\(step.step) \(step.outcome)")
+            // First, so the one-line text says it too.
+            if tone == .failure { p.fact("Reason", failureReason(of: event).map { EventPresentation.clip($0, 1000) }) }
         } else if let session = QoveryCatalog.sessions[event.type] {
             p.set(.warning, "\(session) opened")
         } else if let verb = QoveryCatalog.verbs[event.type] {
             let what = subTarget ?? targetType ?? "resource"
             p.set(GenericPresenter.tone(of: event.category) == .warning ? .warning : .info, "\(what.prefix(1).uppercased() + what.dropFirst()) \(verb)")
+            if let sub = d.text("sub_target_type"), namedSubTargets.contains(sub) {
+                p.fact(QoveryCatalog.capitalized(QoveryCatalog.words(sub)), variableNames(of: event).joined(separator: ", "), code: true)
+            }
         } else {
             p.set(GenericPresenter.tone(of: event.category), event.summary.prefix(1).uppercased() + String(event.summary.dropFirst()))
         }

@@ -34,11 +34,20 @@ public enum ScalingoCatalog {
         "cancel_project_transfer_invitation": .accessChanged, "decline_project_transfer_invitation": .accessChanged,
     ]
 
+    /// Types the events documentation does not list but Scalingo's own type list
+    /// (`/v1/event_types`) does, and that have a counterpart.
+    public static let undocumentedCategories: [String: EventCategory] = [
+        "app_crashed": .appCrashed, "app_crashed_repeated": .appCrashed,
+    ]
+
     /// Deployment statuses that mean it failed (`*-error` covers build, crashed, timeout, hook).
     static func deploymentFailed(_ status: String) -> Bool { status.hasSuffix("-error") || status == "aborted" }
 
     static func category(type: String, typeData: JSONValue?) -> EventCategory? {
-        guard type == "deployment" else { return categories[type] ?? nil }
+        guard type == "deployment" else {
+            if let known = categories[type] { return known }
+            return undocumentedCategories[type]
+        }
         guard let status = typeData?["status"]?.scalarText else { return .deployStarted }
         if status == "success" { return .deploySucceeded }
         return deploymentFailed(status) ? .deployFailed : .deployStarted
@@ -69,7 +78,7 @@ public enum ScalingoCatalog {
             }
             return "\(app ?? "App") scaled" + (changes.isEmpty ? "" : ": \(changes.joined(separator: ", "))") + by
         case "run":
-            let command = text("command").map { " `\($0.prefix(120))`" } ?? " a one-off"
+            let command = text("command").map { " `\(EventPresentation.clip($0, 120))`" } ?? " a one-off"
             return "\(who ?? "Someone") ran\(command)\(on)"
         case "login_lock":
             return "Account \(who ?? "?") locked after repeated failed logins" + (text("remote_ip").map { " (from \($0))" } ?? "")
@@ -82,6 +91,8 @@ public enum ScalingoCatalog {
         case "new_app": return "App \(app ?? "?") created\(by)"
         case "rename_app": return "App \(text("old_name") ?? "?") renamed to \(text("new_name") ?? app ?? "?")\(by)"
         case "database_backup_failed": return "Database backup failed\(on)"
+        case "app_crashed": return "\(app ?? "App") crashed"
+        case "app_crashed_repeated": return "\(app ?? "App") crashed again"
         case "plan_database_maintenance", "start_database_maintenance", "complete_database_maintenance":
             let phase = ["plan_database_maintenance": "planned", "start_database_maintenance": "started"][type] ?? "completed"
             return "Database maintenance \(phase)\(on)"

@@ -91,7 +91,7 @@ enum ScalingoPresenter {
             p.fact("Requested by add-on", d.text("addon_provider"))
         case "run":
             p.set(.warning, "Console opened")
-            p.fact("Command", d.text("command").map { String($0.prefix(500)) }, code: true)
+            p.fact("Command", d.text("command").map { EventPresentation.clip($0, 500) }, code: true)
             if case .bool(let detached)? = d["detached"] { p.fact("Detached", PresentationBuilder.yesNo(detached)) }
             if let size = d["audit_log_size"]?.intValue { p.fact("Audit log", "\(size) bytes") }
         case "new_app":
@@ -256,16 +256,26 @@ enum ScalingoPresenter {
             p.fact("To", PresentationBuilder.person(d["invited_user"]))
             p.fact("From", PresentationBuilder.person(d["inviter"]))
             p.fact("Reason", d.text("status_reason"))
+        case "app_crashed", "app_crashed_repeated":
+            // Bad news, like a failed deployment; the app is the subject, named once.
+            p.set(.failure, event.type == "app_crashed" ? "App crashed" : "App crashed again")
+            plainFacts(d, into: &p)
         default:
             // A type Scalingo added later: its summary, and its plain fields (never a value-like one).
             p.set(GenericPresenter.tone(of: event.category), event.summary.prefix(1).uppercased() + event.summary.dropFirst())
-            for (key, value) in (d.objectValue ?? [:]).sorted(by: { $0.key < $1.key }).prefix(8)
-            where !PresentationBuilder.secretLooking(key) {
-                p.fact(key.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value.scalarText.map { String($0.prefix(200)) })
-            }
+            plainFacts(d, into: &p)
         }
         p.link("Open in Scalingo", event.details?["dashboard_url"]?.stringValue)
         return p.presentation
+    }
+}
+
+extension ScalingoPresenter {
+    /// A type's plain fields (never a value-like one), for types whose fields are not documented.
+    static func plainFacts(_ data: JSONValue, into p: inout PresentationBuilder) {
+        for (key, value) in (data.objectValue ?? [:]).sorted(by: { $0.key < $1.key }).prefix(8) where !PresentationBuilder.secretLooking(key) {
+            p.fact(key.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value.scalarText.map { EventPresentation.clip($0, 200) })
+        }
     }
 }
 

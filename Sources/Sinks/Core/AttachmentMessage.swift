@@ -6,7 +6,8 @@ import Foundation
 public enum AttachmentMessage {
     public static func render(
         _ event: Event, presentation: EventPresentation, zone: TimeZone, username: String?, icon: String?, maxText: Int, maxField: Int,
-        senderKeys: (name: String, emoji: String, url: String) = ("username", "icon_emoji", "icon_url"), showText: Bool = false
+        senderKeys: (name: String, emoji: String, url: String) = ("username", "icon_emoji", "icon_url"), showText: Bool = false,
+        markdown: MarkdownSyntax = .commonMark
     ) -> JSONValue {
         let color = String(format: "#%06X", ChatText.color(presentation.tone))
         // All the fields' text together stays within what the service shows of a message.
@@ -14,7 +15,7 @@ public enum AttachmentMessage {
         var fields: [JSONValue] = []
         for fact in presentation.facts.prefix(50) {
             let title = ChatText.clip(fact.label, 200)
-            let value = ChatText.markdownValue(fact, limit: maxField)
+            let value = ChatText.markdownValue(fact, limit: maxField, syntax: markdown)
             guard budget - title.count - value.count > 100 else { break }
             budget -= title.count + value.count
             fields.append(.object([
@@ -40,7 +41,7 @@ public enum AttachmentMessage {
             // A subscription's own text (its text_template): shown above the attachment.
             message["text"] = .string(ChatText.clip(presentation.fallback, maxText))
         } else if presentation.links.count > 1 {
-            let links = presentation.links.map { "[\(ChatText.markdownEscape($0.label))](\($0.url))" }.joined(separator: " · ")
+            let links = presentation.links.map { "[\(markdown.escape($0.label))](\($0.url))" }.joined(separator: " · ")
             message["text"] = .string(ChatText.clip(links, 2000))
         }
         if let username { message[senderKeys.name] = .string(username) }

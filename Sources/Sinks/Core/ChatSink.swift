@@ -166,6 +166,61 @@ struct ChatNotifier<Format: ChatFormat>: Notifier {
     }
 }
 
+/// What a destination's Markdown reads as markup, so that event text (a commit message's
+/// `[Approve](https://…)`, a `**` in a name) is backslash-escaped for exactly that and nothing
+/// more: an escape the renderer does not need can show as a literal backslash (`my\_app`).
+public struct MarkdownSyntax: Sendable {
+    /// Characters that make markup wherever they are.
+    public var anywhere: Set<Character>
+    /// Characters that make markup at the start of a line only (headings, quotes, list items).
+    public var lineStart: Set<Character>
+    /// Whether `_` makes emphasis. An underscore between two letters or digits never does
+    /// (CommonMark's rule for `_`), so `my_app` is left as it is either way. A backslash is
+    /// escaped only where it would escape what follows (punctuation) or break the line.
+    public var underscore: Bool
+
+    public init(anywhere: String, lineStart: String = "", underscore: Bool = true) {
+        self.anywhere = Set(anywhere)
+        self.lineStart = Set(lineStart)
+        self.underscore = underscore
+    }
+
+    /// CommonMark with GitHub's strikethrough and tables: emphasis, code, links and autolinks,
+    /// HTML, `~~`, `|`, and at a line's start headings, quotes and list items.
+    public static let commonMark = MarkdownSyntax(anywhere: "\\`*[]<>~|", lineStart: "#>-+")
+
+    public func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        let characters = Array(text)
+        var atLineStart = true
+        for (index, character) in characters.enumerated() {
+            var escaped = anywhere.contains(character) || (atLineStart && lineStart.contains(character))
+            if character == "\\" {
+                let after = index + 1 < characters.count ? characters[index + 1] : nil
+                escaped = after.map { ($0.isASCII && ($0.isPunctuation || $0.isSymbol)) || $0.isNewline } ?? false
+            } else if character == "_", underscore {
+                let before = index > 0 ? characters[index - 1] : nil
+                let after = index + 1 < characters.count ? characters[index + 1] : nil
+                escaped = !(Self.isWordCharacter(before) && Self.isWordCharacter(after))
+            }
+            if escaped { out.append("\\") }
+            out.append(character)
+            if character.isNewline {
+                atLineStart = true
+            } else if !(atLineStart && character.isWhitespace) {
+                atLineStart = false
+            }
+        }
+        return out
+    }
+
+    static func isWordCharacter(_ character: Character?) -> Bool {
+        guard let character else { return false }
+        return character.isLetter || character.isNumber
+    }
+}
+
 /// A sender icon: an emoji name like `:rotating_light:` or an http(s) image URL.
 public enum ChatIcon {
     public static func validate(_ icon: String, field: String) -> FieldError? {
@@ -184,12 +239,10 @@ public enum ChatIcon {
 
 /// How every chat message words and cuts things.
 public enum ChatText {
-    public static let marker = "… (truncated)"
+    public static let marker = EventPresentation.truncationMarker
 
     /// At most `limit` characters, the cut ones replaced by a visible marker.
-    public static func clip(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(max(0, limit - marker.count))) + marker
-    }
+    public static func clip(_ text: String, _ limit: Int) -> String { EventPresentation.clip(text, limit) }
 
     /// `2026-12-03 17:20:05 Europe/Paris` (`UTC` for UTC).
     public static func time(_ date: Date, in zone: TimeZone) -> String {
@@ -234,22 +287,16 @@ public enum ChatText {
         }
     }
 
-    /// CommonMark (Discord, Mattermost, Rocket.Chat, Teams): characters that would start markup
-    /// in event text (a commit message's `[Approve](https://…)`) are backslash-escaped.
-    public static func markdownEscape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            if "\\`*_[]()~<>|#".contains(character) { out.append("\\") }
-            out.append(character)
-        }
-        return out
-    }
+    /// Event text in CommonMark (what `MarkdownSyntax.commonMark` escapes).
+    public static func markdownEscape(_ text: String) -> String { MarkdownSyntax.commonMark.escape(text) }
 
     /// A fact's value in Markdown (code span, link, or escaped text), at most `limit`
     /// characters in all: the text is cut before the markup is added, so no link or code
-    /// span is ever cut open.
-    public static func markdownValue(_ fact: EventPresentation.Fact, limit: Int, codeSpans: Bool = true) -> String {
+    /// span is ever cut open. `syntax`: what the destination's renderer reads as markup.
+    public static func markdownValue(
+        _ fact: EventPresentation.Fact, limit: Int, codeSpans: Bool = true, syntax: MarkdownSyntax = .commonMark
+    ) -> String {
+        let markdownEscape = syntax.escape
         // A link target with nothing that ends it early.
         let url = fact.link.map { $0.replacingOccurrences(of: "(", with: "%28").replacingOccurrences(of: ")", with: "%29") }
         let overhead = (url.map { $0.count + 4 } ?? 0) + (fact.code && codeSpans ? 2 : 0)

@@ -16,6 +16,11 @@ public enum DiscordFormat: ChatFormat {
     static let maxContent = 2000
     /// All of an embed's text together.
     static let maxEmbedText = 6000
+    /// Discord's Markdown: `*` and `_` emphasis, `__` underline, `~~` strikethrough, `||` spoilers,
+    /// code, masked links, `<…>` mentions, channels, timestamps and emoji, and at a line's start
+    /// `#` headings, `-#` subtext, `>` quotes and `-`/`+` list items. An underscore inside a word is
+    /// no markup (its emphasis needs a word boundary, its underline two underscores).
+    static let markdown = MarkdownSyntax(anywhere: "\\`*[]<>~|", lineStart: "#>-+")
     /// Discord answers a burst per webhook with 429 and `retry_after`: 5 per 2 s is safe.
     public static let defaultRateLimit: RateLimit? = RateLimit(count: 5, per: .seconds(2), burst: 5)
 
@@ -27,7 +32,7 @@ public enum DiscordFormat: ChatFormat {
         var left = presentation.facts.count
         for fact in presentation.facts {
             let name = ChatText.clip(fact.label, maxFieldName)
-            let value = ChatText.markdownValue(fact, limit: maxFieldValue)
+            let value = ChatText.markdownValue(fact, limit: maxFieldValue, syntax: markdown)
             // Room kept for the "more not shown" field.
             guard fields.count < maxFields - 1, name.count + value.count <= budget - 40 else { break }
             budget -= name.count + value.count
@@ -45,7 +50,7 @@ public enum DiscordFormat: ChatFormat {
         ]
         if let link = presentation.links.first { embed["url"] = .string(link.url) }
         if presentation.links.count > 1 {
-            let links = presentation.links.map { "[\(ChatText.markdownEscape($0.label))](\($0.url))" }.joined(separator: " · ")
+            let links = presentation.links.map { "[\(markdown.escape($0.label))](\($0.url))" }.joined(separator: " · ")
             if links.count <= min(maxDescription, budget) { embed["description"] = .string(links) }
         }
         var message: [String: JSONValue] = [

@@ -11,10 +11,12 @@ public enum MattermostFormat: ChatFormat {
     /// A post holds at most 16,383 characters.
     static let maxText = 16_000
     static let maxField = 2000
+    /// Mattermost's Markdown: CommonMark with GitHub's tables and strikethrough.
+    static let markdown = MarkdownSyntax.commonMark
 
     public static func message(_ event: Event, presentation: EventPresentation, settings: ChatSettings<MattermostFormat>) -> JSONValue {
         AttachmentMessage.render(event, presentation: presentation, zone: settings.zone, username: settings.username, icon: settings.icon,
-            maxText: maxText, maxField: maxField, showText: settings.textTemplate != nil)
+            maxText: maxText, maxField: maxField, showText: settings.textTemplate != nil, markdown: markdown)
     }
 
     /// 200 `ok`. Nothing Mattermost answers proves the hook is gone (its "invalid webhook" also

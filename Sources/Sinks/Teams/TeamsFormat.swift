@@ -10,6 +10,11 @@ public enum TeamsFormat: ChatFormat {
     public static let takesSender = false
     /// A TextBlock reads Markdown: event text in it is escaped.
     public static let textOutput = MessageTemplate.Output.markdown
+    /// What an Adaptive Card's TextBlock and Fact value read: a CommonMark subset of `**bold**`,
+    /// `_italic_`, `[links](…)` and `-`/`+` list items (no code, headings, quotes, tables or
+    /// strikethrough: backticks, `#`, `~` and `|` show as they are). `<` keeps an autolink or a tag
+    /// from reading as one on clients that parse more.
+    static let markdown = MarkdownSyntax(anywhere: "\\*[]<>", lineStart: "-+")
     /// Teams refuses messages over about 28 KB; facts are cut well before (counted in bytes).
     static let maxCardText = 18_000
     static let maxFacts = 40
@@ -27,7 +32,7 @@ public enum TeamsFormat: ChatFormat {
         var facts: [JSONValue] = []
         for fact in presentation.facts.prefix(maxFacts) {
             // Adaptive Cards show backticks as they are: no code spans.
-            let value = ChatText.markdownValue(fact, limit: 2000, codeSpans: false)
+            let value = ChatText.markdownValue(fact, limit: 2000, codeSpans: false, syntax: markdown)
             guard budget - fact.label.utf8.count - value.utf8.count > 0 else { break }
             budget -= fact.label.utf8.count + value.utf8.count
             facts.append(.object(["title": .string(ChatText.clip(fact.label, 200)), "value": .string(value)]))
