@@ -44,11 +44,12 @@ public struct DispatcherConfiguration: Sendable {
     /// A subscription's lane: its own options over these defaults.
     public func laneSettings(for subscription: Subscription) -> LaneSettings {
         let options = subscription.delivery
-        let ordered = (options.ordering ?? .fifo) == .fifo
+        let ordering = options.ordering ?? DeliveryOptions.defaultOrdering
+        let ordered = ordering == .fifo
         var schedule = retry
         if let delays = options.retrySchedule { schedule.delays = delays }
         return LaneSettings(
-            concurrency: ordered ? 1 : (options.concurrency ?? concurrency), ordered: ordered,
+            concurrency: ordered ? 1 : (options.concurrency ?? concurrency), ordered: ordered, keyed: ordering == .key,
             rateLimit: options.rateLimit ?? defaultRateLimit(subscription.kind), schedule: schedule, breaker: breaker,
             disableAfter: disableAfter, orderedBatch: concurrency)
     }
@@ -304,24 +305,26 @@ public final class DeliveryDispatcher: Sendable {
             let settings = configuration.laneSettings(for: subscription)
             // One notifier for the batch: making one reads and checks the URL.
             let notifier = notifiers.notifier(for: subscription)
-            if settings.ordered {
-                // One task sends the lane's batch in order; the first that does not get through
-                // stops the rest (they are put back, not counted).
-                let batch = result.deliveries
-                group.addTask { [self] in
-                    for (index, item) in batch.enumerated() {
-                        // Each outcome goes to the recorder at once, so a crash repeats as few as possible.
-                        let record = await attempt(item, subscription: subscription, notifier: notifier, settings: settings, probe: claim.probe)
-                        finish([record])
-                        let stopped = state.withValue { $0.stopping }
-                        if record.next != .delivered || (stopped && index + 1 < batch.count) {
-                            let at = clock.now
-                            finish(batch[(index + 1)...].map { rest in
-                                AttemptRecord(
-                                    deliveryID: rest.delivery.id, subscriptionID: subscription.id, leaseToken: rest.lease.token, at: at,
-                                    outcome: .deferred, next: .wait(until: at))
-                            })
-                            break
+            if settings.ordered || settings.keyed {
+                // One task per batch sends it in order (ordered: the lane's; by key: each key's,
+                // keys side by side); the first that does not get through stops the rest of its
+                // batch (they are put back, not counted).
+                for batch in settings.ordered ? [result.deliveries] : Self.runsByKey(result.deliveries) {
+                    group.addTask { [self] in
+                        for (index, item) in batch.enumerated() {
+                            // Each outcome goes to the recorder at once, so a crash repeats as few as possible.
+                            let record = await attempt(item, subscription: subscription, notifier: notifier, settings: settings, probe: claim.probe)
+                            finish([record])
+                            let stopped = state.withValue { $0.stopping }
+                            if record.next != .delivered || (stopped && index + 1 < batch.count) {
+                                let at = clock.now
+                                finish(batch[(index + 1)...].map { rest in
+                                    AttemptRecord(
+                                        deliveryID: rest.delivery.id, subscriptionID: subscription.id, leaseToken: rest.lease.token, at: at,
+                                        outcome: .deferred, next: .wait(until: at))
+                                })
+                                break
+                            }
                         }
                     }
                 }
@@ -334,6 +337,17 @@ public final class DeliveryDispatcher: Sendable {
             }
         }
         return claimedAny ? .claimed : .nothing
+    }
+
+    /// A keyed claim's deliveries as one run per key, each in the order claimed.
+    static func runsByKey(_ deliveries: [ClaimedDelivery]) -> [[ClaimedDelivery]] {
+        var order: [String] = []
+        var runs: [String: [ClaimedDelivery]] = [:]
+        for item in deliveries {
+            if runs[item.orderKey] == nil { order.append(item.orderKey) }
+            runs[item.orderKey, default: []].append(item)
+        }
+        return order.compactMap { runs[$0] }
     }
 
     /// Hands outcomes to the recorder. Their slots are free at once (the lane may claim while
@@ -422,9 +436,11 @@ public final class DeliveryDispatcher: Sendable {
             logger.error("delivery dead-lettered", metadata: ["attempt": "\(attemptNumber)", "reason": "\(decision.reason ?? "")"])
         }
 
-        // Unavailable (no answer, 502, 503, 504): an ordered lane may probe its head, after a Retry-After.
+        // Unavailable (no answer, a 5xx, a 408): an ordered lane may probe its head, after a
+        // Retry-After. A receiver failing with 500 for a while is down, not rejecting this one
+        // delivery: its head waiting for a retry minutes away would hold the lane that long.
         var headProbeFrom: Date?
-        if case .retry(let status, _, let retryAfter, _) = result, status == nil || [502, 503, 504].contains(status ?? 0) {
+        if case .retry(let status, _, let retryAfter, _) = result, status.map({ (500...599).contains($0) || $0 == 408 }) ?? true {
             headProbeFrom = finished.addingTimeInterval(min(retryAfter ?? .zero, settings.schedule.maxRetryAfter).timeInterval)
         }
         let actions = state.withValue { $0.scheduler.sent(subscription.id, decision.signal, now: finished, headProbeFrom: headProbeFrom) }

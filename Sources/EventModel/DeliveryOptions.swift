@@ -5,15 +5,23 @@ import Foundation
 /// kind (a Slack webhook: about one message a second) and of the `delivery:` configuration.
 public struct DeliveryOptions: Sendable, Hashable {
     public enum Ordering: String, Sendable, Hashable, CaseIterable {
-        /// One at a time, in the order events arrived; a delivery waiting for its retry holds the
-        /// ones behind it (they are never sent out of order).
+        /// The default: in the order events arrived for each thing they are about (`Event.orderKey`:
+        /// an app, or a platform account's own events), one at a time per key; different keys go
+        /// side by side, up to `concurrency` at once. A delivery waiting for its retry holds only
+        /// those of its own key.
+        case key
+        /// One at a time for the whole subscription, in the order events arrived; a delivery
+        /// waiting for its retry holds every one behind it.
         case fifo
         /// Up to `concurrency` at once, in no particular order: for throughput.
         case none
     }
 
+    /// What a subscription that sets no `ordering` gets.
+    public static let defaultOrdering = Ordering.key
+
     public var ordering: Ordering?
-    /// In flight at once (only with `ordering: none`).
+    /// In flight at once (not with `ordering: fifo`).
     public var concurrency: Int?
     public var rateLimit: RateLimit?
     /// Waits after each failed attempt; after the last, the delivery is dead-lettered.
@@ -39,10 +47,10 @@ public struct DeliveryOptions: Sendable, Hashable {
             guard (1...Self.maxConcurrency).contains(concurrency) else {
                 return FieldError(field: "\(field).concurrency", message: "must be 1 to \(Self.maxConcurrency)")
             }
-            if ordering != DeliveryOptions.Ordering.none && concurrency > 1 {
+            if ordering == .fifo && concurrency > 1 {
                 return FieldError(
                     field: "\(field).concurrency",
-                    message: "deliveries in order (ordering: fifo, the default) go one at a time; set ordering: none for more in flight")
+                    message: "ordering: fifo sends one at a time; use ordering: key (the default: in order per app) or none for more in flight")
             }
         }
         if let rateLimit, let problem = rateLimit.validate(field: "\(field).rate_limit", burstField: "\(field).burst") { return problem }

@@ -133,6 +133,14 @@ public struct Event: Sendable, Codable, Hashable {
     /// A key unique across sources, used for dedupe and as the outbox's event reference.
     public var key: String { "\(source):\(id)" }
 
+    /// What a subscription ordered by key (the default) keeps in order: events about the same
+    /// app (of one platform, project and environment) go one after another; events of other apps
+    /// go beside them. Events about no app (an account's logins, a project's settings) share the
+    /// key of their platform and project.
+    public var orderKey: String {
+        [source, projectID ?? project ?? "", environment ?? "", app ?? appID ?? ""].joined(separator: "\u{1F}")
+    }
+
     /// The source of the relay's own events (health notices, test sends). Such an event names
     /// the subscription it is about in `details.subscription_id`.
     public static let relaySource = "event-relay"

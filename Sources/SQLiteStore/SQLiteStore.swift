@@ -209,6 +209,13 @@ public final class SQLiteStore: RelayStore {
                 CREATE INDEX message_threads_by_time ON message_threads(created_at);
                 """)
         }
+        migrator.registerMigration("v10: deliveries in order per key (an app), so one app's retry holds only its own") { db in
+            // Rows written before keep one shared key: they stay in the order they had.
+            try db.execute(sql: """
+                ALTER TABLE deliveries ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
+                CREATE INDEX deliveries_keyed ON deliveries(subscription_id, status, order_key, id);
+                """)
+        }
         return migrator
     }
 
@@ -363,8 +370,8 @@ public final class SQLiteStore: RelayStore {
                     """)
             let delivery = try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                    INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at, order_key)
+                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
                     """)
             var result = IngestResult(newEvents: 0, duplicates: 0, deliveries: 0)
             for (item, body) in zip(commit.items, bodies) {
@@ -377,8 +384,9 @@ public final class SQLiteStore: RelayStore {
                 result.newEvents += 1
                 guard let body else { continue }
                 try event.execute(arguments: [key, item.event.source, item.event.feed, item.event.type, ms(item.event.time), body, now])
+                let orderKey = item.event.orderKey
                 for owed in item.deliveries {
-                    try delivery.execute(arguments: [owed.id, key, owed.subscriptionID, owed.matchedBy, now, now, now])
+                    try delivery.execute(arguments: [owed.id, key, owed.subscriptionID, owed.matchedBy, now, now, now, orderKey])
                     result.deliveries += db.changesCount
                 }
             }
@@ -480,12 +488,13 @@ public final class SQLiteStore: RelayStore {
                     WHERE id = ? AND status = 'pending'
                     """)
             var results: [(String, [ClaimedRow], Date?)] = []
+            var keyed: KeyedClaim?
             for lane in lanes where lane.limit > 0 {
                 var rows: [ClaimedRow]
                 var laneNextDue: Date?
                 if lane.probe {
                     // The breaker's probe: the lane's next delivery, due or not, if not leased.
-                    let next = try ClaimedRow.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
+                    let next = try ClaimedRow.fetchAll(lane.ordered || lane.keyed ? oldest : soonest, arguments: [lane.subscriptionID, 1])
                     rows = next.filter { $0.leaseToken == nil || ($0.leaseUntil ?? 0) <= nowMS }
                     // Nothing to take: the next is leased, and due again when its lease ends.
                     if rows.isEmpty { laneNextDue = next.first?.delivery.nextAttemptAt }
@@ -497,13 +506,17 @@ public final class SQLiteStore: RelayStore {
                     if rows.count < lane.limit {
                         laneNextDue = rows.count < head.count ? head[rows.count].delivery.nextAttemptAt : nil
                     }
+                } else if lane.keyed {
+                    let claim = try keyed ?? KeyedClaim(db)
+                    keyed = claim
+                    (rows, laneNextDue) = try claim.claim(lane, nowMS: nowMS)
                 } else {
                     rows = try ClaimedRow.fetchAll(due, arguments: [lane.subscriptionID, nowMS, lane.limit])
                 }
                 for row in rows {
                     try take.execute(arguments: [ms(lease.until), lease.owner, lease.token, ms(lease.until), row.delivery.id])
                 }
-                if !lane.ordered, !lane.probe, rows.count < lane.limit {
+                if !lane.ordered, !lane.keyed, !lane.probe, rows.count < lane.limit {
                     // After the takes: what is left is a retry waiting or a lease running out.
                     laneNextDue = try Int64.fetchOne(nextDue, arguments: [lane.subscriptionID]).map(date)
                 }
@@ -519,7 +532,7 @@ public final class SQLiteStore: RelayStore {
                 subscriptionID: subscriptionID,
                 deliveries: rows.compactMap { row -> ClaimedDelivery? in
                     do {
-                        return ClaimedDelivery(delivery: row.delivery, event: try row.storedEvent(), lease: lease)
+                        return ClaimedDelivery(delivery: row.delivery, event: try row.storedEvent(), lease: lease, orderKey: row.orderKey)
                     } catch {
                         unreadable.append((row.delivery.id, "\(error)"))
                         return nil
@@ -540,6 +553,99 @@ public final class SQLiteStore: RelayStore {
         return results
     }
 
+    /// A lane ordered by key: each key's oldest pending rows up to the first that is not due (a
+    /// retry waiting, or one leased: in flight), shared round-robin between the keys, oldest head
+    /// first. Keys are found by skipping through the index `(subscription_id, status, order_key,
+    /// id)`, one seek each, so a deep backlog of one key costs no more than a shallow one.
+    private struct KeyedClaim {
+        let firstKey: Statement
+        let nextKey: Statement
+        let rowsOfKey: Statement
+        /// Keys looked at per claim, at most: beyond it, keys wait for a later claim.
+        static let maxKeys = 4096
+
+        init(_ db: Database) throws {
+            firstKey = try db.cachedStatement(
+                sql: "SELECT order_key FROM deliveries WHERE subscription_id = ? AND status = 'pending' ORDER BY order_key LIMIT 1")
+            nextKey = try db.cachedStatement(
+                sql: """
+                    SELECT order_key FROM deliveries WHERE subscription_id = ? AND status = 'pending' AND order_key > ?
+                    ORDER BY order_key LIMIT 1
+                    """)
+            rowsOfKey = try db.cachedStatement(
+                sql: """
+                    SELECT \(ClaimedRow.columns) FROM deliveries d JOIN events e ON e.key = d.event_key
+                    WHERE d.subscription_id = ? AND d.status = 'pending' AND d.order_key = ? ORDER BY d.id LIMIT ?
+                    """)
+        }
+
+        /// The rows to lease, and (when fewer than asked) when the lane's next head is due.
+        func claim(_ lane: LaneClaim, nowMS: Int64) throws -> ([ClaimedRow], Date?) {
+            // Every key's head: the due ones take turns, the others say when to look again.
+            var heads: [(key: String, row: ClaimedRow)] = []
+            var blockedUntil: Int64?
+            var after: String?
+            while heads.count < Self.maxKeys {
+                // "" is a key too (rows written before keys existed): the first seek has no lower bound.
+                let key: String?
+                if let after {
+                    key = try String.fetchOne(nextKey, arguments: [lane.subscriptionID, after])
+                } else {
+                    key = try String.fetchOne(firstKey, arguments: [lane.subscriptionID])
+                }
+                guard let key else { break }
+                after = key
+                guard let head = try ClaimedRow.fetchAll(rowsOfKey, arguments: [lane.subscriptionID, key, 1]).first else { continue }
+                if head.nextAttemptAtMS <= nowMS {
+                    heads.append((key, head))
+                } else {
+                    blockedUntil = min(blockedUntil ?? head.nextAttemptAtMS, head.nextAttemptAtMS)
+                }
+            }
+            heads.sort { $0.row.delivery.id < $1.row.delivery.id }
+            if heads.count >= lane.limit { return (heads.prefix(lane.limit).map(\.row), nil) }
+            // Fewer keys than slots: each key's due run, taken a row per key per turn.
+            let quota = (lane.limit + max(1, heads.count) - 1) / max(1, heads.count)
+            var runs: [[ClaimedRow]] = []
+            /// A key's run: its due rows from the head, at most `count`; full when it may go on.
+            func run(_ key: String, _ count: Int) throws -> (rows: [ClaimedRow], full: Bool) {
+                let rows = try ClaimedRow.fetchAll(rowsOfKey, arguments: [lane.subscriptionID, key, count])
+                let due = rows.prefix { $0.nextAttemptAtMS <= nowMS }
+                if due.count < rows.count {
+                    // The run stops at a row waiting: the lane looks again when it is due.
+                    let waiting = rows[due.count].nextAttemptAtMS
+                    blockedUntil = min(blockedUntil ?? waiting, waiting)
+                }
+                return (Array(due), due.count == count)
+            }
+            var full: [Int] = []
+            for head in heads {
+                guard quota > 1 else { runs.append([head.row]); continue }
+                let (rows, isFull) = try run(head.key, quota)
+                if isFull { full.append(runs.count) }
+                runs.append(rows)
+            }
+            // Short runs leave slots: the runs that may go on take them (a second read of those).
+            let spare = lane.limit - runs.reduce(0) { $0 + $1.count }
+            if spare > 0, !full.isEmpty {
+                let more = quota + (spare + full.count - 1) / full.count
+                for index in full { runs[index] = try run(heads[index].key, more).rows }
+            }
+            var taken: [ClaimedRow] = []
+            var turn = 0
+            while taken.count < lane.limit {
+                var any = false
+                for run in runs where turn < run.count && taken.count < lane.limit {
+                    taken.append(run[turn])
+                    any = true
+                }
+                if !any { break }
+                turn += 1
+            }
+            return (taken, taken.count < lane.limit ? blockedUntil.map(date) : nil)
+        }
+    }
+
     /// A claimed outbox row and its event's stored bytes, as read in the claim's transaction.
     private struct ClaimedRow {
         var delivery: Delivery
@@ -550,11 +656,13 @@ public final class SQLiteStore: RelayStore {
         var body: [UInt8]
         var canonical: Bool
         var type: String
+        var orderKey: String
 
         /// Read by position, in this order (a lookup by name lowercases the name for every row).
         static let columns = """
             d.id, d.event_key, d.subscription_id, d.matched_by, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at,
-            d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format, e.type
+            d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format, e.type,
+            d.order_key
             """
 
         static func fetchAll(_ statement: Statement, arguments: StatementArguments) throws -> [ClaimedRow] {
@@ -576,6 +684,7 @@ public final class SQLiteStore: RelayStore {
             body = (row[15] as Data?).map(Array.init) ?? []
             canonical = (row[16] as Int?) == SQLiteStore.canonicalBody
             type = row[17]
+            orderKey = row[18]
         }
 
         func storedEvent() throws -> StoredEvent {

@@ -50,7 +50,8 @@ public protocol IngestStore: Sendable {
 /// The deliveries owed, claimed by lane under a lease.
 public protocol OutboxStore: Sendable {
     /// For each lane, leases up to `limit` of its pending deliveries that are due and not leased:
-    /// oldest due first, or (ordered lanes) oldest first, stopping at the first that is not due.
+    /// oldest due first, or (ordered lanes) oldest first, stopping at the first that is not due,
+    /// or (lanes ordered by key) so for each key apart.
     /// A leased delivery is not due again before its lease ends: a lease that ends without an
     /// outcome (its owner died) makes the delivery due again, and another owner may claim it.
     /// When a lane gets fewer than asked, its result says when its next delivery is due.
@@ -130,14 +131,19 @@ public struct LaneClaim: Sendable, Equatable {
     public var limit: Int
     /// Oldest first, stopping at the first that is not due (FIFO), rather than any due ones.
     public var ordered: Bool
+    /// In order per `orderKey`: for each key, its oldest pending rows up to the first that is
+    /// not due (a retry waiting, or one in flight); the keys' turns shared round-robin, oldest
+    /// head first. (`ordered` is false then.)
+    public var keyed: Bool
     /// A breaker's probe: the lane's next delivery (its head, when ordered) even if it is not
     /// due yet, when it is not leased; `limit` is 1.
     public var probe: Bool
 
-    public init(subscriptionID: String, limit: Int, ordered: Bool, probe: Bool = false) {
+    public init(subscriptionID: String, limit: Int, ordered: Bool, keyed: Bool = false, probe: Bool = false) {
         self.subscriptionID = subscriptionID
         self.limit = limit
         self.ordered = ordered
+        self.keyed = keyed
         self.probe = probe
     }
 }
@@ -226,10 +232,15 @@ public struct ClaimedDelivery: Sendable {
     public var event: StoredEvent
     public var lease: Lease
 
-    public init(delivery: Delivery, event: StoredEvent, lease: Lease) {
+    /// The event's `Event.orderKey`, as stored with the delivery: a lane ordered by key sends
+    /// the deliveries of one key one after another.
+    public var orderKey: String
+
+    public init(delivery: Delivery, event: StoredEvent, lease: Lease, orderKey: String = "") {
         self.delivery = delivery
         self.event = event
         self.lease = lease
+        self.orderKey = orderKey
     }
 }
 

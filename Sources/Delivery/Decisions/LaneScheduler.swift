@@ -9,6 +9,9 @@ public struct LaneSettings: Sendable, Equatable {
     public var concurrency: Int
     /// FIFO: deliveries go one after another, in the order their events arrived.
     public var ordered: Bool
+    /// In order per key (`Event.orderKey`): each key's deliveries one after another, keys side by
+    /// side up to `concurrency` (`ordered` is false then).
+    public var keyed: Bool
     public var rateLimit: RateLimit?
     public var schedule: RetrySchedule
     public var breaker: CircuitBreaker.Settings
@@ -27,11 +30,12 @@ public struct LaneSettings: Sendable, Equatable {
     }
 
     public init(
-        concurrency: Int = 16, ordered: Bool = true, rateLimit: RateLimit? = nil, schedule: RetrySchedule = RetrySchedule(),
+        concurrency: Int = 16, ordered: Bool = true, keyed: Bool = false, rateLimit: RateLimit? = nil, schedule: RetrySchedule = RetrySchedule(),
         breaker: CircuitBreaker.Settings = CircuitBreaker.Settings(), disableAfter: Duration = .seconds(3 * 86400), orderedBatch: Int = 32
     ) {
         self.concurrency = max(1, concurrency)
-        self.ordered = ordered
+        self.ordered = ordered && !keyed
+        self.keyed = keyed
         self.rateLimit = rateLimit
         self.schedule = schedule
         self.breaker = breaker
@@ -112,8 +116,13 @@ public struct LaneScheduler: Sendable {
         /// An ordered lane whose head failed: everything waits behind it, and its retry may be
         /// minutes away while the breaker, counting one failure per retry, is still closed. The
         /// head is probed at this time (then at the breaker's pace) so the lane comes back within
-        /// a probe interval of its destination, not at the head's next retry.
+        /// a probe interval of its destination, not at the head's next retry. A lane ordered by
+        /// key does the same once every key waits (nothing in flight, nothing due).
         var headProbeAt: Date?
+        /// A head probe (not the breaker's) was sent: its success means the destination answers again.
+        var headProbeSent = false
+        /// Ordered, one way or the other: a failed head holds what follows it.
+        var holdsBehindHead: Bool { settings.ordered || settings.keyed }
 
         init(settings: LaneSettings, now: Date) {
             self.settings = settings
@@ -188,10 +197,11 @@ public struct LaneScheduler: Sendable {
                 if lane.nextDue != .distantFuture, now >= lane.noProbeUntil ?? now, lane.bucket.map({ $0.available(now: now) >= 1 }) ?? true,
                    lane.breaker.isOpen
                     ? lane.breaker.permits(now: now, inFlight: lane.outstanding) == 1
-                    : lane.settings.ordered && lane.outstanding == 0 && now >= lane.headProbeAt ?? .distantFuture {
+                    : lane.holdsBehindHead && lane.outstanding == 0 && now >= lane.headProbeAt ?? .distantFuture {
+                    lane.headProbeSent = !lane.breaker.isOpen
                     lane.probing = true
                     lane.claiming = true
-                    claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, probe: true))
+                    claims.append(LaneClaim(subscriptionID: id, limit: 1, ordered: lane.settings.ordered, keyed: lane.settings.keyed, probe: true))
                 }
                 continue
             }
@@ -202,7 +212,7 @@ public struct LaneScheduler: Sendable {
             if let allowed = lane.breaker.permits(now: now, inFlight: lane.outstanding) { capacity = min(capacity, allowed) }
             guard capacity > 0 else { continue }
             lane.claiming = true
-            claims.append(LaneClaim(subscriptionID: id, limit: capacity, ordered: lane.settings.ordered))
+            claims.append(LaneClaim(subscriptionID: id, limit: capacity, ordered: lane.settings.ordered, keyed: lane.settings.keyed))
         }
         return claims
     }
@@ -232,11 +242,18 @@ public struct LaneScheduler: Sendable {
         guard var lane = lanes[id] else { return [] }
         defer { lanes[id] = lane }
         var actions: [LaneAction] = []
+        let headProbed = lane.headProbeSent
+        lane.headProbeSent = false
         switch signal {
         case .delivered:
             lane.headProbeAt = nil
             if lane.breaker.recordSuccess() == .closed {
                 actions.append(.breakerClosed(subscriptionID: id))
+                actions.append(.expediteRetries(subscriptionID: id))
+                lane.nextDue = nil
+            } else if lane.settings.keyed, headProbed {
+                // Every key was waiting on a destination that did not answer, and the probe got
+                // through: the other keys' heads, whose retries may be minutes away, go now.
                 actions.append(.expediteRetries(subscriptionID: id))
                 lane.nextDue = nil
             }
@@ -249,7 +266,7 @@ public struct LaneScheduler: Sendable {
             lane.rateLimitedUntil = max(lane.rateLimitedUntil ?? until, until)
             lane.bucket?.drain(now: now)
         case .failed:
-            if lane.settings.ordered {
+            if lane.holdsBehindHead {
                 lane.headProbeAt = headProbeFrom.map { max($0, now.addingTimeInterval(lane.settings.breaker.maxCooldown.timeInterval)) }
             }
             if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
@@ -307,7 +324,8 @@ public struct LaneScheduler: Sendable {
         let fromReleased = min(count, lane.unrecorded)
         lane.unrecorded -= fromReleased
         lane.inFlight = max(0, lane.inFlight - (count - fromReleased))
-        if lane.settings.ordered { lane.nextDue = nil }
+        // What followed the written ones (in their order, or their key's) may be due now.
+        if lane.holdsBehindHead { lane.nextDue = nil }
         lanes[id] = lane
     }
 
@@ -322,7 +340,7 @@ public struct LaneScheduler: Sendable {
                 : lane.inFlight < lane.settings.concurrency && lane.outstanding < 2 * lane.settings.concurrency
             guard free else { continue }
             var ready = lane.nextDue ?? now
-            if !lane.breaker.isOpen, lane.settings.ordered, let headProbeAt = lane.headProbeAt, lane.outstanding == 0 {
+            if !lane.breaker.isOpen, lane.holdsBehindHead, let headProbeAt = lane.headProbeAt, lane.outstanding == 0 {
                 // The head's probe may come before its retry.
                 ready = min(ready, max(headProbeAt, lane.noProbeUntil ?? headProbeAt))
             }

@@ -239,8 +239,9 @@ struct LaneSchedulerTests {
         scheduler.released("fifo", count: 1)
         scheduler.recorded("fifo", count: 1)
         #expect(limits(&scheduler, at: at(1.2))["fifo"] == 8)
-        // A head the destination answered with a rejection (a 500: it is up) is not probed: the
-        // same request would be refused again; it waits for its retry.
+        // A head the destination answered with a rejection of it (no `headProbeFrom`: a 4xx, the
+        // destination is up) is not probed: the same request would be refused again; it waits
+        // for its retry.
         scheduler.claimed("fifo", asked: 8, got: 1, nextDue: nil, now: at(2))
         _ = scheduler.sent("fifo", .failed, now: at(2))
         scheduler.released("fifo", count: 1)
@@ -264,6 +265,46 @@ struct LaneSchedulerTests {
         scheduler.recorded("free", count: 1)
         scheduler.claimed("free", asked: 4, got: 0, nextDue: at(300), now: Self.t0)
         #expect(limits(&scheduler, at: at(1.2))["free"] == nil)
+    }
+
+    @Test func aLaneOrderedByKeyClaimsItsSlotsWhileKeysAreInFlightAndProbesOnceEveryKeyWaits() {
+        var scheduler = LaneScheduler()
+        let keyed = LaneSettings(
+            concurrency: 4, ordered: true, keyed: true,
+            breaker: CircuitBreaker.Settings(threshold: 5, initialCooldown: .milliseconds(500), maxCooldown: .milliseconds(500)))
+        #expect(!keyed.ordered && keyed.keyed, "keyed is not the whole lane's FIFO")
+        scheduler.configure(["k": keyed], now: Self.t0)
+        let claim = LaneClaim(subscriptionID: "k", limit: 4, ordered: false, keyed: true)
+        #expect(scheduler.plan(now: Self.t0) == [claim])
+        // Three keys' heads in flight: a slot is left, and it is claimed (other keys may have more).
+        scheduler.claimed("k", asked: 4, got: 3, nextDue: at(60), now: Self.t0)
+        scheduler.wake(["k"])
+        #expect(limits(&scheduler, at: at(0.1)) == ["k": 1])
+        scheduler.claimed("k", asked: 1, got: 0, nextDue: at(60), now: at(0.1))
+        // Each head fails, the destination unavailable: every key waits for a retry 5 minutes away.
+        for _ in 0..<3 {
+            _ = scheduler.sent("k", .failed, now: at(0.2), headProbeFrom: at(0.2))
+            scheduler.released("k", count: 1)
+        }
+        scheduler.recorded("k", count: 3)
+        // Written: the lane asks the store again (what followed those heads may be due).
+        #expect(limits(&scheduler, at: at(0.3)) == ["k": 4])
+        scheduler.claimed("k", asked: 4, got: 0, nextDue: at(300), now: at(0.3))
+        #expect(scheduler.nextWake(now: at(0.3)) == at(0.7), "the head probe, not the retry")
+        let probe = LaneClaim(subscriptionID: "k", limit: 1, ordered: false, keyed: true, probe: true)
+        #expect(scheduler.plan(now: at(0.7)) == [probe])
+        scheduler.claimed("k", asked: 1, got: 1, nextDue: nil, now: at(0.7))
+        // The probe gets through: the other keys' heads are expedited, not left for their retry.
+        let back = scheduler.sent("k", .delivered, now: at(0.8))
+        #expect(back.contains(.expediteRetries(subscriptionID: "k")))
+        scheduler.released("k", count: 1)
+        scheduler.recorded("k", count: 1)
+        #expect(limits(&scheduler, at: at(0.8)) == ["k": 4])
+        // An ordinary success (no probe) after one key's failure expedites nothing: that key
+        // waits for its own retry while the others go on.
+        scheduler.claimed("k", asked: 4, got: 2, nextDue: nil, now: at(1))
+        _ = scheduler.sent("k", .failed, now: at(1), headProbeFrom: at(1))
+        #expect(!scheduler.sent("k", .delivered, now: at(1.1)).contains(.expediteRetries(subscriptionID: "k")))
     }
 
     @Test func failingContinuouslyForTheDisablePeriodDisablesTheLaneOnce() {

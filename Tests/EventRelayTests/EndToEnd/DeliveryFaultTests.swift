@@ -221,6 +221,75 @@ struct DeliveryFaultTests {
         await receiver.stop()
     }
 
+    /// Found by a user: a receiver answering 500 for 25 s left the default subscription waiting
+    /// for its head's 5-minute retry, everything queued behind it (316 s after recovery). By
+    /// default a subscription is ordered per app: each app's events in order, apps side by side,
+    /// and back within about a second of the receiver answering, whatever status it failed with.
+    @Test func theDefaultLaneAfterA500OutageIsBackWithinASecondAndInOrderPerApp() async throws {
+        let down = LockedValue(true)
+        let receiver = try RecordingServer { _ in down.value ? HTTPServerResponse(status: 500) : HTTPServerResponse(status: 204) }
+        let setup = try await Setup(
+            subscriptions: "  - {id: main, type: webhook, url_env: TEST_MAIN_URL, secret_env: TEST_SECRET}",
+            routed: ["main"], urls: ["TEST_MAIN_URL": receiver.baseURL + "/x"],
+            adjust: {
+                $0.dispatcher.retry = RetrySchedule()
+                $0.dispatcher.breaker = CircuitBreaker.Settings()
+            })
+        let now = Date()
+        let apps = ["web", "api", "worker"]
+        let events = (0..<30).map { index in
+            Fixtures.event(type: "deployment", app: apps[index % 3], source: "test", id: "e\(index)", time: now.addingTimeInterval(Double(index)))
+        }
+        _ = try await setup.relay.pipeline.ingest(IngestBatch(events: events, now: now))
+        // Each app's head was tried, and refused with 500.
+        #expect(await receiver.waitFor(timeout: .seconds(10)) { $0.count >= 3 })
+        down.value = false
+        let back = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["main"]?[.delivered] == 30
+        })
+        #expect(ContinuousClock.now - back < .seconds(3), "back with a head probe (every half second), not the 5 s or 5 min retry")
+        let delivered = receiver.requests.compactMap { request -> (app: String, id: String)? in
+            guard let event = try? JSONValue.parse(request.body)["event"], let app = event["app"]?.stringValue,
+                  let id = event["id"]?.stringValue else { return nil }
+            return (app, id)
+        }
+        for (offset, app) in apps.enumerated() {
+            let ids = delivered.filter { $0.app == app }.map(\.id)
+            var seen = Set<String>()
+            let firsts = ids.filter { seen.insert($0).inserted }
+            #expect(firsts == stride(from: offset, to: 30, by: 3).map { "e\($0)" }, "\(app) in order: \(firsts)")
+        }
+        await setup.finish()
+        await receiver.stop()
+    }
+
+    /// One app's deliveries failing hold only that app's: the others go on, in their own order.
+    @Test func aRetryWaitingForOneAppHoldsNoOtherApp() async throws {
+        let receiver = try RecordingServer { request in
+            let app = (try? JSONValue.parse(request.body)["event"]?["app"]?.stringValue) ?? nil
+            return HTTPServerResponse(status: app == "broken" ? 500 : 204)
+        }
+        let setup = try await Setup(
+            subscriptions: "  - {id: main, type: webhook, url_env: TEST_MAIN_URL, secret_env: TEST_SECRET, delivery: {retry_schedule: [1h]}}",
+            routed: ["main"], urls: ["TEST_MAIN_URL": receiver.baseURL + "/x"])
+        let now = Date()
+        let events = (0..<20).map { index in
+            Fixtures.event(type: "deployment", app: index < 2 ? "broken" : "fine", source: "test", id: "e\(index)", time: now.addingTimeInterval(Double(index)))
+        }
+        _ = try await setup.relay.pipeline.ingest(IngestBatch(events: events, now: now))
+        #expect(try await eventually(timeout: .seconds(10)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["main"]?[.delivered] == 18
+        })
+        let fine = receiver.requests.compactMap { try? JSONValue.parse($0.body)["event"] }.filter { $0["app"]?.stringValue == "fine" }
+        #expect(fine.compactMap { $0["id"]?.stringValue } == (2..<20).map { "e\($0)" }, "in order, never behind the broken app's head")
+        let broken = receiver.requests.compactMap { try? JSONValue.parse($0.body)["event"] }.filter { $0["app"]?.stringValue == "broken" }
+        let brokenIDs = broken.compactMap { $0["id"]?.stringValue }
+        #expect(brokenIDs.first == "e0" && !brokenIDs.contains("e1"), "the broken app's second waits behind its first: \(brokenIDs)")
+        await setup.finish()
+        await receiver.stop()
+    }
+
     @Test func a410DisablesTheSubscriptionKeepsItsDeliveriesAndSaysSoUntilResumed() async throws {
         let gone = LockedValue(true)
         let receiver = try RecordingServer { _ in

@@ -186,6 +186,55 @@ struct StoreConformanceTests {
         #expect(resumed[0].deliveries[1].delivery.attempts == 0, "a deferred delivery was not attempted")
     }
 
+    /// Owes one event of `app` (index `index`, created `index` ms after t0) to subscription "a".
+    func oweApp(_ store: any RelayStore, _ app: String, _ index: Int) async throws {
+        let created = Self.t0.addingTimeInterval(Double(index) / 1000)
+        let event = Fixtures.event(type: "deployment", app: app, id: "e\(index)", time: created)
+        let owed = NewDelivery(id: "dlv_\(String(format: "%06d", index))_a", eventKey: event.key, subscriptionID: "a", matchedBy: "rule:r")
+        _ = try await store.commitIngest(IngestCommit(items: [IngestCommit.Item(event: event, deliveries: [owed])], now: created))
+    }
+
+    @Test(arguments: Engine.allCases)
+    func aLaneOrderedByKeyHoldsOnlyTheKeyOfADeliveryWaitingForItsRetry(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        // web: e0 e2 e4 e6; api: e1 e3 e5 e7; then a deep run of worker: e8 … e107.
+        for index in 0..<8 { try await oweApp(store, index % 2 == 0 ? "web" : "api", index) }
+        for index in 8..<108 { try await oweApp(store, "worker", index) }
+        let keyed = { (limit: Int) in [LaneClaim(subscriptionID: "a", limit: limit, ordered: false, keyed: true)] }
+        let now = Self.t0.addingTimeInterval(1)
+        // Fewer keys than slots: each key's run, a row per key per turn, oldest head first.
+        let first = try await store.claimDeliveries(keyed(9), now: now, lease: lease(1, until: 60))[0]
+        #expect(first.deliveries.map(\.event.id) == ["e0", "e1", "e8", "e2", "e3", "e9", "e4", "e5", "e10"])
+        #expect(Set(first.deliveries.map(\.orderKey)).count == 3)
+        // Everything of those keys now waits behind a leased row: nothing more is claimed.
+        let none = try await store.claimDeliveries(keyed(10), now: now, lease: lease(2, until: 60))[0]
+        #expect(none.deliveries.isEmpty && none.nextDue == Self.t0.addingTimeInterval(60), "each key waits for its leased head")
+        // web's head fails and waits 10 s (its run put back); api and worker are delivered.
+        let web = first.deliveries.filter { ["e0", "e2", "e4"].contains($0.event.id) }
+        try await store.recordAttempts(
+            [record(web[0], .retry, next: .retry(at: Self.t0.addingTimeInterval(11)))]
+                + web.dropFirst().map { record($0, .deferred, next: .wait(until: now)) }
+                + first.deliveries.filter { !["e0", "e2", "e4"].contains($0.event.id) }.map { record($0, .delivered, next: .delivered) })
+        let next = try await store.claimDeliveries(keyed(4), now: Self.t0.addingTimeInterval(5), lease: lease(3, until: 60))[0]
+        #expect(next.deliveries.map(\.event.id) == ["e7", "e11", "e12", "e13"], "api and worker go on; web waits behind e0")
+        #expect(!next.deliveries.contains { $0.event.id == "e6" || $0.event.id == "e2" })
+        // More keys than slots: the oldest heads.
+        try await store.recordAttempts(next.deliveries.map { record($0, .delivered, next: .delivered) })
+        for index in 200..<210 { try await oweApp(store, "app\(index)", index) }
+        let many = try await store.claimDeliveries(keyed(3), now: Self.t0.addingTimeInterval(6), lease: lease(4, until: 60))[0]
+        #expect(many.deliveries.map(\.event.id) == ["e14", "e200", "e201"], "worker's head is older than the new apps'")
+        // When web's retry is due, its run follows in order.
+        try await store.recordAttempts(many.deliveries.map { record($0, .delivered, next: .delivered) })
+        let later = try await store.claimDeliveries(keyed(40), now: Self.t0.addingTimeInterval(11), lease: lease(5, until: 60))[0]
+        #expect(later.deliveries.filter { $0.orderKey == web[0].orderKey }.map(\.event.id) == ["e0", "e2", "e4", "e6"])
+        // The breaker's probe takes the oldest pending delivery, due or not.
+        let probe = try await store.claimDeliveries(
+            [LaneClaim(subscriptionID: "a", limit: 1, ordered: false, keyed: true, probe: true)], now: Self.t0.addingTimeInterval(70),
+            lease: lease(6, until: 130))[0]
+        #expect(probe.deliveries.map(\.event.id) == ["e0"])
+    }
+
     @Test(arguments: Engine.allCases)
     func outcomesMoveDeliveriesAndOnlyCountedAttemptsCount(engine: Engine) async throws {
         let opened = try Opened(engine)
