@@ -536,7 +536,8 @@ public final class AdminAPI: HTTPServerHandler {
         let deliveries = try await dependencies.store.deliveries(query)
         var scrubbers: [String: Scrubber] = [:]
         for id in Set(deliveries.filter { $0.lastError != nil }.map(\.subscriptionID)) { scrubbers[id] = scrubber(forSubscription: id) }
-        let counts = try await dependencies.store.deliveryCounts()
+        // Of what the filters select (every page of it), not of the whole log.
+        let counts = try await dependencies.store.deliveryCounts(query)
         var body: [String: JSONValue] = [
             "deliveries": .array(deliveries.map { Views.delivery($0, scrubber: scrubbers[$0.subscriptionID] ?? .none) }),
             "counts": .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, JSONValue.integer(Int64($0.value))) })),

@@ -853,6 +853,41 @@ public final class SQLiteStore: RelayStore {
         }
     }
 
+    public func deliveryCounts(_ query: DeliveryQuery) async throws -> [DeliveryStatus: Int] {
+        try await pool.read { db in
+            var selection = query
+            selection.before = nil  // the counts are of the whole selection, not of one page
+            let sql: String
+            let arguments: StatementArguments
+            if selection.eventKey == nil, selection.source == nil, selection.since == nil, selection.until == nil {
+                // By subscription and status only: the counts the triggers keep, no scan of the outbox.
+                var clauses: [String] = []
+                var values: StatementArguments = []
+                if let subscription = selection.subscriptionID {
+                    clauses.append("subscription_id = ?")
+                    _ = values.append(contentsOf: [subscription])
+                }
+                if let status = selection.status {
+                    clauses.append("status = ?")
+                    _ = values.append(contentsOf: [status.rawValue])
+                }
+                let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+                sql = "SELECT status, SUM(n) AS n FROM delivery_counts \(whereClause) GROUP BY status"
+                arguments = values
+            } else {
+                let (whereClause, values) = Self.filter(selection)
+                sql = "SELECT status, COUNT(*) AS n FROM deliveries \(whereClause) GROUP BY status"
+                arguments = values
+            }
+            var counts: [DeliveryStatus: Int] = [:]
+            for status in DeliveryStatus.allCases { counts[status] = 0 }
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
     public func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]] {
         try await pool.read { db in
             var counts: [String: [DeliveryStatus: Int]] = [:]
