@@ -505,7 +505,19 @@ public final class AdminAPI: HTTPServerHandler {
             query.status = parsed
         }
         query.subscriptionID = request.query["subscription_id"]
-        query.eventKey = request.query["event"]
+        if let event = request.query["event"] {
+            // `source:id`, or the id alone for that id under any source; never a silent empty list.
+            let form = "must be an event's key, source:id (such as scalingo:5f3a9c), or its id alone (5f3a9c) for that id of any source"
+            if let colon = event.utf8.firstIndex(of: UInt8(ascii: ":")) {
+                guard colon != event.startIndex, event.index(after: colon) != event.endIndex else {
+                    throw APIError.invalidParameter("event", form)
+                }
+                query.eventKey = event
+            } else {
+                guard !event.isEmpty else { throw APIError.invalidParameter("event", form) }
+                query.eventID = event
+            }
+        }
         query.source = request.query["source"]
         for (name, assign) in [("since", { (date: Date) in query.since = date }), ("until", { (date: Date) in query.until = date })] {
             guard let text = request.query[name] else { continue }

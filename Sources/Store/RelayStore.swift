@@ -332,6 +332,8 @@ public struct DeliveryQuery: Sendable, Equatable {
     public var subscriptionID: String?
     /// The event's key (`source:id`).
     public var eventKey: String?
+    /// The event's id alone: that id under any source.
+    public var eventID: String?
     /// The event's source (`scalingo`, `qovery`, `event-relay`…).
     public var source: String?
     /// Created at or after / before these times.
@@ -342,9 +344,10 @@ public struct DeliveryQuery: Sendable, Equatable {
     public var before: String?
 
     public init(
-        status: DeliveryStatus? = nil, subscriptionID: String? = nil, eventKey: String? = nil, source: String? = nil, since: Date? = nil,
-        until: Date? = nil, limit: Int = 100, before: String? = nil
+        status: DeliveryStatus? = nil, subscriptionID: String? = nil, eventKey: String? = nil, eventID: String? = nil, source: String? = nil,
+        since: Date? = nil, until: Date? = nil, limit: Int = 100, before: String? = nil
     ) {
+        self.eventID = eventID
         self.status = status
         self.subscriptionID = subscriptionID
         self.eventKey = eventKey

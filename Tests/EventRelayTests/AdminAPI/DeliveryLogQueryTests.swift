@@ -4,7 +4,8 @@ import Ingest
 import Relay
 import Testing
 
-/// `GET /v1/deliveries`: its counts are of what the filters select. A real relay (SQLite file, admin API over loopback HTTP).
+/// `GET /v1/deliveries`: its counts are of what the filters select, and `event=` takes an id
+/// alone as well as `source:id`. A real relay (SQLite file, admin API over loopback HTTP).
 @Suite("Admin API: the delivery log's counts and event filter")
 struct DeliveryLogQueryTests {
     /// Two webhook subscriptions to one receiver: `hook` delivers, `held` is paused before
@@ -97,6 +98,33 @@ struct DeliveryLogQueryTests {
         let page = try await harness.admin(.GET, "/v1/deliveries?subscription_id=held&limit=1").json
         #expect(page["deliveries"]?.arrayValue?.count == 1 && page["next_cursor"] != nil)
         #expect(page["counts"] == Self.counts(pending: 4, delivered: 0, dead: 0))
+        await setup.finish()
+    }
+
+    @Test func anEventIdAloneMatchesThatIdOfAnySource() async throws {
+        let setup = try await Setup()
+        let harness = setup.harness
+        try await setup.settle()
+        let bare = try await harness.admin(.GET, "/v1/deliveries?event=e1").json
+        let events = (bare["deliveries"]?.arrayValue ?? []).compactMap { $0["event"]?.stringValue }
+        #expect(events.sorted() == ["other:e1", "other:e1", "test:e1", "test:e1"], "\(bare)")
+        #expect(bare["counts"] == Self.counts(pending: 2, delivered: 2, dead: 0))
+        let one = try await harness.admin(.GET, "/v1/deliveries?event=e0&subscription_id=hook").json
+        #expect((one["deliveries"]?.arrayValue ?? []).compactMap { $0["event"]?.stringValue } == ["test:e0"])
+        #expect(try await harness.admin(.GET, "/v1/deliveries?event=other:e1").json["deliveries"]?.arrayValue?.count == 2)
+        #expect(try await harness.admin(.GET, "/v1/deliveries?event=e9").json["deliveries"]?.arrayValue?.count == 0)
+
+        // A malformed event filter is an error that says the form, never an empty list.
+        for bad in ["event=", "event=test:", "event=:e1"] {
+            let answer = try await harness.admin(.GET, "/v1/deliveries?\(bad)")
+            #expect(answer.status == 400, "\(bad): \(answer.json)")
+            #expect(answer.json["error"]?["field"] == .string("event"))
+            #expect(answer.json["error"]?["message"]?.stringValue?.contains("source:id") == true, "\(bad): \(answer.json)")
+        }
+        // Bulk retry takes the same filter: nothing is a dead letter, nothing changes.
+        let retried = try await harness.admin(.POST, "/v1/deliveries/retry?event=")
+        #expect(retried.status == 400)
+        #expect(try await harness.admin(.GET, "/v1/deliveries").json["counts"] == Self.counts(pending: 4, delivered: 4, dead: 0))
         await setup.finish()
     }
 }
