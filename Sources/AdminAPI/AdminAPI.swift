@@ -261,23 +261,38 @@ public final class AdminAPI: HTTPServerHandler {
         guard methods.contains(request.method) else { throw APIError.methodNotAllowed(methods) }
     }
 
+    /// `/healthz`: a liveness probe, 200 while the process serves, whose body says `degraded` and
+    /// what fails (feeds' failing streams with their error's kind, subscriptions disabled, failing
+    /// or with their breaker open, the store not answering) or `ok` when nothing does. Cheap: the
+    /// feeds' and lanes' state in memory and two small tables (subscription state, kept counts),
+    /// never the outbox. No token, so nothing secret: no error's text, no URL.
     private func health() async -> HTTPServerResponse {
+        var storeAnswers = true
+        var states: [String: SubscriptionState] = [:]
+        var deadLetters: JSONValue = .null
         do {
-            try await dependencies.store.ping()
+            states = try await dependencies.store.subscriptionStates()
+            deadLetters = .integer(Int64(try await dependencies.store.deliveryCounts()[.deadLetter] ?? 0))
         } catch {
-            return JSONResponse.make(503, .object(["status": .string("unavailable"), "store": .string("\(error)")]))
+            storeAnswers = false
+            logger.warning("health: the store does not answer", metadata: ["error": "\(error)"])
         }
         let feeds = dependencies.feeds()
-        let failing = feeds.filter { !$0.failingStreams.isEmpty }.map(\.name)
-        let behind = feeds.flatMap { feed in feed.behindStreams.map { "\(feed.name)/\($0)" } }
+        let failingFeeds = feeds.filter { !$0.failingStreams.isEmpty }.map(Views.failingFeed)
+        let failingSubscriptions = dependencies.catalog.all.compactMap {
+            Views.failingSubscription($0.id, state: states[$0.id], lane: dependencies.dispatcher?.laneStatus($0.id))
+        }
+        let degraded = !storeAnswers || !failingFeeds.isEmpty || !failingSubscriptions.isEmpty
         return JSONResponse.make(200, .object([
-            "status": .string("ok"),
-            "store": .string("ok"),
-            "feeds_failing": Views.strings(failing),
+            "status": .string(degraded ? "degraded" : "ok"),
+            "store": .string(storeAnswers ? "ok" : "unavailable"),
+            "failing": .object(["feeds": .array(failingFeeds), "subscriptions": .array(failingSubscriptions)]),
+            "dead_letters": deadLetters,
+            "feeds_failing": Views.strings(feeds.filter { !$0.failingStreams.isEmpty }.map(\.name)),
             "streams_failing": Views.strings(feeds.flatMap { feed in feed.failingStreams.map { "\(feed.name)/\($0)" } }),
             // Streams whose last walk could not read everything new (a burst beyond the page limit,
-            // an error mid-walk): they are catching up and resume where they stopped.
-            "streams_behind": Views.strings(behind),
+            // an error mid-walk): they are catching up and resume where they stopped. Not a failure.
+            "streams_behind": Views.strings(feeds.flatMap { feed in feed.behindStreams.map { "\(feed.name)/\($0)" } }),
         ]))
     }
 
