@@ -261,23 +261,38 @@ public final class AdminAPI: HTTPServerHandler {
         guard methods.contains(request.method) else { throw APIError.methodNotAllowed(methods) }
     }
 
+    /// `/healthz`: a liveness probe, 200 while the process serves, whose body says `degraded` and
+    /// what fails (feeds' failing streams with their error's kind, subscriptions disabled, failing
+    /// or with their breaker open, the store not answering) or `ok` when nothing does. Cheap: the
+    /// feeds' and lanes' state in memory and two small tables (subscription state, kept counts),
+    /// never the outbox. No token, so nothing secret: no error's text, no URL.
     private func health() async -> HTTPServerResponse {
+        var storeAnswers = true
+        var states: [String: SubscriptionState] = [:]
+        var deadLetters: JSONValue = .null
         do {
-            try await dependencies.store.ping()
+            states = try await dependencies.store.subscriptionStates()
+            deadLetters = .integer(Int64(try await dependencies.store.deliveryCounts()[.deadLetter] ?? 0))
         } catch {
-            return JSONResponse.make(503, .object(["status": .string("unavailable"), "store": .string("\(error)")]))
+            storeAnswers = false
+            logger.warning("health: the store does not answer", metadata: ["error": "\(error)"])
         }
         let feeds = dependencies.feeds()
-        let failing = feeds.filter { !$0.failingStreams.isEmpty }.map(\.name)
-        let behind = feeds.flatMap { feed in feed.behindStreams.map { "\(feed.name)/\($0)" } }
+        let failingFeeds = feeds.filter { !$0.failingStreams.isEmpty }.map(Views.failingFeed)
+        let failingSubscriptions = dependencies.catalog.all.compactMap {
+            Views.failingSubscription($0.id, state: states[$0.id], lane: dependencies.dispatcher?.laneStatus($0.id))
+        }
+        let degraded = !storeAnswers || !failingFeeds.isEmpty || !failingSubscriptions.isEmpty
         return JSONResponse.make(200, .object([
-            "status": .string("ok"),
-            "store": .string("ok"),
-            "feeds_failing": Views.strings(failing),
+            "status": .string(degraded ? "degraded" : "ok"),
+            "store": .string(storeAnswers ? "ok" : "unavailable"),
+            "failing": .object(["feeds": .array(failingFeeds), "subscriptions": .array(failingSubscriptions)]),
+            "dead_letters": deadLetters,
+            "feeds_failing": Views.strings(feeds.filter { !$0.failingStreams.isEmpty }.map(\.name)),
             "streams_failing": Views.strings(feeds.flatMap { feed in feed.failingStreams.map { "\(feed.name)/\($0)" } }),
             // Streams whose last walk could not read everything new (a burst beyond the page limit,
-            // an error mid-walk): they are catching up and resume where they stopped.
-            "streams_behind": Views.strings(behind),
+            // an error mid-walk): they are catching up and resume where they stopped. Not a failure.
+            "streams_behind": Views.strings(feeds.flatMap { feed in feed.behindStreams.map { "\(feed.name)/\($0)" } }),
         ]))
     }
 
@@ -505,7 +520,19 @@ public final class AdminAPI: HTTPServerHandler {
             query.status = parsed
         }
         query.subscriptionID = request.query["subscription_id"]
-        query.eventKey = request.query["event"]
+        if let event = request.query["event"] {
+            // `source:id`, or the id alone for that id under any source; never a silent empty list.
+            let form = "must be an event's key, source:id (such as scalingo:5f3a9c), or its id alone (5f3a9c) for that id of any source"
+            if let colon = event.utf8.firstIndex(of: UInt8(ascii: ":")) {
+                guard colon != event.startIndex, event.index(after: colon) != event.endIndex else {
+                    throw APIError.invalidParameter("event", form)
+                }
+                query.eventKey = event
+            } else {
+                guard !event.isEmpty else { throw APIError.invalidParameter("event", form) }
+                query.eventID = event
+            }
+        }
         query.source = request.query["source"]
         for (name, assign) in [("since", { (date: Date) in query.since = date }), ("until", { (date: Date) in query.until = date })] {
             guard let text = request.query[name] else { continue }
@@ -536,7 +563,8 @@ public final class AdminAPI: HTTPServerHandler {
         let deliveries = try await dependencies.store.deliveries(query)
         var scrubbers: [String: Scrubber] = [:]
         for id in Set(deliveries.filter { $0.lastError != nil }.map(\.subscriptionID)) { scrubbers[id] = scrubber(forSubscription: id) }
-        let counts = try await dependencies.store.deliveryCounts()
+        // Of what the filters select (every page of it), not of the whole log.
+        let counts = try await dependencies.store.deliveryCounts(query)
         var body: [String: JSONValue] = [
             "deliveries": .array(deliveries.map { Views.delivery($0, scrubber: scrubbers[$0.subscriptionID] ?? .none) }),
             "counts": .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, JSONValue.integer(Int64($0.value))) })),

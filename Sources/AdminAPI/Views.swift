@@ -159,6 +159,46 @@ enum Views {
         ])
     }
 
+    /// A feed with failing streams, as `/healthz` names it: each failing stream with its error's
+    /// kind (and HTTP status), never the error's text.
+    static func failingFeed(_ status: FeedStatus) -> JSONValue {
+        .object([
+            "name": .string(status.name),
+            "source": .string(status.source),
+            "streams": .array(status.streams.filter { $0.lastError != nil }.map { stream in
+                .object([
+                    "name": .string(stream.name),
+                    "error": .string(stream.lastErrorKind ?? "unknown"),
+                    "status_code": stream.lastErrorStatus.map { .integer(Int64($0)) } ?? .null,
+                    "consecutive_failures": .integer(Int64(stream.consecutiveFailures)),
+                    "last_success_at": time(stream.lastSuccessAt),
+                ])
+            }),
+        ])
+    }
+
+    /// A subscription that cannot deliver, as `/healthz` names it (nil when it can): `disabled`,
+    /// its breaker `breaker_open` or `breaker_half_open`, or `failing` (a run of failures, breaker
+    /// closed). Paused by an operator is not failing. Never the reason's text.
+    static func failingSubscription(_ id: String, state: SubscriptionState?, lane: LaneStatus?) -> JSONValue? {
+        let failingSince = state?.failingSince ?? lane?.failingSince
+        let condition: String
+        switch (state?.disabledAt, lane?.breaker) {
+        case (.some, _): condition = "disabled"
+        case (nil, .open?): condition = "breaker_open"
+        case (nil, .halfOpen?): condition = "breaker_half_open"
+        default:
+            guard failingSince != nil else { return nil }
+            condition = "failing"
+        }
+        return .object([
+            "id": .string(id),
+            "state": .string(condition),
+            "failing_since": time(failingSince),
+            "disabled_at": time(state?.disabledAt),
+        ])
+    }
+
     static func pushFeed(_ feed: PushFeed) -> JSONValue {
         let stats = feed.currentStats
         return .object([

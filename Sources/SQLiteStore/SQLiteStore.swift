@@ -799,7 +799,7 @@ public final class SQLiteStore: RelayStore {
 
     public func deliveries(_ query: DeliveryQuery) async throws -> [Delivery] {
         try await pool.read { db in
-            let (whereClause, arguments) = Self.filter(query)
+            let (whereClause, arguments) = try Self.filter(query, db)
             var all = arguments
             _ = all.append(contentsOf: [query.limit])
             return try Row.fetchAll(
@@ -809,7 +809,7 @@ public final class SQLiteStore: RelayStore {
     }
 
     /// The WHERE clause of a delivery query (status, subscription, event, source, time, cursor).
-    static func filter(_ query: DeliveryQuery, status: String? = nil) -> (String, StatementArguments) {
+    static func filter(_ query: DeliveryQuery, status: String? = nil, _ db: Database) throws -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let status = status ?? query.status?.rawValue {
@@ -823,6 +823,15 @@ public final class SQLiteStore: RelayStore {
         if let key = query.eventKey {
             clauses.append("event_key = ?")
             _ = arguments.append(contentsOf: [key])
+        }
+        if let id = query.eventID {
+            let keys = try eventKeys(id: id, db)
+            if keys.isEmpty {
+                clauses.append("0")
+            } else {
+                clauses.append("event_key IN (\(Array(repeating: "?", count: keys.count).joined(separator: ", ")))")
+                _ = arguments.append(contentsOf: StatementArguments(keys))
+            }
         }
         if let source = query.source {
             // Keys are `source:id`: a range, served by the index on event_key.
@@ -844,10 +853,28 @@ public final class SQLiteStore: RelayStore {
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }
 
+    /// The key the id would have under each source the deliveries name (`<source>:<id>`): one
+    /// seek per source on the index on event_key, skipping over each source's keys, never a scan.
+    static func eventKeys(id: String, _ db: Database) throws -> [String] {
+        let next = try db.cachedStatement(sql: "SELECT event_key FROM deliveries WHERE event_key >= ? ORDER BY event_key LIMIT 1")
+        var keys: [String] = []
+        var from = ""
+        while let key = try String.fetchOne(next, arguments: [from]) {
+            guard let colon = key.utf8.firstIndex(of: UInt8(ascii: ":")) else {
+                from = key + "\u{1}"  // not a key `Event.key` writes; past it
+                continue
+            }
+            let source = key[..<colon]
+            keys.append(source + ":" + id)
+            from = source + ";"  // `;` follows `:`: past every key of this source
+        }
+        return keys
+    }
+
     public func retryDeadLetters(_ query: DeliveryQuery, of subscriptions: Set<String>, now: Date) async throws -> [Delivery] {
         guard !subscriptions.isEmpty else { return [] }
         return try await pool.write { db in
-            var (whereClause, arguments) = Self.filter(query, status: DeliveryStatus.deadLetter.rawValue)
+            var (whereClause, arguments) = try Self.filter(query, status: DeliveryStatus.deadLetter.rawValue, db)
             whereClause += " AND subscription_id IN (\(Array(repeating: "?", count: subscriptions.count).joined(separator: ", ")))"
             _ = arguments.append(contentsOf: StatementArguments(subscriptions.sorted()))
             var all = arguments
@@ -956,6 +983,41 @@ public final class SQLiteStore: RelayStore {
             var counts: [DeliveryStatus: Int] = [:]
             for status in DeliveryStatus.allCases { counts[status] = 0 }
             for row in try Row.fetchAll(db, sql: "SELECT status, SUM(n) AS n FROM delivery_counts GROUP BY status") {
+                if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    public func deliveryCounts(_ query: DeliveryQuery) async throws -> [DeliveryStatus: Int] {
+        try await pool.read { db in
+            var selection = query
+            selection.before = nil  // the counts are of the whole selection, not of one page
+            let sql: String
+            let arguments: StatementArguments
+            if selection.eventKey == nil, selection.eventID == nil, selection.source == nil, selection.since == nil, selection.until == nil {
+                // By subscription and status only: the counts the triggers keep, no scan of the outbox.
+                var clauses: [String] = []
+                var values: StatementArguments = []
+                if let subscription = selection.subscriptionID {
+                    clauses.append("subscription_id = ?")
+                    _ = values.append(contentsOf: [subscription])
+                }
+                if let status = selection.status {
+                    clauses.append("status = ?")
+                    _ = values.append(contentsOf: [status.rawValue])
+                }
+                let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+                sql = "SELECT status, SUM(n) AS n FROM delivery_counts \(whereClause) GROUP BY status"
+                arguments = values
+            } else {
+                let (whereClause, values) = try Self.filter(selection, db)
+                sql = "SELECT status, COUNT(*) AS n FROM deliveries \(whereClause) GROUP BY status"
+                arguments = values
+            }
+            var counts: [DeliveryStatus: Int] = [:]
+            for status in DeliveryStatus.allCases { counts[status] = 0 }
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
                 if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
             }
             return counts

@@ -80,6 +80,11 @@ public protocol DeliveryLogStore: Sendable {
     func deliveryCounts() async throws -> [DeliveryStatus: Int]
     /// Counts by subscription and status, kept incrementally.
     func deliveryCountsBySubscription() async throws -> [String: [DeliveryStatus: Int]]
+    /// Counts by status (every status, 0 when none) of the deliveries the query selects, all of
+    /// them: its limit and cursor are ignored, and with a status filter the other statuses are 0.
+    /// A query by subscription and status only is answered from the counts kept incrementally;
+    /// one by event, source or time counts the rows it selects.
+    func deliveryCounts(_ query: DeliveryQuery) async throws -> [DeliveryStatus: Int]
     /// Puts the dead letters the query selects (its status is ignored), of these subscriptions
     /// only, back in the queue, due now with fresh schedules, up to `query.limit`; returns them.
     func retryDeadLetters(_ query: DeliveryQuery, of subscriptions: Set<String>, now: Date) async throws -> [Delivery]
@@ -338,6 +343,8 @@ public struct DeliveryQuery: Sendable, Equatable {
     public var subscriptionID: String?
     /// The event's key (`source:id`).
     public var eventKey: String?
+    /// The event's id alone: that id under any source.
+    public var eventID: String?
     /// The event's source (`scalingo`, `qovery`, `event-relay`…).
     public var source: String?
     /// Created at or after / before these times.
@@ -348,9 +355,10 @@ public struct DeliveryQuery: Sendable, Equatable {
     public var before: String?
 
     public init(
-        status: DeliveryStatus? = nil, subscriptionID: String? = nil, eventKey: String? = nil, source: String? = nil, since: Date? = nil,
-        until: Date? = nil, limit: Int = 100, before: String? = nil
+        status: DeliveryStatus? = nil, subscriptionID: String? = nil, eventKey: String? = nil, eventID: String? = nil, source: String? = nil,
+        since: Date? = nil, until: Date? = nil, limit: Int = 100, before: String? = nil
     ) {
+        self.eventID = eventID
         self.status = status
         self.subscriptionID = subscriptionID
         self.eventKey = eventKey

@@ -109,7 +109,14 @@ extension TimelineWalk {
 
 /// Why a poll failed. A struct over a private code; every message is safe to log (no tokens).
 public struct FeedError: Error, Sendable, CustomStringConvertible {
-    private enum Code: Sendable { case unauthorized, rateLimited, badStatus, badResponse, transport }
+    private enum Code: String, Sendable {
+        case unauthorized
+        case rateLimited = "rate_limited"
+        case badStatus = "http_status"
+        case badResponse = "bad_response"
+        case transport
+        case store
+    }
     private let code: Code
     public let message: String
     /// For rate limits: how long the platform asked us to wait.
@@ -131,6 +138,12 @@ public struct FeedError: Error, Sendable, CustomStringConvertible {
     public static func badStatus(_ status: Int, _ detail: String) -> FeedError { FeedError(.badStatus, "HTTP \(status): \(detail)", status: status) }
     public static func badResponse(_ message: String) -> FeedError { FeedError(.badResponse, message) }
     public static func transport(_ message: String) -> FeedError { FeedError(.transport, message) }
+    /// The relay's own store failed to commit what was read.
+    public static func store(_ message: String) -> FeedError { FeedError(.store, message) }
+
+    /// What kind of failure, in one bounded word (`unauthorized`, `rate_limited`, `http_status`,
+    /// `bad_response`, `transport`, `store`): never the message, so it may be shown to anyone.
+    public var kind: String { code.rawValue }
 
     public var isRateLimit: Bool { code == .rateLimited }
     public var isUnauthorized: Bool { code == .unauthorized }

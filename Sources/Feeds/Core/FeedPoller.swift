@@ -9,6 +9,9 @@ public struct StreamStatus: Sendable {
     public var lastPollAt: Date?
     public var lastSuccessAt: Date?
     public var lastError: String?
+    /// The last error's `FeedError.kind`, and its HTTP status if it had one (nil once a poll succeeds).
+    public var lastErrorKind: String?
+    public var lastErrorStatus: Int?
     public var consecutiveFailures = 0
     public var nextPollAt: Date?
     /// The cursor as last committed (nil before the stream's first poll).
@@ -233,7 +236,7 @@ public final class FeedPoller: Sendable {
             failure = try await pollAndCommit(stream: stream, key: key, now: now)
         } catch {
             // The store failed: nothing of this poll was committed, and the cached cursor is unchanged.
-            failure = FeedError.transport("the store could not commit the poll: \(error)")
+            failure = FeedError.store("the store could not commit the poll: \(error)")
         }
         let finished = clock.now
         guard let failure else {
@@ -241,6 +244,8 @@ public final class FeedPoller: Sendable {
                 let recovered = entry.lastError != nil
                 entry.lastSuccessAt = now
                 entry.lastError = nil
+                entry.lastErrorKind = nil
+                entry.lastErrorStatus = nil
                 entry.consecutiveFailures = 0
                 entry.nextPollAt = finished.addingTimeInterval((entry.isBehind ? catchUpInterval : feed.interval).timeInterval)
                 return recovered
@@ -255,6 +260,8 @@ public final class FeedPoller: Sendable {
             let changed = entry.lastError != failure.message
             entry.consecutiveFailures += 1
             entry.lastError = failure.message
+            entry.lastErrorKind = failure.kind
+            entry.lastErrorStatus = failure.status
             entry.nextPollAt = finished.addingTimeInterval(backoff(failures: entry.consecutiveFailures, error: failure).timeInterval)
             return (entry.consecutiveFailures, changed)
         }) else { return }

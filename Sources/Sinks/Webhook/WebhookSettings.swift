@@ -252,6 +252,13 @@ public struct WebhookSettings: SecretRotating, Hashable {
 public enum SecretHint {
     /// The first 8 hex digits of the secret's SHA-256 (`printf %s "$SECRET" | sha256sum | cut -c1-8`).
     public static func fingerprint(_ secret: SecretString) -> String {
-        SHA256.hash(data: Data(secret.value.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        // Hex by table: `String(format:)` per byte was a tenth of the time of GET /v1/subscriptions.
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in SHA256.hash(data: Data(secret.value.utf8)).prefix(4) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

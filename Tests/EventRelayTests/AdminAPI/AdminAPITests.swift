@@ -167,6 +167,26 @@ struct AdminAPITests {
         }
     }
 
+    /// Answers are compact JSON with keys in one stable order (by their UTF-8 bytes), one line:
+    /// the bytes `CanonicalJSON` writes for the same value, and a newline.
+    @Test func answersAreCompactJSONWithStableKeyOrder() async throws {
+        let rules = "subscriptions:\n  - {id: ops, type: slack, url_env: TEST_RULES_URL, slack_icon: \":rocket:\"}\n"
+        try await withRelay(rules: rules, environment: ["TEST_RULES_URL": Self.slackURL]) { relay in
+            #expect(try await relay.admin(.POST, "/v1/subscriptions", #"{"id": "hook", "type": "webhook", "url": "https://example.com/h"}"#).status == 201)
+            let headers = [("Authorization", "Bearer \(RelayHarness.adminToken)")]
+            for (path, status) in [
+                ("/v1/subscriptions", 200), ("/v1/subscriptions/ops", 200), ("/v1/deliveries", 200), ("/v1/feeds", 200),
+                ("/v1/rules", 200), ("/healthz", 200), ("/v1/subscriptions/nope", 404), ("/v1/deliveries?limit=0", 400),
+            ] {
+                let response = try await relay.client.execute(HTTPRequest(url: relay.adminURL + path, headers: headers))
+                #expect(response.status == status, "\(path)")
+                #expect(response.header("Content-Type") == "application/json", "\(path)")
+                let value = try JSONValue.parse(response.body)
+                #expect(response.bodyText == String(decoding: CanonicalJSON.encode(value), as: UTF8.self) + "\n", "\(path)")
+            }
+        }
+    }
+
     @Test func generatedTokenIsPrivateAndNotLoggedAndSurvivesRestarts() async throws {
         let harness = try RelayHarness()
         harness.environment["EVENT_RELAY_ADMIN_TOKEN"] = nil

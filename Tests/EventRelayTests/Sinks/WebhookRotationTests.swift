@@ -50,6 +50,12 @@ struct WebhookRotationTests {
             context: DeliveryContext(deliveryID: "dlv_rotation", subscriptionID: subscription.id, matchedBy: "rule:r", attempt: 1, now: now))
     }
 
+    /// The fingerprint is what the doc comment says an operator can compute (`sha256sum | cut -c1-8`).
+    @Test func aSecretsFingerprintIsTheFirstEightHexDigitsOfItsSHA256() {
+        #expect(SecretHint.fingerprint(SecretString(RelayHarness.webhookSecret)) == "5036e143")
+        #expect(SecretHint.fingerprint(SecretString("")) == "e3b0c442")
+    }
+
     @Test func theReferenceImplementationMatchesThePublishedVectors() {
         let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
         #expect(hex(StandardWebhooksReference.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

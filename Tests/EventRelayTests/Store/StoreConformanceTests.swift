@@ -399,6 +399,57 @@ struct StoreConformanceTests {
         #expect(try await store.retryDeadLetters(DeliveryQuery(), of: [], now: Self.t0).isEmpty)
     }
 
+    /// An id alone matches that id under every source (and nothing else: not a prefix, not another id).
+    @Test(arguments: Engine.allCases)
+    func anEventIdAloneMatchesItUnderEverySource(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 3, to: ["a", "b"])
+        for (source, id) in [("qovery", "e1"), ("qovery", "e10"), ("a-b", "e1"), ("z", "e1"), ("z", "x")] {
+            let event = Fixtures.event(type: "deployment", source: source, id: id, time: Self.t0)
+            let owed = [NewDelivery(id: "dlv_\(source)_\(id)", eventKey: event.key, subscriptionID: "a", matchedBy: "rule:r")]
+            _ = try await store.commitIngest(IngestCommit(items: [IngestCommit.Item(event: event, deliveries: owed)], now: Self.t0))
+        }
+        let keys = try await store.deliveries(DeliveryQuery(eventID: "e1")).map { "\($0.eventKey) \($0.subscriptionID)" }
+        #expect(keys.sorted() == ["a-b:e1 a", "qovery:e1 a", "scalingo:e1 a", "scalingo:e1 b", "z:e1 a"])
+        #expect(try await store.deliveries(DeliveryQuery(subscriptionID: "b", eventID: "e1")).map(\.eventKey) == ["scalingo:e1"])
+        #expect(try await store.deliveries(DeliveryQuery(eventID: "e")).isEmpty, "an id is matched whole")
+        #expect(try await store.deliveries(DeliveryQuery(eventID: "x")).map(\.eventKey) == ["z:x"])
+        #expect(try await store.deliveryCounts(DeliveryQuery(eventID: "e1")) == [.pending: 5, .delivered: 0, .deadLetter: 0])
+    }
+
+    /// The counts of a query are of the rows it selects (all pages), whichever way the engine
+    /// answers them (kept counts for subscription and status, rows otherwise).
+    @Test(arguments: Engine.allCases)
+    func theCountsOfAQueryAreOfWhatItSelects(engine: Engine) async throws {
+        let opened = try Opened(engine)
+        let store = opened.store
+        try await owe(store, 6, to: ["a", "b"])
+        try await settle(store, "a", at: 1, dead: { $0.event.id == "e2" || $0.event.id == "e4" })
+        func tally(_ query: DeliveryQuery) async throws -> [DeliveryStatus: Int] {
+            var all = query
+            (all.limit, all.before) = (1000, nil)
+            var counts: [DeliveryStatus: Int] = [.pending: 0, .delivered: 0, .deadLetter: 0]
+            for delivery in try await store.deliveries(all) { counts[delivery.status, default: 0] += 1 }
+            return counts
+        }
+        let queries = [
+            DeliveryQuery(), DeliveryQuery(subscriptionID: "a"), DeliveryQuery(subscriptionID: "b"), DeliveryQuery(subscriptionID: "none"),
+            DeliveryQuery(status: .deadLetter), DeliveryQuery(status: .pending, subscriptionID: "a"), DeliveryQuery(status: .delivered, subscriptionID: "a"),
+            DeliveryQuery(eventKey: "scalingo:e2"), DeliveryQuery(subscriptionID: "a", eventKey: "scalingo:e2"), DeliveryQuery(eventID: "e3"),
+            DeliveryQuery(source: "scalingo"),
+            DeliveryQuery(subscriptionID: "b", source: "qovery"), DeliveryQuery(since: Self.t0.addingTimeInterval(0.002), until: Self.t0.addingTimeInterval(0.004)),
+            DeliveryQuery(status: .delivered, subscriptionID: "a", since: Self.t0.addingTimeInterval(0.003)), DeliveryQuery(limit: 2, before: "dlv_000003_a"),
+        ]
+        for query in queries {
+            #expect(try await store.deliveryCounts(query) == (try await tally(query)), "\(query)")
+        }
+        #expect(try await store.deliveryCounts(DeliveryQuery(subscriptionID: "a")) == [.pending: 0, .delivered: 4, .deadLetter: 2])
+        #expect(try await store.deliveryCounts(DeliveryQuery(subscriptionID: "b")) == [.pending: 6, .delivered: 0, .deadLetter: 0])
+        #expect(try await store.deliveryCounts(DeliveryQuery(status: .deadLetter, subscriptionID: "b")) == [.pending: 0, .delivered: 0, .deadLetter: 0])
+        #expect(try await store.deliveryCounts(DeliveryQuery(limit: 1)) == [.pending: 6, .delivered: 4, .deadLetter: 2], "the limit does not count")
+    }
+
     @Test(arguments: Engine.allCases)
     func aReplayOwesTheWindowsSettledEventsAgainUnderNewIds(engine: Engine) async throws {
         let opened = try Opened(engine)
