@@ -104,7 +104,7 @@ enum Views {
         .object([
             "name": .string(rule.name),
             "description": optional(rule.description),
-            "filter": filter(rule.filter),
+            "filter": rule.filter.json,
             "subscriptions": strings(rule.subscriptionIDs),
             "declared_at": .string(rule.location),
         ])

@@ -5,17 +5,22 @@ import Foundation
 public struct Rule: Sendable, Hashable {
     public var name: String
     public var description: String?
-    public var filter: EventFilter
+    public var filter: FilterExpression
     public var subscriptionIDs: [String]
     /// `file:line` where the rule was declared.
     public var location: String
 
-    public init(name: String, description: String? = nil, filter: EventFilter, subscriptionIDs: [String], location: String = "") {
+    public init(name: String, description: String? = nil, filter: FilterExpression, subscriptionIDs: [String], location: String = "") {
         self.name = name
         self.description = description
         self.filter = filter
         self.subscriptionIDs = subscriptionIDs
         self.location = location
+    }
+
+    /// A rule with today's flat filter (the shorthand), meaning what it always meant.
+    public init(name: String, description: String? = nil, filter: EventFilter, subscriptionIDs: [String], location: String = "") {
+        self.init(name: name, description: description, filter: FilterExpression(flat: filter), subscriptionIDs: subscriptionIDs, location: location)
     }
 }
 
@@ -36,7 +41,7 @@ public struct RouteMatch: Sendable, Hashable {
 public struct Router: Sendable {
     private struct Route: Sendable {
         let matchedBy: String
-        let filter: CompiledFilter
+        let filter: CompiledExpression
         let subscriptionIDs: [String]
     }
     private let routes: [Route]
@@ -47,9 +52,10 @@ public struct Router: Sendable {
 
     public init(rules: [Rule], subscriptions: [Subscription]) {
         self.rules = rules
-        var routes = rules.map { Route(matchedBy: "rule:\($0.name)", filter: CompiledFilter($0.filter), subscriptionIDs: $0.subscriptionIDs) }
+        var routes = rules.map { Route(matchedBy: "rule:\($0.name)", filter: CompiledExpression($0.filter), subscriptionIDs: $0.subscriptionIDs) }
         for subscription in subscriptions where subscription.origin == .api {
-            routes.append(Route(matchedBy: "subscription:\(subscription.id)", filter: CompiledFilter(subscription.filter), subscriptionIDs: [subscription.id]))
+            routes.append(Route(
+                matchedBy: "subscription:\(subscription.id)", filter: CompiledExpression(flat: subscription.filter), subscriptionIDs: [subscription.id]))
         }
         self.routes = routes
         var byType: [String: [Int]] = [:]

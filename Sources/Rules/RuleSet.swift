@@ -237,8 +237,13 @@ public struct RuleLoader: Sendable {
         }
     }
 
-    /// A filter mapping; a missing filter accepts every event.
-    public static func readFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
+    /// A filter in the grammar of `FilterExpression`; a missing filter accepts every event.
+    public static func readFilter(_ value: YAMLValue?) throws(YAMLError) -> FilterExpression {
+        try FilterReader.read(value)
+    }
+
+    /// A filter in today's flat form only (a subscription's own filter in a rule file).
+    public static func readFlatFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
         guard let value, !value.isNull else { return .any }
         let fields = try value.mapping()
         try fields.allowOnly(EventFilter.allKeys)
