@@ -100,6 +100,14 @@ public final class DeliveryDispatcher: Sendable {
         var needsSync = true
         /// The lease token each delivery in flight here is held under now (from claim to record).
         var leaseTokens: [String: Int64] = [:]
+        /// Lanes ordered by key: the deliveries in flight here (claimed, not yet recorded) per
+        /// subscription and key, and each one's key. A row of a busy key that a claim returns
+        /// (a lease that ran out under a long run, a dead letter retried below a newer row) is put
+        /// back, not sent beside it.
+        var busyKeys: [String: Int] = [:]
+        /// Each such delivery's key, and how many claims of it await their outcome's write (a
+        /// delivery claimed again after its lease ran out is written twice, once fenced).
+        var deliveryKeys: [String: (key: String, claims: Int)] = [:]
         /// When each subscription's last failure was logged while its destination was known to be down.
         var failureLogged: [String: Date] = [:]
     }
@@ -270,11 +278,11 @@ public final class DeliveryDispatcher: Sendable {
         }
         var claimedAny = false
         for (claim, var result) in zip(plan, results) where claim.subscriptionID == result.subscriptionID {
-            state.withValue { state in
+            let putBack = state.withValue { state -> [AttemptRecord] in
                 // A delivery this process still has in flight (its lease ran out while its
                 // outcome waited for the store): not sent again; its outcome will be written
                 // under the new lease.
-                let fresh = result.deliveries.filter { item in
+                var fresh = result.deliveries.filter { item in
                     if state.leaseTokens[item.delivery.id] != nil {
                         state.leaseTokens[item.delivery.id] = lease.token
                         return false
@@ -283,12 +291,34 @@ public final class DeliveryDispatcher: Sendable {
                     return true
                 }
                 let taken = result.deliveries.count
+                var putBack: [AttemptRecord] = []
+                if claim.keyed {
+                    // Keys with a delivery in flight from an earlier claim wait for it: one at a
+                    // time per key, whatever the store's leases say.
+                    let busy = Set(fresh.map(\.orderKey).filter { state.busyKeys[Self.keyName(claim.subscriptionID, $0), default: 0] > 0 })
+                    let wait = now.addingTimeInterval(1)
+                    // Every row kept here (sent or put back) holds its key until its outcome is written.
+                    for item in fresh {
+                        let key = Self.keyName(claim.subscriptionID, item.orderKey)
+                        state.busyKeys[key, default: 0] += 1
+                        state.deliveryKeys[item.delivery.id, default: (key, 0)].claims += 1
+                    }
+                    putBack = fresh.filter { busy.contains($0.orderKey) }.map { item in
+                        AttemptRecord(
+                            deliveryID: item.delivery.id, subscriptionID: claim.subscriptionID, leaseToken: lease.token, at: now,
+                            outcome: .deferred, next: .wait(until: wait))
+                    }
+                    fresh.removeAll { busy.contains($0.orderKey) }
+                }
                 result.deliveries = fresh
-                state.scheduler.claimed(claim.subscriptionID, asked: claim.limit, got: fresh.count, nextDue: result.nextDue, now: now)
+                state.scheduler.claimed(
+                    claim.subscriptionID, asked: claim.limit, got: fresh.count + putBack.count, nextDue: result.nextDue, now: now)
                 // Rows taken but not sent here are not "nothing pending": ask the store again.
                 if fresh.count < taken { state.scheduler.wake([claim.subscriptionID]) }
-                state.inFlight += fresh.count
+                state.inFlight += fresh.count + putBack.count
+                return putBack
             }
+            if !putBack.isEmpty { finish(putBack) }
             guard !result.deliveries.isEmpty else { continue }
             // As it is now (a secret rotated a moment ago signs this delivery).
             let subscription = lookup(claim.subscriptionID)
@@ -338,6 +368,8 @@ public final class DeliveryDispatcher: Sendable {
         }
         return claimedAny ? .claimed : .nothing
     }
+
+    static func keyName(_ subscriptionID: String, _ orderKey: String) -> String { subscriptionID + "\u{1E}" + orderKey }
 
     /// A keyed claim's deliveries as one run per key, each in the order claimed.
     static func runsByKey(_ deliveries: [ClaimedDelivery]) -> [[ClaimedDelivery]] {
@@ -548,6 +580,8 @@ public final class DeliveryDispatcher: Sendable {
                 let current = state.finished.map { record in
                     var record = record
                     if let token = state.leaseTokens.removeValue(forKey: record.deliveryID) { record.leaseToken = token }
+                    // Its key is free for the next claim only once this outcome is written (and
+                    // a failed write puts it back in `finished`, its key still counted).
                     return record
                 }
                 return (current, state.stopping && state.inFlight == 0, nil)
@@ -581,6 +615,12 @@ public final class DeliveryDispatcher: Sendable {
             state.withValue { state in
                 state.inFlight -= records.count
                 for record in records {
+                    if var entry = state.deliveryKeys[record.deliveryID] {
+                        entry.claims -= 1
+                        state.deliveryKeys[record.deliveryID] = entry.claims > 0 ? entry : nil
+                        let left = state.busyKeys[entry.key, default: 1] - 1
+                        state.busyKeys[entry.key] = left > 0 ? left : nil
+                    }
                     state.scheduler.recorded(record.subscriptionID, count: 1)
                     if case .retry(let at) = record.next { state.scheduler.due(record.subscriptionID, at: at) }
                     if case .wait(let until) = record.next { state.scheduler.due(record.subscriptionID, at: until) }

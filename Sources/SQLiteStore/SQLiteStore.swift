@@ -210,9 +210,17 @@ public final class SQLiteStore: RelayStore {
                 """)
         }
         migrator.registerMigration("v10: deliveries in order per key (an app), so one app's retry holds only its own") { db in
-            // Rows written before keep one shared key: they stay in the order they had.
+            // Rows still owed get their event's key (`Event.orderKey`, read from its stored JSON),
+            // so those queued before the upgrade stay in order with the same app's new ones.
             try db.execute(sql: """
                 ALTER TABLE deliveries ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
+                UPDATE deliveries SET order_key = (
+                    SELECT COALESCE(json_extract(e.body, '$.source'), '') || char(31)
+                        || COALESCE(json_extract(e.body, '$.project_id'), json_extract(e.body, '$.project'), '') || char(31)
+                        || COALESCE(json_extract(e.body, '$.environment'), '') || char(31)
+                        || COALESCE(json_extract(e.body, '$.app'), json_extract(e.body, '$.app_id'), '')
+                    FROM events e WHERE e.key = deliveries.event_key AND json_valid(e.body))
+                WHERE status = 'pending' AND EXISTS (SELECT 1 FROM events e WHERE e.key = deliveries.event_key AND json_valid(e.body));
                 CREATE INDEX deliveries_keyed ON deliveries(subscription_id, status, order_key, id);
                 """)
         }
@@ -492,9 +500,13 @@ public final class SQLiteStore: RelayStore {
             for lane in lanes where lane.limit > 0 {
                 var rows: [ClaimedRow]
                 var laneNextDue: Date?
-                if lane.probe {
+                if lane.probe, lane.keyed {
+                    let claim = try keyed ?? KeyedClaim(db)
+                    keyed = claim
+                    (rows, laneNextDue) = try claim.probe(lane, nowMS: nowMS)
+                } else if lane.probe {
                     // The breaker's probe: the lane's next delivery, due or not, if not leased.
-                    let next = try ClaimedRow.fetchAll(lane.ordered || lane.keyed ? oldest : soonest, arguments: [lane.subscriptionID, 1])
+                    let next = try ClaimedRow.fetchAll(lane.ordered ? oldest : soonest, arguments: [lane.subscriptionID, 1])
                     rows = next.filter { $0.leaseToken == nil || ($0.leaseUntil ?? 0) <= nowMS }
                     // Nothing to take: the next is leased, and due again when its lease ends.
                     if rows.isEmpty { laneNextDue = next.first?.delivery.nextAttemptAt }
@@ -577,15 +589,32 @@ public final class SQLiteStore: RelayStore {
                     SELECT \(ClaimedRow.columns) FROM deliveries d JOIN events e ON e.key = d.event_key
                     WHERE d.subscription_id = ? AND d.status = 'pending' AND d.order_key = ? ORDER BY d.id LIMIT ?
                     """)
+            headOfKey = try db.cachedStatement(
+                sql: """
+                    SELECT id, next_attempt_at, lease_until FROM deliveries WHERE subscription_id = ? AND status = 'pending' AND order_key = ?
+                    ORDER BY id LIMIT 1
+                    """)
+            row = try db.cachedStatement(
+                sql: "SELECT \(ClaimedRow.columns) FROM deliveries d JOIN events e ON e.key = d.event_key WHERE d.id = ?")
         }
 
-        /// The rows to lease, and (when fewer than asked) when the lane's next head is due.
-        func claim(_ lane: LaneClaim, nowMS: Int64) throws -> ([ClaimedRow], Date?) {
-            // Every key's head: the due ones take turns, the others say when to look again.
-            var heads: [(key: String, row: ClaimedRow)] = []
-            var blockedUntil: Int64?
+        let headOfKey: Statement
+        let row: Statement
+
+        /// A key's oldest pending row, read lightly (no event body).
+        struct Head {
+            var key: String
+            var id: String
+            var nextAttemptAtMS: Int64
+            var leaseUntilMS: Int64?
+        }
+
+        /// Every key's head, up to `maxKeys` keys visited (blocked or not), in key order.
+        func heads(_ lane: LaneClaim) throws -> [Head] {
+            var heads: [Head] = []
             var after: String?
-            while heads.count < Self.maxKeys {
+            var visited = 0
+            while visited < Self.maxKeys {
                 // "" is a key too (rows written before keys existed): the first seek has no lower bound.
                 let key: String?
                 if let after {
@@ -595,15 +624,45 @@ public final class SQLiteStore: RelayStore {
                 }
                 guard let key else { break }
                 after = key
-                guard let head = try ClaimedRow.fetchAll(rowsOfKey, arguments: [lane.subscriptionID, key, 1]).first else { continue }
+                visited += 1
+                guard let found = try Row.fetchOne(headOfKey, arguments: [lane.subscriptionID, key]) else { continue }
+                heads.append(Head(key: key, id: found[0], nextAttemptAtMS: found[1], leaseUntilMS: found[2]))
+            }
+            return heads
+        }
+
+        /// The breaker's (or a head) probe: one key's head that is not leased, due or not. Which
+        /// key is drawn at random, so one delivery its receiver keeps refusing cannot be every
+        /// probe while the other keys wait for their retries.
+        func probe(_ lane: LaneClaim, nowMS: Int64) throws -> ([ClaimedRow], Date?) {
+            let all = try heads(lane)
+            let free = all.filter { ($0.leaseUntilMS ?? 0) <= nowMS }
+            guard let pick = free.randomElement() else {
+                // Nothing to take: the heads are leased, and due again when their leases end.
+                return ([], all.map(\.nextAttemptAtMS).min().map(date))
+            }
+            return (try ClaimedRow.fetchAll(row, arguments: [pick.id]), nil)
+        }
+
+        /// The rows to lease, and (when fewer than asked) when the lane's next head is due.
+        func claim(_ lane: LaneClaim, nowMS: Int64) throws -> ([ClaimedRow], Date?) {
+            // Every key's head: the due ones take turns, the others say when to look again.
+            var dueHeads: [Head] = []
+            var blockedUntil: Int64?
+            for head in try heads(lane) {
                 if head.nextAttemptAtMS <= nowMS {
-                    heads.append((key, head))
+                    dueHeads.append(head)
                 } else {
                     blockedUntil = min(blockedUntil ?? head.nextAttemptAtMS, head.nextAttemptAtMS)
                 }
             }
-            heads.sort { $0.row.delivery.id < $1.row.delivery.id }
-            if heads.count >= lane.limit { return (heads.prefix(lane.limit).map(\.row), nil) }
+            dueHeads.sort { $0.id < $1.id }
+            if dueHeads.count >= lane.limit {
+                var rows: [ClaimedRow] = []
+                for head in dueHeads.prefix(lane.limit) { rows += try ClaimedRow.fetchAll(row, arguments: [head.id]) }
+                return (rows, nil)
+            }
+            let heads = dueHeads
             // Fewer keys than slots: each key's due run, taken a row per key per turn.
             let quota = (lane.limit + max(1, heads.count) - 1) / max(1, heads.count)
             var runs: [[ClaimedRow]] = []
@@ -620,7 +679,6 @@ public final class SQLiteStore: RelayStore {
             }
             var full: [Int] = []
             for head in heads {
-                guard quota > 1 else { runs.append([head.row]); continue }
                 let (rows, isFull) = try run(head.key, quota)
                 if isFull { full.append(runs.count) }
                 runs.append(rows)
@@ -907,15 +965,16 @@ public final class SQLiteStore: RelayStore {
                 arguments: [subscriptionID, ms(since), ms(until), limit + 1])
             let insert = try db.cachedStatement(
                 sql: """
-                    INSERT INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                    INSERT INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at, order_key)
+                    SELECT ?, ?, ?, ?, 'pending', 0, ?, ?, ?, order_key FROM deliveries WHERE id = ?
                     """)
-            // Oldest first, so a FIFO lane replays them in their order.
+            // Oldest first, so a FIFO lane replays them in their order (and one ordered by key,
+            // each key's: a replay keeps its original's key).
             for row in rows.prefix(limit) {
                 let original: String = row["id"]
                 try insert.execute(arguments: [
                     Identifier.make(prefix: "dlv", now: now), row["event_key"] as String, subscriptionID, "replay of \(original)",
-                    ms(now), ms(now), ms(now),
+                    ms(now), ms(now), ms(now), original,
                 ])
             }
             return (min(rows.count, limit), rows.count > limit)

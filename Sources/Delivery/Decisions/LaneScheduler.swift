@@ -226,7 +226,10 @@ public struct LaneScheduler: Sendable {
         // Woken while the store answered: what it said may predate the new deliveries; ask again.
         let stale = lane.wokenWhileClaiming
         if got < asked { lane.nextDue = stale ? nil : nextDue ?? .distantFuture }
-        if lane.probing, asked > 0, got == 0 { lane.noProbeUntil = stale ? nil : nextDue ?? .distantFuture }
+        if lane.probing, asked > 0, got == 0 {
+            lane.noProbeUntil = stale ? nil : nextDue ?? .distantFuture
+            lane.headProbeSent = false  // nothing went: the next success is not the probe's
+        }
         lane.probing = false
         lane.claiming = false
         lane.wokenWhileClaiming = false
@@ -234,7 +237,7 @@ public struct LaneScheduler: Sendable {
     }
 
     /// A delivery of the lane was answered (or failed to be). `headProbeFrom`, for a failure that
-    /// says the destination is unavailable (no answer, 502, 503, 504): an ordered lane probes its
+    /// says the destination is unavailable (no answer, a 5xx, a 408): an ordered lane probes its
     /// head from then on (after a `Retry-After`, when there was one) at the breaker's pace. Nil
     /// for a destination that answered with a rejection of this delivery: probing the same head
     /// again would be refused again; it waits for its retry.

@@ -290,6 +290,40 @@ struct DeliveryFaultTests {
         await receiver.stop()
     }
 
+    /// A key's run outliving its lease (a slow receiver, a long run): the store sees the rows as
+    /// due again, and the next claim must not send the key's later rows beside the run.
+    @Test func aRunOutlivingItsLeaseNeverSendsTwoOfOneAppAtOnce() async throws {
+        let busy = LockedValue(0)
+        let most = LockedValue(0)
+        let receiver = try RecordingServer { _ in
+            busy.withValue { $0 += 1 }
+            most.withValue { $0 = max($0, busy.value) }
+            try? await Task.sleep(for: .milliseconds(300))
+            busy.withValue { $0 -= 1 }
+            return HTTPServerResponse(status: 204)
+        }
+        let setup = try await Setup(
+            subscriptions: "  - {id: main, type: webhook, url_env: TEST_MAIN_URL, secret_env: TEST_SECRET}",
+            routed: ["main"], urls: ["TEST_MAIN_URL": receiver.baseURL + "/x"], adjust: { $0.dispatcher.lease = .seconds(1) })
+        func publish(_ range: Range<Int>) async throws {
+            let now = Date()
+            let events = range.map { Fixtures.event(type: "deployment", app: "web", source: "test", id: "e\($0)", time: now) }
+            _ = try await setup.relay.pipeline.ingest(IngestBatch(events: events, now: now))
+        }
+        try await publish(0..<6)
+        #expect(await receiver.waitFor(timeout: .seconds(10)) { !$0.isEmpty })
+        try await publish(6..<10)
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["main"]?[.delivered] == 10
+        })
+        #expect(most.value == 1, "one at a time for the app, the lease running out or not")
+        var seen = Set<String>()
+        let firsts = Self.eventIDs(receiver.requests).filter { seen.insert($0).inserted }
+        #expect(firsts == (0..<10).map { "e\($0)" }, "in order")
+        await setup.finish()
+        await receiver.stop()
+    }
+
     @Test func a410DisablesTheSubscriptionKeepsItsDeliveriesAndSaysSoUntilResumed() async throws {
         let gone = LockedValue(true)
         let receiver = try RecordingServer { _ in

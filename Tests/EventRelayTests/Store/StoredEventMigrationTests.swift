@@ -72,4 +72,23 @@ struct StoredEventMigrationTests {
         let dead = try await store.deliveries(DeliveryQuery(status: .deadLetter))
         #expect(dead.count == 1 && dead.first?.lastError?.contains("cannot be read") == true, "\(dead)")
     }
+
+    /// Deliveries still owed when the relay is upgraded to ordering by key get their event's key
+    /// (read from the stored body), so they stay in order with the same app's new deliveries.
+    @Test func deliveriesOwedBeforeKeysExistedGetTheirEventsKey() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/relay.sqlite"
+        try Self.writeV6Database(at: path)
+        let store = try SQLiteStore(path: path)
+        let new = Fixtures.event(type: "deployment", app: "web", source: "scalingo", id: "e2", time: Self.t0)
+        #expect(new.orderKey == Event(source: "scalingo", feed: "x", id: "e1", type: "t", time: Self.t0, app: "web", raw: .null).orderKey)
+        _ = try await store.commitIngest(IngestCommit(
+            items: [IngestCommit.Item(event: new, deliveries: [NewDelivery(id: "dlv_2", eventKey: new.key, subscriptionID: "hook", matchedBy: "rule:r")])],
+            now: Self.t0))
+        let keyed = [LaneClaim(subscriptionID: "hook", limit: 10, ordered: false, keyed: true)]
+        let claimed = try await store.claimDeliveries(keyed, now: Self.t0, lease: Self.lease)[0].deliveries
+        #expect(claimed.map(\.delivery.id) == ["dlv_1", "dlv_2"], "one key: the old row first, then the new one")
+        #expect(Set(claimed.map(\.orderKey)) == [new.orderKey])
+    }
 }
