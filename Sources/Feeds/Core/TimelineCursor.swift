@@ -37,6 +37,8 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
         /// When the sweep began in the platform's clock, as far as it can be told: `since`, or the
         /// newest event then if that was earlier. The next sweep reads down to `anchor - lateness`.
         public var anchor: Date
+        /// By id: the highest id the heads have read; the next head reads down to it.
+        public var headTop: String?
         /// The oldest event time the sweep has read so far: where it stands.
         public var reached: Date
 
@@ -112,7 +114,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
 
     // A compact, stable JSON form: times as integer milliseconds, seen ids as [[id, ms]] sorted by id.
     private enum CodingKeys: String, CodingKey { case horizon, newest, seen, backlog, checked, top, empty, offset }
-    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since, reached, anchor }
+    private enum BacklogKeys: String, CodingKey { case upper, lower, resume, since, reached, anchor, headTop = "head_top" }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -137,6 +139,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
                 resume: try nested.decode(String.self, forKey: .resume), since: Self.date(try nested.decode(Int64.self, forKey: .since)),
                 reached: try nested.decodeIfPresent(Int64.self, forKey: .reached).map(Self.date),
                 anchor: try nested.decodeIfPresent(Int64.self, forKey: .anchor).map(Self.date))
+            backlog?.headTop = try nested.decodeIfPresent(String.self, forKey: .headTop)
         }
     }
 
@@ -157,6 +160,7 @@ public struct TimelineCursor: Sendable, Equatable, Codable {
             try nested.encode(Self.ms(backlog.since), forKey: .since)
             try nested.encode(Self.ms(backlog.reached), forKey: .reached)
             try nested.encode(Self.ms(backlog.anchor), forKey: .anchor)
+            try nested.encodeIfPresent(backlog.headTop, forKey: .headTop)
         }
     }
 

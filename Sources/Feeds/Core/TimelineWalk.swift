@@ -83,6 +83,8 @@ public struct TimelineWalk: Sendable {
     private var newestNew: Date?
     /// The clock offset the cursor remembers from earlier walks.
     private let storedOffset: Duration?
+    /// Not a first start (whose backfill reads old events by design).
+    private let measuresOffset: Bool
 
     /// - Parameters:
     ///   - cursor: the stream's cursor, nil on its first start.
@@ -102,6 +104,7 @@ public struct TimelineWalk: Sendable {
         self.maxPages = max(2, maxPages)
         topAtStart = order == .byID ? cursor?.top : nil
         storedOffset = cursor?.offset
+        measuresOffset = cursor != nil
         if let cursor {
             self.cursor = cursor
             phase = cursor.backlog == nil ? .sweep : .head
@@ -149,12 +152,22 @@ public struct TimelineWalk: Sendable {
     public mutating func receive(_ page: [(id: String, time: Date)], next: String?, mayBeLast: Bool = false) -> (new: [Int], step: Step) {
         guard phase != .finished else { return ([], .done) }
         pages += 1
-        if pages == 1, let top = page.map(\.time).max() {
+        if pages == 1, !page.isEmpty {
+            // An event stamped after the relay's now says nothing about the platform's clock
+            // being behind (one such event would lift every line to the relay's clock): the
+            // newest of the others, or now when all are ahead.
+            let now = self.now
+            let top = page.lazy.map(\.time).filter { $0 <= now }.max() ?? now
             firstPageNewest = top
             if unanchored {
                 // Lines follow the platform's clock, never the relay's alone: with the platform's
                 // clock behind, a line drawn from the relay's would call every new event history.
-                let anchor = min(now, top).addingTimeInterval(-lateness.timeInterval)
+                var anchor = min(now, top).addingTimeInterval(-lateness.timeInterval)
+                if phase != .baseline {
+                    // A timeline empty at the first start: what is on it now came since, unless
+                    // that empty answer was a fault. Then at most `maxSkew` more is delivered.
+                    anchor = max(anchor, cursor.horizon.addingTimeInterval(-Self.maxSkew.timeInterval))
+                }
                 cursor.horizon = min(cursor.horizon, anchor)
             }
         }
@@ -174,11 +187,11 @@ public struct TimelineWalk: Sendable {
                 new.append(index)
                 if item.time < cursor.floor { newByID.insert(index) }
                 cursor.markSeen(id: item.id, time: max(item.time, cursor.floor))
-                if item.time >= cursor.floor { newestNew = max(newestNew ?? item.time, item.time) }
+                if item.time >= cursor.floor { observe(item.time) }
             } else if cursor.classify(id: item.id, time: item.time) == .new {
                 new.append(index)
                 cursor.markSeen(id: item.id, time: item.time)
-                newestNew = max(newestNew ?? item.time, item.time)
+                observe(item.time)
             }
         }
         let line = self.line
@@ -192,9 +205,13 @@ public struct TimelineWalk: Sendable {
         case .byID:
             passed = page.indices.allSatisfy { index in
                 (head ? page[index].time <= line : page[index].time < line) && !newByID.contains(index)
-            }
+            } && (!head || reachedHeadTop(page))
         }
-        let last = next == nil || (mayBeLast && new.count < page.count)
+        // A short page ends a sweep (its server has no next-page marker) unless it is all new. A
+        // baseline, a head or a backlog reads on until its line or an empty page: they must read
+        // all of their stretch (a baseline marks it seen; the others are below pages already
+        // read, seen ones included), and a server that caps pages would end them above its end.
+        let last = next == nil || (mayBeLast && phase == .sweep && new.count < page.count)
         guard let next, !last, !page.isEmpty, !passed else { return (new, passedTheLine()) }
         // With a sweep to continue, the head leaves it at least one page of the budget.
         let budget = phase == .head ? maxPages - 1 : phase == .backlog ? backlogBudget : maxPages
@@ -212,6 +229,25 @@ public struct TimelineWalk: Sendable {
         case .token(let token):
             _ = cut(resume: token)
         }
+    }
+
+    /// A platform clock may run this far behind the relay's when a timeline was empty at the
+    /// first start and the relay cannot tell; beyond it, set `lateness` to cover it.
+    public static let maxSkew: Duration = .seconds(3600)
+
+    /// The clock offset is measured on the newest events only: the first page of a walk that is
+    /// not the first start (a backfill's events are old by design), and never from an event
+    /// stamped after the relay's now (one such event would make a clock behind look ahead).
+    private mutating func observe(_ time: Date) {
+        guard pages == 1, phase == .sweep || phase == .head, measuresOffset, time <= now else { return }
+        newestNew = max(newestNew ?? time, time)
+    }
+
+    /// By id, a head has reached where the last one began only once its page holds an id that is
+    /// not above it (times can lie; ids cannot).
+    private func reachedHeadTop(_ page: [(id: String, time: Date)]) -> Bool {
+        guard let headTop = cursor.backlog?.headTop ?? topAtStart else { return true }
+        return page.contains { !isBelow(headTop, $0.id) }
     }
 
     private func isAboveTop(_ id: String) -> Bool {
@@ -247,6 +283,7 @@ public struct TimelineWalk: Sendable {
             // Everything above the old line is read now: the next poll's head starts from here,
             // so a busy top never eats the whole budget. (Late inserts below it go to the next sweep.)
             backlog.upper = max(backlog.upper, newestRead ?? backlog.upper)
+            if order == .byID, let topRead { backlog.headTop = topRead }
             cursor.backlog = backlog
             phase = .backlog
             oldestRead = nil
@@ -275,11 +312,15 @@ public struct TimelineWalk: Sendable {
             cursor.backlog = TimelineCursor.Backlog(
                 upper: newestRead ?? line, lower: cursor.horizon, resume: resume, since: now, reached: oldestRead ?? line,
                 anchor: sweepAnchor)
+            // By id, the next head reads down to where this sweep began: its highest id.
+            if order == .byID { cursor.backlog?.headTop = topRead }
         case .head:
             // More arrived than one poll reads: the sweep goes on from here. What lies between here
             // and where it had got to is read again (as seen ids) on the way down.
             if var backlog = cursor.backlog {
                 backlog.upper = max(backlog.upper, newestRead ?? backlog.upper)
+                // What lies below the cut is read by the backlog, which resumes there.
+                if order == .byID, let topRead { backlog.headTop = topRead }
                 backlog.resume = resume
                 // Everything down to where the sweep had got is read: only below it is news.
                 backlog.reached = min(backlog.reached, oldestRead ?? backlog.reached)

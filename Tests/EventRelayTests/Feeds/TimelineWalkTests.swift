@@ -32,13 +32,25 @@ struct SimulatedTimeline {
         ranks.add(id)
     }
 
-    func page(_ request: TimelineWalk.Request) -> (items: [(id: String, time: Date)], next: String?) {
+    /// A server that serves at most this many a page whatever the page size asked for, with no
+    /// next-page marker (EscapeKit's way: the walk is told a short page may be the last).
+    var cap: Int?
+
+    func page(_ request: TimelineWalk.Request) -> (items: [(id: String, time: Date)], next: String?, mayBeLast: Bool) {
+        if let cap {
+            // Tokens are ids (EscapeKit's page_from): the page below the token's id, which does
+            // not shift when events arrive on top.
+            var start = 0
+            if case .token(let id) = request { start = entries.firstIndex { $0.id == id }.map { $0 + 1 } ?? entries.count }
+            let items = Array(entries.dropFirst(start).prefix(min(cap, pageSize)))
+            return (items, items.last?.id, items.count < pageSize)
+        }
         var offset = 0
         if case .token(let token) = request { offset = Int(token) ?? 0 }
         let start = (offset / pageSize) * pageSize
         let items = Array(entries.dropFirst(start).prefix(pageSize))
         let next = start + pageSize < entries.count ? String(start + pageSize) : nil
-        return (items, next)
+        return (items, next, false)
     }
 
     /// Runs one poll; `beforePage(n)` runs before the n-th page (1-based) is served.
@@ -61,7 +73,7 @@ struct SimulatedTimeline {
             }
             beforePage(&self, served)
             let page = page(request)
-            let (indices, next) = walk.receive(page.items, next: page.next)
+            let (indices, next) = walk.receive(page.items, next: page.next, mayBeLast: page.mayBeLast)
             new += indices.map { page.items[$0].id }
             step = next
         }
@@ -123,6 +135,42 @@ struct TimelineWalkTests {
         #expect(first.cursor?.horizon == Self.at(700) && first.cursor?.newest == nil)
         timeline.insert(id: "a", time: Self.at(990))
         #expect(timeline.poll(first.cursor, now: Self.at(1010), maxPages: 10).new == ["a"])
+    }
+
+    /// One event stamped in the future must not make a platform clock that is behind look ahead:
+    /// the line would then follow the relay's clock and call every later event history.
+    @Test func aFutureStampedEventDoesNotMoveTheLineAboveThePlatformsClock() throws {
+        var timeline = SimulatedTimeline(pageSize: 10)
+        for index in 0..<3 { timeline.insert(id: "old\(index)", time: Self.at(300 + Double(index))) }
+        // The relay's clock is 600 s ahead of the platform's.
+        let first = try #require(timeline.poll(nil, now: Self.at(1000), maxPages: 10).cursor)
+        timeline.insert(id: "a", time: Self.at(420))
+        timeline.insert(id: "future", time: Self.at(5000))
+        let second = timeline.poll(first, now: Self.at(1030), maxPages: 10)
+        #expect(Set(second.new) == ["a", "future"])
+        let offset = try #require(second.cursor?.offset)
+        #expect(offset < .seconds(-600), "measured on the event that is not in the future: \(offset)")
+        timeline.insert(id: "b", time: Self.at(450))
+        let third = timeline.poll(second.cursor, now: Self.at(1060), maxPages: 10)
+        #expect(third.new == ["b"])
+    }
+
+    /// A first start that found the timeline empty lets the first events read place the line by
+    /// the platform's clock, but a fault (an empty answer for a full timeline) delivers at most
+    /// `maxSkew` of history, never days of it.
+    @Test func anEmptyFirstAnswerDeliversNoOldHistoryLater() throws {
+        var timeline = SimulatedTimeline(pageSize: 10)
+        let first = try #require(timeline.poll(nil, now: Self.at(10_000), maxPages: 10).cursor)
+        #expect(first.emptyAtStart)
+        for index in 0..<20 { timeline.insert(id: "days-ago-\(index)", time: Self.at(Double(index) * 100)) }
+        let second = timeline.poll(first, now: Self.at(10_030), maxPages: 10)
+        #expect(second.new.isEmpty, "\(second.new)")
+        #expect(second.cursor?.emptyAtStart == false)
+        // Behind by less than maxSkew: what came after the start is delivered.
+        var other = SimulatedTimeline(pageSize: 10)
+        let start = try #require(other.poll(nil, now: Self.at(10_000), maxPages: 10).cursor)
+        other.insert(id: "new", time: Self.at(10_000 - 1200))
+        #expect(other.poll(start, now: Self.at(10_030), maxPages: 10).new == ["new"])
     }
 
     @Test func aBurstBeyondThePageLimitIsReadOverSeveralPollsExactlyOnce() throws {
@@ -325,9 +373,19 @@ struct TimelineWalkTests {
         for seed in 0..<25 { Self.simulate(seed: seed, order: order, skew: skew) }
     }
 
-    static func simulate(seed: Int, order: TimelineWalk.Order, skew: Double = 0) {
+    /// By id from a server that caps its pages below the size asked for.
+    @Test(arguments: [-600.0, 0])
+    func randomisedIDOrderedTimelinesFromAPageCappingServerLoseNothing(skew: Double) {
+        for seed in 0..<20 { Self.simulate(seed: seed, order: .byID, skew: skew, capped: true) }
+    }
+
+    static func simulate(seed: Int, order: TimelineWalk.Order, skew: Double = 0, capped: Bool = false) {
         var random = SeededRandom(seed: UInt64(seed) &+ 1)
         var timeline = SimulatedTimeline(pageSize: 2 + random.next(6), order: order)
+        if capped {
+            precondition(order == .byID, "a capping server without next-page markers pages by id")
+            timeline.cap = max(1, timeline.pageSize - 1 - random.next(2))
+        }
         let maxPages = 1 + random.next(5)
         let lateness = Duration.seconds(300)
         // `clock` is the platform's, which stamps events; the relay's runs `skew` behind it.
@@ -362,7 +420,7 @@ struct TimelineWalkTests {
             clock += 5
         }
         // Quiet polls until every backlog is read.
-        for _ in 0..<400 where cursor?.backlog != nil || Set(delivered).count < published.count {
+        for _ in 0..<(capped ? 5000 : 400) where cursor?.backlog != nil || Set(delivered).count < published.count {
             let result = timeline.poll(cursor, now: relay, lateness: lateness, maxPages: maxPages)
             cursor = result.cursor ?? cursor
             delivered += result.new
@@ -371,8 +429,8 @@ struct TimelineWalkTests {
         let twice = delivered.count - Set(delivered).count
         let missing = Set(published).subtracting(delivered).sorted()
         let early = delivered.filter { $0.hasPrefix("pre") }
-        #expect(twice == 0, "nothing delivered twice")
-        #expect(missing.isEmpty, "nothing lost: \(missing.count) missing, e.g. \(missing.prefix(5)) (\(timeline.entries.filter { missing.prefix(5).contains($0.id) }.map { $0.time.timeIntervalSince(Self.t0) }))")
+        #expect(twice == 0, "seed \(seed): nothing delivered twice")
+        #expect(missing.isEmpty, "seed \(seed): nothing lost: \(missing.count) missing, e.g. \(missing.prefix(5)) (\(timeline.entries.filter { missing.prefix(5).contains($0.id) }.map { $0.time.timeIntervalSince(Self.t0) }))")
         #expect(early.isEmpty, "nothing from before the first start")
     }
 }
