@@ -36,6 +36,11 @@ import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONCURRENCY = 64
+# ORDERING=key (the default for subscriptions) with APPS=64 measures a default subscription whose
+# events are spread over 64 apps (each app's in order, apps side by side); none, the default here,
+# trades order for throughput.
+ORDERING = os.environ.get("ORDERING", "none")
+APPS = int(os.environ.get("APPS", "1"))
 BATCH = 500
 PUSHERS = 2
 
@@ -167,7 +172,7 @@ subscriptions:
     type: webhook
     url_env: BENCH_SINK_URL
     secret_env: BENCH_SINK_SECRET
-    delivery: {{ordering: none, concurrency: {CONCURRENCY}}}
+    delivery: {{ordering: {ORDERING}, concurrency: {CONCURRENCY}}}
 rules:
   - name: everything-benched
     filter: {{sources: [bench]}}
@@ -219,9 +224,10 @@ rules:
 
 
 def event(tag, i):
+    app = "web-prod" if APPS <= 1 else f"web-{i % APPS:04d}"  # the same length either way
     return {
         "source": "bench", "id": f"{tag}-{i}", "type": "deployment", "category": "deploy.succeeded",
-        "time": "2026-01-02T03:04:05.678Z", "app": "web-prod", "app_id": "ap-0123456789abcdef",
+        "time": "2026-01-02T03:04:05.678Z", "app": app, "app_id": "ap-0123456789abcdef",
         "environment": "production", "actor": {"id": "us-42", "name": "ann", "email": "ann@example.com"},
         "summary": f"Deployment {i} of web-prod succeeded",
         "raw": {"id": f"{tag}-{i}", "type": "deployment", "app_name": "web-prod", "user": {"username": "ann"},
@@ -470,7 +476,8 @@ def main():
         curl_version = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
         print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {cores} cores, {mem:.0f} GiB, Linux {kernel}; {swift}")
         print(f"{nginx_version}; {curl_version}")
-        print(f"{args.events} events, {args.runs} runs, soak {args.soak}, steady {args.rate:.0f}/s for {args.seconds:.0f} s")
+        print(f"{args.events} events, {args.runs} runs, soak {args.soak}, steady {args.rate:.0f}/s for {args.seconds:.0f} s; "
+              f"ordering {ORDERING}, {APPS} app(s), concurrency {CONCURRENCY}")
         results = []
         for run in range(args.runs):
             figures = one_run(args, work, run)

@@ -106,6 +106,8 @@ enum Views {
             "description": optional(rule.description),
             "filter": rule.filter.json,
             "subscriptions": strings(rule.subscriptionIDs),
+            "continue": .bool(rule.continues),
+            "suspended": .bool(rule.suspended),
             "declared_at": .string(rule.location),
         ])
     }

@@ -18,8 +18,10 @@ public enum RulesTool {
         do {
             let set = try RuleLoader(environment: resolveEnvironment ? environment : nil, sinks: SinkRegistry.kinds).load(directory: url)
             var lines = ["\(directory): \(set.files.count) files, \(set.rules.count) rules, \(set.subscriptions.count) subscriptions: OK"]
-            for rule in set.rules {
-                lines.append("  rule \(rule.name) -> \(rule.subscriptionIDs.joined(separator: ", ")) (\(rule.location))")
+            // In the order they are tried: the first that matches ends routing unless it continues.
+            for (index, rule) in set.rules.enumerated() {
+                let how = rule.suspended ? " [suspended]" : rule.continues ? " [continue]" : ""
+                lines.append("  \(index + 1). rule \(rule.name) -> \(rule.subscriptionIDs.joined(separator: ", "))\(how) (\(rule.location))")
             }
             return (true, lines.joined(separator: "\n"))
         } catch {

@@ -1,7 +1,10 @@
 import EventModel
 import Foundation
 
-/// A rule: events that pass `filter` go to each of `subscriptionIDs`.
+/// A rule: events that pass `filter` go to each of `subscriptionIDs`. Rules are tried in order
+/// (files by name, then as written); the first that matches routes the event and ends routing,
+/// unless it says `continues` (`continue: true`), as Alertmanager's routes do. A suspended rule
+/// is kept but never matches.
 public struct Rule: Sendable, Hashable {
     public var name: String
     public var description: String?
@@ -9,18 +12,30 @@ public struct Rule: Sendable, Hashable {
     public var subscriptionIDs: [String]
     /// `file:line` where the rule was declared.
     public var location: String
+    /// After this rule matches, the rules after it are tried too.
+    public var continues: Bool
+    public var suspended: Bool
 
-    public init(name: String, description: String? = nil, filter: FilterExpression, subscriptionIDs: [String], location: String = "") {
+    public init(
+        name: String, description: String? = nil, filter: FilterExpression, subscriptionIDs: [String], location: String = "",
+        continues: Bool = false, suspended: Bool = false
+    ) {
         self.name = name
         self.description = description
         self.filter = filter
         self.subscriptionIDs = subscriptionIDs
         self.location = location
+        self.continues = continues
+        self.suspended = suspended
     }
 
     /// A rule with today's flat filter (the shorthand), meaning what it always meant.
-    public init(name: String, description: String? = nil, filter: EventFilter, subscriptionIDs: [String], location: String = "") {
-        self.init(name: name, description: description, filter: FilterExpression(flat: filter), subscriptionIDs: subscriptionIDs, location: location)
+    public init(
+        name: String, description: String? = nil, filter: EventFilter, subscriptionIDs: [String], location: String = "", continues: Bool = false
+    ) {
+        self.init(
+            name: name, description: description, filter: FilterExpression(flat: filter), subscriptionIDs: subscriptionIDs, location: location,
+            continues: continues)
     }
 }
 
@@ -36,28 +51,38 @@ public struct RouteMatch: Sendable, Hashable {
     }
 }
 
-/// Decides where an event goes: the rules from files, plus every API subscription's own filter.
-/// Pure and immutable; rebuild it when subscriptions change.
+/// Decides where an event goes: the rules from files, tried in order until one that matches and
+/// does not continue; then, apart from them, every API subscription's own filter (an API
+/// subscription is its own route: the rules' order does not reach it). Pure and immutable;
+/// rebuild it when subscriptions change.
 public struct Router: Sendable {
     private struct Route: Sendable {
         let matchedBy: String
         let filter: CompiledExpression
         let subscriptionIDs: [String]
+        /// A rule that ends routing when it matches (not `continue`); API subscriptions never do.
+        let stops: Bool
     }
     private let routes: [Route]
     /// Routes that can only match certain exact types, by type; the rest are checked for every event.
     private let routesByType: [String: [Int]]
     private let routesForAnyType: [Int]
+    /// Routes below this index are rules; the rest, API subscriptions.
+    private let ruleCount: Int
     public let rules: [Rule]
 
     public init(rules: [Rule], subscriptions: [Subscription]) {
         self.rules = rules
-        var routes = rules.map { Route(matchedBy: "rule:\($0.name)", filter: CompiledExpression($0.filter), subscriptionIDs: $0.subscriptionIDs) }
+        var routes = rules.filter { !$0.suspended }.map {
+            Route(matchedBy: "rule:\($0.name)", filter: CompiledExpression($0.filter), subscriptionIDs: $0.subscriptionIDs, stops: !$0.continues)
+        }
         for subscription in subscriptions where subscription.origin == .api {
             routes.append(Route(
-                matchedBy: "subscription:\(subscription.id)", filter: CompiledExpression(flat: subscription.filter), subscriptionIDs: [subscription.id]))
+                matchedBy: "subscription:\(subscription.id)", filter: CompiledExpression(flat: subscription.filter), subscriptionIDs: [subscription.id],
+                stops: false))
         }
         self.routes = routes
+        ruleCount = routes.count - subscriptions.filter { $0.origin == .api }.count
         var byType: [String: [Int]] = [:]
         var anyType: [Int] = []
         for (index, route) in routes.enumerated() {
@@ -86,11 +111,16 @@ public struct Router: Sendable {
                 candidates.append(routesForAnyType[j]); j += 1
             }
         }
-        for index in candidates where routes[index].filter.matches(event) {
+        var rulesEnded = false
+        for index in candidates {
             let route = routes[index]
+            // Once a rule that does not continue has matched, only API subscriptions are tried.
+            if rulesEnded && index < ruleCount { continue }
+            guard route.filter.matches(event) else { continue }
             for id in route.subscriptionIDs where !matches.contains(where: { $0.subscriptionID == id }) {
                 matches.append(RouteMatch(subscriptionID: id, matchedBy: route.matchedBy))
             }
+            if route.stops { rulesEnded = true }
         }
         return matches
     }

@@ -40,7 +40,7 @@ public struct RuleLoader: Sendable {
     static let topKeys = ["subscriptions", "rules"]
     /// The keys every subscription has; each kind adds its own.
     static let sharedSubscriptionKeys = ["id", "type", "description", "delivery"]
-    static let ruleKeys = ["name", "description", "filter", "subscriptions"]
+    static let ruleKeys = ["name", "description", "filter", "subscriptions", "continue", "suspended"]
 
     /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
     /// directory is an empty rule set; an unreadable one is an error.
@@ -228,7 +228,8 @@ public struct RuleLoader: Sendable {
             guard !ids.isEmpty else { throw targets.error("must name at least one subscription") }
             let rule = Rule(
                 name: name, description: try fields["description"]?.string(), filter: filter, subscriptionIDs: ids,
-                location: "\(value.file):\(value.line)")
+                location: "\(value.file):\(value.line)", continues: try fields["continue"]?.bool() ?? false,
+                suspended: try fields["suspended"]?.bool() ?? false)
             return (rule, value, references)
         } catch {
             var located = error

@@ -72,7 +72,7 @@ struct GlobAndFilterTests {
 
     @Test func routerDeliversToEachSubscriptionOnceAndNamesTheFirstRule() {
         let rules = [
-            Rule(name: "failures", filter: EventFilter(types: ["deployment"]), subscriptionIDs: ["ops", "audit"]),
+            Rule(name: "failures", filter: EventFilter(types: ["deployment"]), subscriptionIDs: ["ops", "audit"], continues: true),
             Rule(name: "everything", filter: .any, subscriptionIDs: ["audit"]),
         ]
         let api = [
