@@ -21,13 +21,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port, write_nginx_conf
+
 CHILDREN = []
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, process, what):
@@ -86,29 +82,8 @@ def start_nginx(work, body, path, content_type):
     os.chmod(target, 0o644)
     for folder in (os.path.dirname(work), work, root, os.path.dirname(target)):
         os.chmod(folder, 0o755)
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(work, sub), exist_ok=True)
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    server {{
-        listen 127.0.0.1:{port} reuseport backlog=4096;
-        root {root};
-        location / {{ default_type "{content_type}"; add_header Cache-Control no-store; }}
-    }}
-}}
-""")
+    conf = write_nginx_conf(
+        work, port, "access_log off;", f'default_type "{content_type}"; add_header Cache-Control no-store;', root=root)
     process = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     CHILDREN.append(process)
     wait_for_port(port, process, "nginx")

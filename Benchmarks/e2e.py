@@ -34,6 +34,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import free_port, write_nginx_conf
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONCURRENCY = 64
 # ORDERING=key (the default for subscriptions) with APPS=64 measures a default subscription whose
@@ -48,12 +50,6 @@ PUSHERS = 2
 def log(text):
     if os.environ.get("VERBOSE"):
         print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proc_cpu_seconds(pid):
@@ -76,28 +72,9 @@ class Nginx:
         self.log = os.path.join(work, "access.log")
         self.conf = os.path.join(work, "nginx.conf")
         os.makedirs(work, exist_ok=True)
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            os.makedirs(os.path.join(work, sub), exist_ok=True)
-        with open(self.conf, "w") as f:
-            f.write(f"""
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-    log_format bench '$msec $http_user_agent $http_webhook_id';
-    access_log {self.log} bench buffer=256k flush=100ms;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    server {{
-        listen 127.0.0.1:{port} reuseport backlog=4096;
-        location / {{ return 204; }}
-    }}
-}}
-""")
+        write_nginx_conf(
+            work, port, f"log_format bench '$msec $http_user_agent $http_webhook_id';\n    access_log {self.log} bench buffer=256k flush=100ms;",
+            "return 204;")
 
     def start(self):
         self.process = subprocess.Popen(["nginx", "-c", self.conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
