@@ -33,6 +33,7 @@ struct EscapeKitScenario {
               - name: everything-from-escapekit
                 filter: {sources: [escapekit]}
                 subscriptions: [audit]
+                continue: true
               - name: destroyed
                 filter: {categories: [app.deleted]}
                 subscriptions: [deleted]
