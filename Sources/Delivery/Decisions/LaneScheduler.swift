@@ -121,6 +121,8 @@ public struct LaneScheduler: Sendable {
         var headProbeAt: Date?
         /// A head probe (not the breaker's) was sent: its success means the destination answers again.
         var headProbeSent = false
+        /// Head probes that failed in a row (they slow down after 20).
+        var headProbeFailures = 0
         /// Ordered, one way or the other: a failed head holds what follows it.
         var holdsBehindHead: Bool { settings.ordered || settings.keyed }
 
@@ -249,7 +251,12 @@ public struct LaneScheduler: Sendable {
         lane.headProbeSent = false
         switch signal {
         case .delivered:
-            lane.headProbeAt = nil
+            // By key, another key's success says nothing of the key that failed: its probe stays
+            // armed, to go once every key waits (its own retry may be minutes away).
+            if !lane.settings.keyed || headProbed {
+                lane.headProbeAt = nil
+                lane.headProbeFailures = 0
+            }
             if lane.breaker.recordSuccess() == .closed {
                 actions.append(.breakerClosed(subscriptionID: id))
                 actions.append(.expediteRetries(subscriptionID: id))
@@ -270,7 +277,18 @@ public struct LaneScheduler: Sendable {
             lane.bucket?.drain(now: now)
         case .failed:
             if lane.holdsBehindHead {
-                lane.headProbeAt = headProbeFrom.map { max($0, now.addingTimeInterval(lane.settings.breaker.maxCooldown.timeInterval)) }
+                if headProbed { lane.headProbeFailures += 1 }
+                // At the breaker's pace; a destination still failing after 20 probes (10 s at the
+                // default) is probed half as often each time, up to every 30 s, so one delivery it
+                // keeps refusing is not sent twice a second for the day its retries take.
+                let beyond = max(0, lane.headProbeFailures - 20)
+                let pace = min(
+                    max(lane.settings.breaker.maxCooldown, .seconds(30)),
+                    lane.settings.breaker.maxCooldown * Int(pow(2, Double(min(beyond, 16)))))
+                let next = headProbeFrom.map { max($0, now.addingTimeInterval(pace.timeInterval)) }
+                // By key, a failure that says nothing of the destination (a 4xx) leaves another
+                // key's probe armed.
+                if next != nil || !lane.settings.keyed { lane.headProbeAt = next }
             }
             if case .opened(let failures) = lane.breaker.recordFailure(now: now) {
                 actions.append(.breakerOpened(subscriptionID: id, failures: failures))
@@ -315,7 +333,10 @@ public struct LaneScheduler: Sendable {
         lane.inFlight -= moved
         lane.unrecorded += moved
         lanes[id] = lane
-        guard !lane.settings.ordered, lane.outstanding < 2 * lane.settings.concurrency else { return false }
+        // A lane ordered by key gains nothing by claiming before the outcomes are written: the
+        // keys of the answered deliveries stay blocked until then (their rows are still leased),
+        // so the claim would visit every key for the few that are free.
+        guard !lane.settings.ordered, !lane.settings.keyed, lane.outstanding < 2 * lane.settings.concurrency else { return false }
         let free = lane.settings.concurrency - lane.inFlight
         return lane.inFlight == 0 || free >= max(1, lane.settings.concurrency / 4)
     }

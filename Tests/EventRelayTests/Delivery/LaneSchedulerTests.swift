@@ -307,6 +307,46 @@ struct LaneSchedulerTests {
         #expect(!scheduler.sent("k", .delivered, now: at(1.1)).contains(.expediteRetries(subscriptionID: "k")))
     }
 
+    /// Found by a user: one app's head failed (unavailable) while the other apps went on; once
+    /// they were done, nothing probed it, and it waited for its retry 5 minutes later.
+    @Test func aKeyThatFailedWhileOthersFlowedIsProbedOnceTheyAreDoneAndLessOftenAsItKeepsFailing() {
+        var scheduler = LaneScheduler()
+        let keyed = LaneSettings(
+            concurrency: 4, ordered: false, keyed: true,
+            breaker: CircuitBreaker.Settings(threshold: 1000, initialCooldown: .milliseconds(500), maxCooldown: .milliseconds(500)))
+        scheduler.configure(["k": keyed], now: Self.t0)
+        scheduler.claimed("k", asked: 4, got: 4, nextDue: nil, now: Self.t0)
+        // b's head fails, unavailable; a's and c's go through after it.
+        _ = scheduler.sent("k", .failed, now: at(0.1), headProbeFrom: at(0.1))
+        for _ in 0..<3 { _ = scheduler.sent("k", .delivered, now: at(0.2)) }
+        scheduler.released("k", count: 4)
+        scheduler.recorded("k", count: 4)
+        // Nothing else is due: b's retry is 5 minutes away.
+        scheduler.claimed("k", asked: 4, got: 0, nextDue: at(300), now: at(0.3))
+        let probe = LaneClaim(subscriptionID: "k", limit: 1, ordered: false, keyed: true, probe: true)
+        #expect(scheduler.nextWake(now: at(0.3)) == at(0.6))
+        #expect(scheduler.plan(now: at(0.6)) == [probe])
+        // It keeps failing: half a second apart for 20 probes, then slower, never beyond 30 s.
+        var now = at(0.6)
+        var gaps: [TimeInterval] = []
+        for _ in 0..<30 {
+            scheduler.claimed("k", asked: 1, got: 1, nextDue: nil, now: now)
+            _ = scheduler.sent("k", .failed, now: now, headProbeFrom: now)
+            scheduler.released("k", count: 1)
+            scheduler.recorded("k", count: 1)
+            scheduler.claimed("k", asked: 4, got: 0, nextDue: at(300), now: now)
+            guard let wake = scheduler.nextWake(now: now) else { break }
+            gaps.append(wake.timeIntervalSince(now))
+            #expect(scheduler.plan(now: wake) == [probe])
+            now = wake
+        }
+        #expect(gaps.prefix(19).allSatisfy { abs($0 - 0.5) < 0.001 }, "\(gaps)")
+        #expect(gaps.last.map { $0 > 0.5 && $0 <= 30 } == true, "\(gaps)")
+        // Back: the probe gets through and the retries go at once.
+        scheduler.claimed("k", asked: 1, got: 1, nextDue: nil, now: now)
+        #expect(scheduler.sent("k", .delivered, now: now).contains(.expediteRetries(subscriptionID: "k")))
+    }
+
     @Test func failingContinuouslyForTheDisablePeriodDisablesTheLaneOnce() {
         var scheduler = LaneScheduler()
         let settings = LaneSettings(concurrency: 1, ordered: false, disableAfter: .seconds(3 * 86400))

@@ -290,6 +290,36 @@ struct DeliveryFaultTests {
         await receiver.stop()
     }
 
+    /// Found by a user: one app failing (500) while the others went on waited, once they were
+    /// done, for its retry minutes later. It is probed once every app waits.
+    @Test func anAppThatFailedWhileOthersFlowedIsBackWithinASecondOfItsReceiver() async throws {
+        let broken = LockedValue(true)
+        let receiver = try RecordingServer { request in
+            let app = (try? JSONValue.parse(request.body)["event"]?["app"]?.stringValue) ?? nil
+            return HTTPServerResponse(status: app == "b" && broken.value ? 500 : 204)
+        }
+        let setup = try await Setup(
+            subscriptions: "  - {id: main, type: webhook, url_env: TEST_MAIN_URL, secret_env: TEST_SECRET, delivery: {retry_schedule: [1h, 1h]}}",
+            routed: ["main"], urls: ["TEST_MAIN_URL": receiver.baseURL + "/x"],
+            adjust: { $0.dispatcher.breaker = CircuitBreaker.Settings() })
+        let now = Date()
+        let events = (0..<22).map { index in
+            Fixtures.event(type: "deployment", app: index < 2 ? "b" : "a", source: "test", id: "e\(index)", time: now.addingTimeInterval(Double(index)))
+        }
+        _ = try await setup.relay.pipeline.ingest(IngestBatch(events: events, now: now))
+        #expect(try await eventually(timeout: .seconds(10)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["main"]?[.delivered] == 20
+        })
+        broken.value = false
+        let back = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(20)) {
+            try await setup.relay.store.deliveryCountsBySubscription()["main"]?[.delivered] == 22
+        })
+        #expect(ContinuousClock.now - back < .seconds(3), "probed every half second, not its retry an hour away")
+        await setup.finish()
+        await receiver.stop()
+    }
+
     /// A key's run outliving its lease (a slow receiver, a long run): the store sees the rows as
     /// due again, and the next claim must not send the key's later rows beside the run.
     @Test func aRunOutlivingItsLeaseNeverSendsTwoOfOneAppAtOnce() async throws {
