@@ -133,7 +133,8 @@ public enum FilterReader {
             throw entry.keyNode.fail("unknown test (expected one of: \(predicateTests.joined(separator: ", ")))")
         }
         guard tests.count == 1, let test = tests.first else {
-            throw node.fail("a predicate has exactly one test (\(predicateTests.joined(separator: ", ")))")
+            let found = tests.isEmpty ? "none" : tests.map(\.key).joined(separator: " and ")
+            throw node.fail("a predicate has exactly one test (\(predicateTests.joined(separator: ", "))); found \(found)")
         }
         let value = test.value
         switch test.key {

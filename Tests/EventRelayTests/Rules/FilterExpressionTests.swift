@@ -137,7 +137,7 @@ struct FilterExpressionTests {
         ("{typs: [deployment]}", 1, 2, "did you mean type"),
         ("{where: [{path: raw.command, regex: '(unclosed'}]}", 1, 37, "not a valid regular expression"),
         ("{where: [{path: raw.command}]}", 1, 10, "exactly one test"),
-        ("{where: [{path: raw.command, equals: a, in: [b]}]}", 1, 10, "exactly one test"),
+        ("{where: [{path: raw.command, equals: a, in: [b]}]}", 1, 10, "found equals and in"),
         ("{where: [{path: raw.command, contains: a}]}", 1, 30, "unknown test"),
         ("{where: [{path: command, equals: a}]}", 1, 17, "unknown path \"command\""),
         ("{where: [{path: raw.x, gt: lots}]}", 1, 28, "must be a number"),
