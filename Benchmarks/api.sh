@@ -10,11 +10,8 @@
 # Installs wrk and nginx from Debian's packages when they are missing. Figures: docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source deploy/packages.sh
+source Benchmarks/benchlib.sh
 install_missing_packages nginx wrk
-require_swift
-scratch="${SCRATCH_PATH:-.build}"
-swift build -c release --product event-relay --scratch-path "$scratch" >&2
-binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/event-relay"
+binary="$(relay_release_binary)"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); $(swift --version 2>&1 | head -1); $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet -- Sources 2>/dev/null || echo ' (Sources modified)')"
 exec python3 Benchmarks/api.py --binary "$binary"

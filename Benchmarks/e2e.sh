@@ -12,10 +12,7 @@
 # from Debian's packages when they are missing. Figures and how to read them: docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source deploy/packages.sh
+source Benchmarks/benchlib.sh
 install_missing_packages nginx curl
-require_swift
-scratch="${SCRATCH_PATH:-.build}"
-swift build -c release --product event-relay --scratch-path "$scratch" >&2
-binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/event-relay"
+binary="$(relay_release_binary)"
 exec python3 Benchmarks/e2e.py --binary "$binary" --events "${1:-20000}"

@@ -38,7 +38,7 @@ struct Bench {
             for index in 0..<count where glob.matches(texts[index & 63]) { hits &+= 1 }
         }
         report("glob match (\"app-1-*\")", count: count, unit: "matches", elapsed: globTime)
-        let filter = CompiledFilter(EventFilter(types: ["deployment"], apps: ["*-prod"], fields: ["type_data.status": ["*-error"]]))
+        let filter = CompiledExpression(flat: EventFilter(types: ["deployment"], apps: ["*-prod"], fields: ["type_data.status": ["*-error"]]))
         let event = Event(
             source: "scalingo", feed: "b", id: "e", type: "deployment", time: Date(), app: "web-prod",
             raw: .object(["type_data": .object(["status": .string("build-error")])]))

@@ -580,8 +580,6 @@ public final class DeliveryDispatcher: Sendable {
                 let current = state.finished.map { record in
                     var record = record
                     if let token = state.leaseTokens.removeValue(forKey: record.deliveryID) { record.leaseToken = token }
-                    // Its key is free for the next claim only once this outcome is written (and
-                    // a failed write puts it back in `finished`, its key still counted).
                     return record
                 }
                 return (current, state.stopping && state.inFlight == 0, nil)
@@ -615,6 +613,8 @@ public final class DeliveryDispatcher: Sendable {
             state.withValue { state in
                 state.inFlight -= records.count
                 for record in records {
+                    // Its key is free for the next claim only now that its outcome is written (a
+                    // failed write put the records back in `finished`, their keys still counted).
                     if var entry = state.deliveryKeys[record.deliveryID] {
                         entry.claims -= 1
                         state.deliveryKeys[record.deliveryID] = entry.claims > 0 ? entry : nil

@@ -242,24 +242,4 @@ public struct RuleLoader: Sendable {
     public static func readFilter(_ value: YAMLValue?) throws(YAMLError) -> FilterExpression {
         try FilterReader.read(value)
     }
-
-    /// A filter in today's flat form only (a subscription's own filter in a rule file).
-    public static func readFlatFilter(_ value: YAMLValue?) throws(YAMLError) -> EventFilter {
-        guard let value, !value.isNull else { return .any }
-        let fields = try value.mapping()
-        try fields.allowOnly(EventFilter.allKeys)
-        var filter = EventFilter()
-        for key in EventFilter.listKeys {
-            if let list = fields[key] { filter.setList(key, try list.stringList()) }
-        }
-        if let paths = fields["fields"], !paths.isNull {
-            for entry in try paths.mapping().entries {
-                filter.fields[entry.key] = try entry.value.stringList()
-            }
-        }
-        if let problem = Subscription.validateFilter(filter, field: value.path) {
-            throw value.error(problem.description)
-        }
-        return filter
-    }
 }

@@ -62,8 +62,8 @@ public struct TimelinePage: Sendable {
     public var events: [Event]
     public var next: String?
     public var malformed: Int
-    /// The platform has no next-page marker and the page was short: the last one, unless all of
-    /// it is new (a server may cap pages below the size asked for). See `TimelineWalk.receive`.
+    /// The platform has no next-page marker and the page was short: perhaps the last one (a
+    /// server may cap pages below the size asked for). `TimelineWalk.receive` decides.
     public var mayBeLast: Bool
 
     public init(events: [Event], next: String?, malformed: Int = 0, mayBeLast: Bool = false) {
@@ -78,7 +78,7 @@ extension TimelineWalk {
     /// Runs a walk to its end with the feed's page fetcher: the one loop every timeline feed shares.
     public static func run(
         cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime,
-        isBelow: @escaping IDOrder = { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+        isBelow: @escaping IDOrder = byteOrder,
         fetch: (Request) async throws(FeedError) -> TimelinePage
     ) async -> StreamPoll {
         var walk = TimelineWalk(

@@ -49,6 +49,8 @@ public struct TimelineWalk: Sendable {
 
     /// The platform's id order (for `.byID`): whether the first id sorts below the second.
     public typealias IDOrder = @Sendable (String, String) -> Bool
+    /// Ids by their UTF-8 bytes: the order when a platform says nothing else.
+    public static let byteOrder: IDOrder = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 
     public private(set) var cursor: TimelineCursor
     public private(set) var pages = 0
@@ -94,7 +96,7 @@ public struct TimelineWalk: Sendable {
     ///   - isBelow: for `.byID`, the platform's id order (bytes by default).
     public init(
         cursor: TimelineCursor?, now: Date, lateness: Duration, maxPages: Int, backfill: Duration = .zero, order: Order = .byTime,
-        isBelow: @escaping IDOrder = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        isBelow: @escaping IDOrder = byteOrder
     ) {
         self.now = now
         self.order = order
@@ -147,8 +149,9 @@ public struct TimelineWalk: Sendable {
     /// it (nil when the platform says this is the last). Returns the indices of the new events on it.
     ///
     /// `mayBeLast`: the platform gives no next-page marker and this page was shorter than asked
-    /// for. It is the last unless every event on it is new: a server that caps pages below the
-    /// size asked for would otherwise end the walk a page early, every time.
+    /// for. It ends a sweep unless every event on it is new, and never a baseline, a head or a
+    /// backlog (which read on to their line or an empty page): a server that caps pages below
+    /// the size asked for would otherwise end them a page early, every time.
     public mutating func receive(_ page: [(id: String, time: Date)], next: String?, mayBeLast: Bool = false) -> (new: [Int], step: Step) {
         guard phase != .finished else { return ([], .done) }
         pages += 1

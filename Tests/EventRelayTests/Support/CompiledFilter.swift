@@ -1,8 +1,11 @@
 import EventModel
+import Rules
 
-/// An `EventFilter` with its globs compiled, ready to test events quickly and without I/O.
-public struct CompiledFilter: Sendable {
-    public let filter: EventFilter
+/// The matcher of the flat `EventFilter` that routing used before the filter language
+/// (`CompiledExpression`): kept here as the reference that proves the flat shorthand still means
+/// what it meant (FilterExpressionTests), and for the flat filter's own tests.
+struct CompiledFilter: Sendable {
+    let filter: EventFilter
     private let types: [Glob]
     private let apps: [Glob]
     private let projects: [Glob]
@@ -11,7 +14,7 @@ public struct CompiledFilter: Sendable {
     private let categories: [Glob]
     private let fields: [(path: [String], globs: [Glob])]
 
-    public init(_ filter: EventFilter) {
+    init(_ filter: EventFilter) {
         self.filter = filter
         types = filter.types.map(Glob.init)
         apps = filter.apps.map(Glob.init)
@@ -24,7 +27,7 @@ public struct CompiledFilter: Sendable {
         }
     }
 
-    public func matches(_ event: Event) -> Bool {
+    func matches(_ event: Event) -> Bool {
         CompiledFilter.accepts(types, event.type)
             && CompiledFilter.accepts(sources, event.source)
             && CompiledFilter.accepts(categories, event.category?.rawValue)
@@ -36,7 +39,7 @@ public struct CompiledFilter: Sendable {
 
     /// The exact event types this filter can match, or nil when any type may (empty list or a glob).
     /// Lets the router skip filters by a dictionary lookup.
-    public var exactTypes: Set<String>? {
+    var exactTypes: Set<String>? {
         guard !filter.types.isEmpty, !filter.types.contains(where: { $0.contains("*") }) else { return nil }
         return Set(filter.types)
     }
