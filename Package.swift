@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "EventModel", "Rules", "Store",
+                "EventModel", "Rules", "Store", "YAMLSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -57,10 +57,10 @@ public final class AdminAPI: HTTPServerHandler {
     }
 
     private let auth: AdminAuth
-    private let dependencies: Dependencies
-    private let logger: Logger
+    let dependencies: Dependencies
+    let logger: Logger
     /// Serialises subscription changes so the catalog is rebuilt from a consistent store.
-    private let changes = ChangeQueue()
+    let changes = ChangeQueue()
 
     public init(token: SecretString, dependencies: Dependencies, logger: Logger = Logger(label: "event-relay.admin")) {
         auth = AdminAuth(token: token)
@@ -193,6 +193,8 @@ public final class AdminAPI: HTTPServerHandler {
                 throw APIError.notFound("no feed named \(path[2])")
             }
             return JSONResponse.make(202, .object(["feed": .string(path[2]), "polling": .bool(true)]))
+        case let path where (path.count == 2 || path.count == 3) && path[1] == "mutes":
+            return try await mutesRoute(path, request)
         case ["v1", "deliveries"]:
             try allow(request, ["GET"])
             return try await listDeliveries(request)
@@ -257,7 +259,7 @@ public final class AdminAPI: HTTPServerHandler {
         ]))
     }
 
-    private func allow(_ request: HTTPServerRequest, _ methods: [String]) throws(APIError) {
+    func allow(_ request: HTTPServerRequest, _ methods: [String]) throws(APIError) {
         guard methods.contains(request.method) else { throw APIError.methodNotAllowed(methods) }
     }
 

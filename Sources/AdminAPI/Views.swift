@@ -59,6 +59,10 @@ enum Views {
             "pending": .integer(Int64(counts[.pending] ?? 0)),
             "delivered": .integer(Int64(counts[.delivered] ?? 0)),
             "dead_letters": .integer(Int64(counts[.deadLetter] ?? 0)),
+            // Settled by a policy when routed, never sent (see GET /v1/deliveries?status=…).
+            "suppressed": .object(Dictionary(uniqueKeysWithValues: DeliveryStatus.allCases.filter(\.isSuppressed).map {
+                ($0.rawValue, JSONValue.integer(Int64(counts[$0] ?? 0)))
+            })),
         ]
         if let lane {
             let breaker: String
@@ -128,6 +132,7 @@ enum Views {
             "delivered_at": time(delivery.deliveredAt),
             "last_status_code": delivery.lastStatusCode.map { .integer(Int64($0)) } ?? .null,
             "last_error": optional(delivery.lastError.map { scrubber.scrub($0) }),
+            "note": optional(delivery.note),
         ])
     }
 

@@ -415,7 +415,8 @@ public final class DeliveryDispatcher: Sendable {
         let started = clock.now
         let attemptNumber = delivery.attempts + 1
         let context = DeliveryContext(
-            deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started)
+            deliveryID: delivery.id, subscriptionID: subscription.id, matchedBy: delivery.matchedBy, attempt: attemptNumber, now: started,
+            note: delivery.note)
         let result = await notifier.notify(claimed.event, context: context)
         let finished = clock.now
         if Task.isCancelled, case .retry(status: nil, _, _, _) = result {

@@ -8,6 +8,26 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
     /// A dead letter: a permanent failure, the last attempt of its schedule failed, or its
     /// subscription is gone. Kept (longer than delivered rows), listed, and retryable by hand.
     case deadLetter = "dead_letter"
+    /// Held back by a mute (`Delivery.note` names it): recorded, never sent.
+    case muted
+    /// Dropped by the subscription's quiet hours (those that delay keep it `pending` instead).
+    case quiet
+    /// Held back by a throttle: the next delivery of its key counts it.
+    case throttled
+    /// Gathered into a digest: the digest's own delivery carries it.
+    case digested
+    /// Not a change: a rule that notifies on change (or once per value) had already told.
+    case unchanged
+    /// Held back while an inhibiting event was active for the same key.
+    case inhibited
+
+    /// Settled by a policy when it was routed, never sent: kept and listed like a delivered row.
+    public var isSuppressed: Bool {
+        switch self {
+        case .pending, .delivered, .deadLetter: false
+        case .muted, .quiet, .throttled, .digested, .unchanged, .inhibited: true
+        }
+    }
 }
 
 /// One event owed to one subscription: a row of the outbox.
@@ -25,12 +45,17 @@ public struct Delivery: Sendable, Hashable {
     public var deliveredAt: Date?
     public var lastStatusCode: Int?
     public var lastError: String?
+    /// What a policy said of it when it was routed: why it is muted, throttled, digested,
+    /// delayed to the end of quiet hours; or, for one sent, what it stands for (the deliveries
+    /// a throttle held back since the last one). Plain text, never a secret.
+    public var note: String?
 
     public init(
         id: String, eventKey: String, subscriptionID: String, matchedBy: String, status: DeliveryStatus = .pending,
         attempts: Int = 0, nextAttemptAt: Date, createdAt: Date, updatedAt: Date, deliveredAt: Date? = nil,
-        lastStatusCode: Int? = nil, lastError: String? = nil
+        lastStatusCode: Int? = nil, lastError: String? = nil, note: String? = nil
     ) {
+        self.note = note
         self.id = id
         self.eventKey = eventKey
         self.subscriptionID = subscriptionID

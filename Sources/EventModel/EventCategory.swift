@@ -28,4 +28,6 @@ public enum EventCategory: String, Sendable, Codable, CaseIterable, Hashable {
     case relayDeliveryRecovered = "relay.delivery_recovered"
     case relaySubscriptionDisabled = "relay.subscription_disabled"
     case relayDeadLetter = "relay.dead_letter"
+    /// A digest: the events a rule or subscription gathered over a window, as one message.
+    case relayDigest = "relay.digest"
 }

@@ -131,6 +131,7 @@ public struct GenericPresenter: EventPresenter {
     public func redacted(_ event: Event, keepingPlatformValues: Bool) -> Event { event }
 
     public static func presentation(of event: Event) -> EventPresentation {
+        if event.source == Event.relaySource, event.type == "relay.digest", let digest = digestPresentation(of: event) { return digest }
         var facts: [EventPresentation.Fact] = []
         if let app = event.app { facts.append(.init("App", app)) }
         if let project = event.project { facts.append(.init("Project", project)) }
@@ -140,6 +141,36 @@ public struct GenericPresenter: EventPresenter {
         return EventPresentation(
             tone: tone(of: event.category), title: title, subject: nil, actor: event.actor?.displayName, facts: facts,
             fallback: title)
+    }
+
+    /// A digest (`relay.digest`): how many events, by type and by app, the first few by name, and how many more.
+    static func digestPresentation(of event: Event) -> EventPresentation? {
+        guard let details = event.details?.objectValue, let count = details["count"]?.intValue else { return nil }
+        func tally(_ key: String) -> String {
+            let counts = (details[key]?.objectValue ?? [:]).compactMap { name, value in value.intValue.map { (name, $0) } }
+            return counts.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(10).map { "\($0.0) ×\($0.1)" }.joined(separator: ", ")
+                + (counts.count > 10 ? ", …" : "")
+        }
+        var facts: [EventPresentation.Fact] = []
+        let group = (details["group"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+        for (path, value) in group { facts.append(.init(path.prefix(1).uppercased() + path.dropFirst(), value.scalarText ?? "(none)")) }
+        let byType = tally("by_type")
+        if !byType.isEmpty { facts.append(.init("By type", byType)) }
+        let byApp = tally("by_app")
+        if !byApp.isEmpty { facts.append(.init("By app", byApp)) }
+        let first = (details["first"]?.arrayValue ?? []).compactMap { item -> String? in
+            guard let summary = item["summary"]?.stringValue else { return nil }
+            let time = item["time"]?.intValue.map { Date(timeIntervalSince1970: Double($0) / 1000).formatted(.iso8601.time(includingFractionalSeconds: false)) }
+            return [time, item["app"]?.stringValue, summary].compactMap { $0 }.joined(separator: " · ")
+        }
+        if !first.isEmpty { facts.append(.init(first.count < Int(count) ? "First \(first.count)" : "Events", first.joined(separator: "\n"))) }
+        if Int(count) > first.count { facts.append(.init("And", "\(Int(count) - first.count) more")) }
+        let subject = group.compactMap { $0.value.scalarText }.joined(separator: " · ")
+        let title = "Digest: \(count) event\(count == 1 ? "" : "s")"
+        let tone: EventPresentation.Tone = details["tone"]?.stringValue == "failure" ? .failure : .info
+        return EventPresentation(
+            tone: tone, title: title, subject: subject.isEmpty ? nil : subject, facts: facts,
+            fallback: subject.isEmpty ? "\(title): \(byType)" : "\(title) for \(subject): \(byType)")
     }
 
     /// Good or bad news, by category (unknown: information).

@@ -36,8 +36,14 @@ public struct IngestResult: Sendable, Equatable {
     public var duplicates: Int
     /// Outbox rows written.
     public var deliveries: Int
+    /// Of `deliveries`, those a policy settled at once (muted, throttled, digested…): recorded, not sent.
+    public var suppressed: Int = 0
+    /// Policy state entries evicted to keep each policy within its bound.
+    public var evictedStates: Int = 0
 
-    public init(newEvents: Int, duplicates: Int, deliveries: Int) {
+    public init(newEvents: Int, duplicates: Int, deliveries: Int, suppressed: Int = 0, evictedStates: Int = 0) {
+        self.suppressed = suppressed
+        self.evictedStates = evictedStates
         self.newEvents = newEvents
         self.duplicates = duplicates
         self.deliveries = deliveries

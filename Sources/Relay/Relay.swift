@@ -83,7 +83,7 @@ public final class Relay: Sendable {
                 throw ConfigurationError(
                     "subscription \(subscription.id) is declared in the rules folder and also exists in the store (created over the API); rename one")
             }
-            catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored)
+            catalog = SubscriptionCatalog(ruleSet: rules, apiSubscriptions: stored, apiMutes: try await store.listMutes())
             self.catalog = catalog
         } catch {
             client.shutdown()
@@ -112,8 +112,10 @@ public final class Relay: Sendable {
                 }
             })
         self.dispatcher = dispatcher
+        let digests = DigestFlusher(store: store, onDeliveries: { [dispatcher] in dispatcher.wake() })
         let pipeline = IngestPipeline(
-            store: store, stages: IngestPipeline.standardStages(catalog: catalog), onDeliveries: { [dispatcher] in dispatcher.wake() })
+            store: store, stages: IngestPipeline.standardStages(catalog: catalog), onDeliveries: { [dispatcher] in dispatcher.wake() },
+            onStateWritten: { [digests] in digests.wakeup.ring() })
         healthIngest.value = pipeline
         self.pipeline = pipeline
         let pollers = feeds.map { feed in
@@ -150,7 +152,10 @@ public final class Relay: Sendable {
 
         // Shut down in reverse order: feeds stop polling, then the dispatcher drains, then the admin server closes.
         let pruner = OutboxPruner(store: store, retention: configuration.retention, logger: logger.labelled("event-relay.retention"))
-        let services: [any Service] = [AdminServerService(server: server), DispatcherService(dispatcher: dispatcher), PrunerService(pruner: pruner)]
+        let services: [any Service] = [
+            AdminServerService(server: server), DispatcherService(dispatcher: dispatcher), PrunerService(pruner: pruner),
+            DigestService(flusher: digests),
+        ]
             + pollers.map { FeedService(poller: $0) }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

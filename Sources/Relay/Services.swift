@@ -1,6 +1,7 @@
 import AdminAPI
 import Delivery
 import Feeds
+import Ingest
 import HTTPServer
 import ServiceLifecycle
 
@@ -52,6 +53,19 @@ struct PrunerService: Service {
             await pruner.run()
         } onGracefulShutdown: {
             pruner.stop()
+        }
+    }
+}
+
+/// Sends digests when they are due (their contents wait in the store meanwhile).
+struct DigestService: Service {
+    let flusher: DigestFlusher
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await flusher.run()
+        } onGracefulShutdown: {
+            flusher.stop()
         }
     }
 }

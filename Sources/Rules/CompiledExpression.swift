@@ -110,7 +110,7 @@ public struct CompiledExpression: Sendable {
         return globs.contains { $0.matches(text) }
     }
 
-    private static func value(_ path: FilterPath, _ event: Event) -> JSONValue? {
+    static func value(_ path: FilterPath, _ event: Event) -> JSONValue? {
         func text(_ value: String?) -> JSONValue? { value.map(JSONValue.string) }
         switch path {
         case .raw(let components): return event.raw.value(atPath: components)

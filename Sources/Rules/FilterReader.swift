@@ -173,7 +173,7 @@ public enum FilterReader {
         }
     }
 
-    private static func filterPath<Node: FilterNode>(_ text: String, _ node: Node) throws(Node.Failure) -> FilterPath {
+    public static func filterPath<Node: FilterNode>(_ text: String, _ node: Node) throws(Node.Failure) -> FilterPath {
         if text.hasPrefix("raw.") { return .raw(try dottedPath(String(text.dropFirst(4)), node)) }
         if text.hasPrefix("details.") { return .details(try dottedPath(String(text.dropFirst(8)), node)) }
         guard let field = FilterPath.EventField(rawValue: text) else {

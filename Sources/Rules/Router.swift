@@ -15,6 +15,8 @@ public struct Rule: Sendable, Hashable {
     /// After this rule matches, the rules after it are tried too.
     public var continues: Bool
     public var suspended: Bool
+    /// What the policy stages do with the deliveries this rule makes (throttle, digest…).
+    public var policies: Policies = Policies()
 
     public init(
         name: String, description: String? = nil, filter: FilterExpression, subscriptionIDs: [String], location: String = "",
@@ -134,28 +136,46 @@ public final class SubscriptionCatalog: Sendable {
         var router: Router
         var byID: [String: Subscription]
         var api: [Subscription]
+        var apiMutes: [Mute]
+        var policies: PolicyBook
     }
 
     public let ruleSet: RuleSet
     private let state: LockedValue<Snapshot>
 
-    public init(ruleSet: RuleSet, apiSubscriptions: [Subscription] = []) {
+    public init(ruleSet: RuleSet, apiSubscriptions: [Subscription] = [], apiMutes: [Mute] = []) {
         self.ruleSet = ruleSet
-        state = LockedValue(SubscriptionCatalog.snapshot(ruleSet, apiSubscriptions))
+        state = LockedValue(SubscriptionCatalog.snapshot(ruleSet, apiSubscriptions, apiMutes))
     }
 
-    private static func snapshot(_ ruleSet: RuleSet, _ api: [Subscription]) -> Snapshot {
+    private static func snapshot(_ ruleSet: RuleSet, _ api: [Subscription], _ apiMutes: [Mute]) -> Snapshot {
         var byID: [String: Subscription] = [:]
         for subscription in api { byID[subscription.id] = subscription }
         // Rule-file subscriptions win a name clash (the API refuses to create one anyway).
         for subscription in ruleSet.subscriptions { byID[subscription.id] = subscription }
-        return Snapshot(router: Router(rules: ruleSet.rules, subscriptions: api), byID: byID, api: api)
+        var rulePolicies: [String: Policies] = [:]
+        for rule in ruleSet.rules where !rule.policies.isEmpty { rulePolicies[rule.name] = rule.policies }
+        let policies = PolicyBook(
+            rules: rulePolicies, subscriptions: ruleSet.subscriptionPolicies, mutes: ruleSet.mutes + apiMutes, inhibits: ruleSet.inhibits)
+        return Snapshot(
+            router: Router(rules: ruleSet.rules, subscriptions: api), byID: byID, api: api, apiMutes: apiMutes, policies: policies)
     }
 
     /// Replaces the API subscriptions (after a create, update or delete) and rebuilds the router.
     public func replaceAPISubscriptions(_ subscriptions: [Subscription]) {
-        state.value = SubscriptionCatalog.snapshot(ruleSet, subscriptions)
+        state.withValue { $0 = SubscriptionCatalog.snapshot(ruleSet, subscriptions, $0.apiMutes) }
     }
+
+    /// Replaces the mutes made over the API (after a create or delete).
+    public func replaceAPIMutes(_ mutes: [Mute]) {
+        state.withValue { $0 = SubscriptionCatalog.snapshot(ruleSet, $0.api, mutes) }
+    }
+
+    /// The policies in force: rules', subscriptions', mutes (files and API), inhibit rules.
+    public var policies: PolicyBook { state.value.policies }
+
+    /// Every mute, from the rule files and the API.
+    public var mutes: [Mute] { ruleSet.mutes + state.value.apiMutes }
 
     public var router: Router { state.value.router }
 

@@ -9,10 +9,20 @@ public struct RuleSet: Sendable {
     public var rules: [Rule]
     public var subscriptions: [Subscription]
     public var files: [String]
+    /// The policies of the subscriptions declared here (quiet hours, digests…), by id.
+    public var subscriptionPolicies: [String: Policies]
+    public var mutes: [Mute]
+    public var inhibits: [InhibitRule]
 
     public static let empty = RuleSet(rules: [], subscriptions: [], files: [])
 
-    public init(rules: [Rule], subscriptions: [Subscription], files: [String]) {
+    public init(
+        rules: [Rule], subscriptions: [Subscription], files: [String], subscriptionPolicies: [String: Policies] = [:], mutes: [Mute] = [],
+        inhibits: [InhibitRule] = []
+    ) {
+        self.subscriptionPolicies = subscriptionPolicies
+        self.mutes = mutes
+        self.inhibits = inhibits
         self.rules = rules
         self.subscriptions = subscriptions
         self.files = files
@@ -37,10 +47,10 @@ public struct RuleLoader: Sendable {
         self.sinks = sinks
     }
 
-    static let topKeys = ["subscriptions", "rules"]
+    static let topKeys = ["subscriptions", "rules", "mutes", "inhibit"]
     /// The keys every subscription has; each kind adds its own.
-    static let sharedSubscriptionKeys = ["id", "type", "description", "delivery"]
-    static let ruleKeys = ["name", "description", "filter", "subscriptions", "continue", "suspended"]
+    static let sharedSubscriptionKeys = ["id", "type", "description", "delivery"] + PolicyReader.keys
+    static let ruleKeys = ["name", "description", "filter", "subscriptions", "continue", "suspended"] + PolicyReader.keys
 
     /// Loads every `*.yaml` / `*.yml` file directly in `directory`, in name order. A missing
     /// directory is an empty rule set; an unreadable one is an error.
@@ -93,6 +103,9 @@ public struct RuleLoader: Sendable {
         var subscriptions: [(Subscription, YAMLValue)] = []
         var rules: [(Rule, YAMLValue, [YAMLValue])] = []
         var invalidIDs: Set<String> = []
+        var subscriptionPolicies: [String: Policies] = [:]
+        var mutes: [(Mute, YAMLValue)] = []
+        var inhibits: [(InhibitRule, YAMLValue)] = []
 
         for document in documents {
             do {
@@ -100,8 +113,16 @@ public struct RuleLoader: Sendable {
                 try top.allowOnly(Self.topKeys)
                 if let list = top["subscriptions"], !list.isNull {
                     for entry in try list.sequence() {
-                        do {
-                            subscriptions.append((try readSubscription(entry), entry))
+                        do throws(YAMLError) {
+                            let subscription = try readSubscription(entry)
+                            subscriptions.append((subscription, entry))
+                            do throws(YAMLError) {
+                                subscriptionPolicies[subscription.id] = try PolicyReader.read(try entry.mapping(), at: entry)
+                            } catch {
+                                var located = error
+                                located.message = "subscription \"\(subscription.id)\": \(error.message)"
+                                throw located
+                            }
                         } catch {
                             problems.append(error)
                             // Declared, though invalid: rules naming it should not also report it missing.
@@ -112,6 +133,16 @@ public struct RuleLoader: Sendable {
                 if let list = top["rules"], !list.isNull {
                     for entry in try list.sequence() {
                         do { rules.append(try readRule(entry)) } catch { problems.append(error) }
+                    }
+                }
+                if let list = top["mutes"], !list.isNull {
+                    for entry in try list.sequence() {
+                        do { mutes.append((try PolicyReader.mute(entry), entry)) } catch { problems.append(error) }
+                    }
+                }
+                if let list = top["inhibit"], !list.isNull {
+                    for entry in try list.sequence() {
+                        do { inhibits.append((try PolicyReader.inhibit(entry), entry)) } catch { problems.append(error) }
                     }
                 }
             } catch {
@@ -143,10 +174,31 @@ public struct RuleLoader: Sendable {
                 problems.append(reference.error("rule \"\(rule.name)\": no subscription \"\(id)\" is declared in the rules folder\(knownList)"))
             }
         }
+        var mutePlaces: [String: YAMLValue] = [:]
+        for (mute, place) in mutes {
+            if let first = mutePlaces[mute.id] {
+                problems.append(place.error("mute \"\(mute.id)\" is already declared at \(first.file):\(first.line)"))
+            } else {
+                mutePlaces[mute.id] = place
+            }
+            let fields = try? place.mapping()
+            if let name = mute.rule, rulePlaces[name] == nil {
+                problems.append((fields?["rule"] ?? place).error("mute \"\(mute.id)\": no rule \"\(name)\" is declared in the rules folder"))
+            }
+            if let id = mute.subscription, subscriptionPlaces[id] == nil, !invalidIDs.contains(id) {
+                problems.append((fields?["subscription"] ?? place).error("mute \"\(mute.id)\": no subscription \"\(id)\" is declared in the rules folder\(knownList)"))
+            }
+        }
+        var inhibitNames: Set<String> = []
+        for (inhibit, place) in inhibits where !inhibitNames.insert(inhibit.name).inserted {
+            problems.append(place.error("inhibit \"\(inhibit.name)\" is declared twice"))
+        }
         if !problems.isEmpty {
             throw RuleLoadError(problems: problems.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) })
         }
-        return RuleSet(rules: rules.map(\.0), subscriptions: subscriptions.map(\.0), files: documents.map(\.file))
+        return RuleSet(
+            rules: rules.map(\.0), subscriptions: subscriptions.map(\.0), files: documents.map(\.file), subscriptionPolicies: subscriptionPolicies,
+            mutes: mutes.map(\.0), inhibits: inhibits.map(\.0))
     }
 
     private func readSubscription(_ value: YAMLValue) throws(YAMLError) -> Subscription {
@@ -226,10 +278,11 @@ public struct RuleLoader: Sendable {
             let references = targets.isNull ? [] : (try? targets.sequence()) ?? [targets]
             let ids = try targets.stringList()
             guard !ids.isEmpty else { throw targets.error("must name at least one subscription") }
-            let rule = Rule(
+            var rule = Rule(
                 name: name, description: try fields["description"]?.string(), filter: filter, subscriptionIDs: ids,
                 location: "\(value.file):\(value.line)", continues: try fields["continue"]?.bool() ?? false,
                 suspended: try fields["suspended"]?.bool() ?? false)
+            rule.policies = try PolicyReader.read(fields, at: value)
             return (rule, value, references)
         } catch {
             var located = error

@@ -7,7 +7,7 @@ import Store
 /// concurrent readers), versioned migrations, `synchronous=NORMAL` (durable across process
 /// crashes such as kill -9; WAL keeps committed transactions).
 public final class SQLiteStore: RelayStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     public let path: String
     /// Reads each subscription's settings document (the sink registry, handed in).
     private let sinks: SinkKinds
@@ -224,6 +224,33 @@ public final class SQLiteStore: RelayStore {
                 CREATE INDEX deliveries_keyed ON deliveries(subscription_id, status, order_key, id);
                 """)
         }
+        migrator.registerMigration("v12: policies remember in the store (throttles, digests, last states), deliveries say why, mutes") { db in
+            try db.execute(sql: """
+                CREATE TABLE policy_state (
+                    policy TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    due_at INTEGER,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (policy, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX policy_state_due ON policy_state(due_at) WHERE due_at IS NOT NULL;
+                CREATE INDEX policy_state_age ON policy_state(policy, updated_at);
+                ALTER TABLE deliveries ADD COLUMN note TEXT;
+                CREATE TABLE mutes (
+                    id TEXT PRIMARY KEY,
+                    rule TEXT,
+                    subscription TEXT,
+                    filter TEXT,
+                    starts_at INTEGER NOT NULL,
+                    ends_at INTEGER NOT NULL,
+                    comment TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -378,14 +405,16 @@ public final class SQLiteStore: RelayStore {
                     """)
             let delivery = try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at, order_key)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO deliveries (id, event_key, subscription_id, matched_by, status, attempts, next_attempt_at, created_at, updated_at, order_key, note)
+                    VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
                     """)
             var result = IngestResult(newEvents: 0, duplicates: 0, deliveries: 0)
             for (item, body) in zip(commit.items, bodies) {
                 let key = item.event.key
                 try remember.execute(arguments: [key, now])
                 guard db.changesCount > 0 else {
+                    // The stages decided as if it were new: their state writes would count it twice.
+                    if !commit.stateWrites.isEmpty { throw StoreError.stale("event \(key) was ingested meanwhile") }
                     result.duplicates += 1
                     continue
                 }
@@ -394,10 +423,15 @@ public final class SQLiteStore: RelayStore {
                 try event.execute(arguments: [key, item.event.source, item.event.feed, item.event.type, ms(item.event.time), body, now])
                 let orderKey = item.event.orderKey
                 for owed in item.deliveries {
-                    try delivery.execute(arguments: [owed.id, key, owed.subscriptionID, owed.matchedBy, now, now, now, orderKey])
+                    try delivery.execute(arguments: [
+                        owed.id, key, owed.subscriptionID, owed.matchedBy, owed.status.rawValue, owed.notBefore.map(ms) ?? now, now, now, orderKey,
+                        owed.note,
+                    ])
                     result.deliveries += db.changesCount
+                    if owed.status.isSuppressed { result.suppressed += db.changesCount }
                 }
             }
+            result.evictedStates = try Self.writeStates(commit.stateWrites, now: now, db)
             try db.cachedStatement(sql: "DELETE FROM ingested_events WHERE first_seen < ?")
                 .execute(arguments: [now - Int64(Self.dedupeRetention * 1000)])
             return result
@@ -720,7 +754,7 @@ public final class SQLiteStore: RelayStore {
         static let columns = """
             d.id, d.event_key, d.subscription_id, d.matched_by, d.status, d.attempts, d.next_attempt_at, d.created_at, d.updated_at,
             d.delivered_at, d.last_status_code, d.last_error, d.lease_token, d.lease_until, e.source, e.body, e.body_format, e.type,
-            d.order_key
+            d.order_key, d.note
             """
 
         static func fetchAll(_ statement: Statement, arguments: StatementArguments) throws -> [ClaimedRow] {
@@ -734,7 +768,7 @@ public final class SQLiteStore: RelayStore {
                 id: row[0], eventKey: row[1], subscriptionID: row[2], matchedBy: row[3],
                 status: DeliveryStatus(rawValue: row[4]) ?? .pending, attempts: row[5],
                 nextAttemptAt: date(nextAttemptAtMS), createdAt: date(row[7]), updatedAt: date(row[8]),
-                deliveredAt: (row[9] as Int64?).map(date), lastStatusCode: row[10], lastError: row[11])
+                deliveredAt: (row[9] as Int64?).map(date), lastStatusCode: row[10], lastError: row[11], note: row[19])
             leaseToken = row[12]
             leaseUntil = row[13]
             source = row[14]
@@ -987,7 +1021,7 @@ public final class SQLiteStore: RelayStore {
                 db,
                 sql: """
                     SELECT id, event_key FROM (
-                        SELECT id, event_key FROM deliveries WHERE status = 'delivered' AND updated_at < ?
+                        SELECT id, event_key FROM deliveries WHERE status IN (\(Self.settledAsDelivered)) AND updated_at < ?
                         UNION ALL
                         SELECT id, event_key FROM deliveries WHERE status = 'dead_letter' AND updated_at < ?
                     ) LIMIT ?
@@ -1138,7 +1172,8 @@ public final class SQLiteStore: RelayStore {
             id: row["id"], eventKey: row["event_key"], subscriptionID: row["subscription_id"], matchedBy: row["matched_by"],
             status: DeliveryStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
             nextAttemptAt: date(row["next_attempt_at"]), createdAt: date(row["created_at"]), updatedAt: date(row["updated_at"]),
-            deliveredAt: (row["delivered_at"] as Int64?).map(date), lastStatusCode: row["last_status_code"], lastError: row["last_error"])
+            deliveredAt: (row["delivered_at"] as Int64?).map(date), lastStatusCode: row["last_status_code"], lastError: row["last_error"],
+            note: row["note"])
     }
 
     /// The settings document, secrets in clear: only this file writes it.
@@ -1184,5 +1219,5 @@ enum LegacySettings {
     }
 }
 
-private func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-private func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }

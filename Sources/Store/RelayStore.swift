@@ -7,7 +7,8 @@ import Foundation
 /// shows). SQLite is the embedded default (`SQLiteStore`); another engine implements the same
 /// contracts and passes the same conformance suite (Tests/EventRelayTests/Store/StoreConformance).
 /// Every method is one transaction.
-public typealias RelayStore = SubscriptionStore & IngestStore & OutboxStore & DeliveryLogStore & MessageThreads
+public typealias RelayStore = SubscriptionStore & IngestStore & OutboxStore & DeliveryLogStore & MessageThreads & PolicyStateStore
+    & MuteStore
 
 /// Subscriptions created over the admin API, and the delivery state of every subscription
 /// (also those declared in rules files): paused, disabled, failing since.
@@ -172,6 +173,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound
         case corrupt
         case unavailable
+        case stale
     }
 
     private let code: Code
@@ -186,9 +188,12 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notFound(_ detail: String) -> StoreError { StoreError(.notFound, detail) }
     public static func corrupt(_ detail: String) -> StoreError { StoreError(.corrupt, detail) }
     public static func unavailable(_ detail: String) -> StoreError { StoreError(.unavailable, detail) }
+    /// A compare-and-set lost: what was read changed before the write (read again, decide again).
+    public static func stale(_ detail: String) -> StoreError { StoreError(.stale, detail) }
 
     public var isConflict: Bool { code == .conflict }
     public var isNotFound: Bool { code == .notFound }
+    public var isStale: Bool { code == .stale }
 
     public var description: String { detail }
 }
@@ -209,8 +214,15 @@ public struct IngestCommit: Sendable {
     public var items: [Item]
     public var checkpoint: (stream: String, value: FeedCheckpoint)?
     public var now: Date
+    /// Policy state changed by this batch's stages, each a compare-and-set: if any entry's
+    /// version is not the one read, or any item's event was ingested since the stages read
+    /// (`IngestContext.seenEventKeys`), nothing is written and `StoreError.stale` is thrown.
+    public var stateWrites: [PolicyStateWrite]
 
-    public init(items: [Item], checkpoint: (stream: String, value: FeedCheckpoint)? = nil, now: Date) {
+    public init(
+        items: [Item], checkpoint: (stream: String, value: FeedCheckpoint)? = nil, now: Date, stateWrites: [PolicyStateWrite] = []
+    ) {
+        self.stateWrites = stateWrites
         self.items = items
         self.checkpoint = checkpoint
         self.now = now
@@ -222,8 +234,20 @@ public struct NewDelivery: Sendable, Hashable {
     public var eventKey: String
     public var subscriptionID: String
     public var matchedBy: String
+    /// `pending` (to send), or the status a policy settled it with (muted, throttled…).
+    public var status: DeliveryStatus
+    /// Not sent before this time (quiet hours that delay); nil: due now.
+    public var notBefore: Date?
+    /// What the policy said of it (see `Delivery.note`).
+    public var note: String?
 
-    public init(id: String, eventKey: String, subscriptionID: String, matchedBy: String) {
+    public init(
+        id: String, eventKey: String, subscriptionID: String, matchedBy: String, status: DeliveryStatus = .pending, notBefore: Date? = nil,
+        note: String? = nil
+    ) {
+        self.status = status
+        self.notBefore = notBefore
+        self.note = note
         self.id = id
         self.eventKey = eventKey
         self.subscriptionID = subscriptionID

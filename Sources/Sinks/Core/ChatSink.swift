@@ -152,7 +152,7 @@ struct ChatNotifier<Format: ChatFormat>: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        var presentation = presenter.present(event)
+        var presentation = presenter.present(event, context: context)
         if let template = TemplateField.compiled(settings.textTemplate, output: Format.textOutput) {
             presentation.fallback = template.render(TemplateContext(event: presenter.redacted(event), presentation: presentation, zone: settings.zone))
         }

@@ -71,13 +71,29 @@ public struct DeliveryContext: Sendable {
     public var matchedBy: String
     public var attempt: Int
     public var now: Date
+    /// What a policy said of the delivery (`Delivery.note`: how many a throttle held back since
+    /// the last one, a state that changed, quiet hours that delayed it): shown with the message.
+    public var note: String?
 
-    public init(deliveryID: String, subscriptionID: String, matchedBy: String, attempt: Int, now: Date) {
+    public init(deliveryID: String, subscriptionID: String, matchedBy: String, attempt: Int, now: Date, note: String? = nil) {
+        self.note = note
         self.deliveryID = deliveryID
         self.subscriptionID = subscriptionID
         self.matchedBy = matchedBy
         self.attempt = attempt
         self.now = now
+    }
+}
+
+extension EventPresenter {
+    /// The event as a person reads it, with the delivery's note (a policy's) as its last fact.
+    public func present(_ event: Event, context: DeliveryContext) -> EventPresentation {
+        var presentation = present(event)
+        if let note = context.note, !note.isEmpty, event.type != "relay.digest" {
+            presentation.facts.append(EventPresentation.Fact("Note", EventPresentation.clip(note, 500)))
+            presentation.fallback += " (\(EventPresentation.clip(note, 300)))"
+        }
+        return presentation
     }
 }
 

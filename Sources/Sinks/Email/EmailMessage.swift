@@ -140,7 +140,7 @@ struct EmailNotifier: Notifier {
         let scrubber = Scrubber(secrets: Scrubber.forms(of: [username, password].compactMap { $0 }.map(SecretString.init)))
         let mail = MailRequest(
             host: settings.host, port: settings.effectivePort, security: settings.security, from: settings.from, recipients: settings.to,
-            message: EmailMessage.render(presenter.redacted(event), presentation: presenter.present(event), settings: settings, deliveryID: context.deliveryID, date: context.now),
+            message: EmailMessage.render(presenter.redacted(event), presentation: presenter.present(event, context: context), settings: settings, deliveryID: context.deliveryID, date: context.now),
             username: username, password: password)
         do {
             let reply = try await transport.send(mail)

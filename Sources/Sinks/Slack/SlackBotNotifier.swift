@@ -24,7 +24,7 @@ struct SlackBotNotifier: Notifier {
     static let staleMessageErrors: Set<String> = ["message_not_found", "cant_update_message", "edit_window_closed"]
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        let presentation = presenter.present(event)
+        let presentation = presenter.present(event, context: context)
         guard case .object(var message)? = SlackMessage.message(event, presentation: presentation, settings: settings, presenter: presenter) else {
             return .failed(status: nil, reason: "blocks_template rendered no JSON array for this event", cause: .render)
         }

@@ -11,7 +11,7 @@ struct SlackNotifier: Notifier {
     let presenter: any EventPresenter
 
     func notify(_ event: Event, context: DeliveryContext) async -> SendResult {
-        guard let message = SlackMessage.message(event, presentation: presenter.present(event), settings: settings, presenter: presenter) else {
+        guard let message = SlackMessage.message(event, presentation: presenter.present(event, context: context), settings: settings, presenter: presenter) else {
             return .failed(status: nil, reason: "blocks_template rendered no JSON array for this event", cause: .render)
         }
         // Custom headers go to Slack-compatible receivers too (a Mattermost behind an

@@ -49,7 +49,7 @@ struct WebhookNotifier: Notifier {
             guard let decoded = try? event.decoded() else {
                 return .failed(status: nil, reason: "the stored event \(event.key) cannot be read", cause: .render)
             }
-            body = Array(bodyTemplate.render(TemplateContext(event: decoded, presentation: presenter.present(decoded), zone: .gmt)).utf8)
+            body = Array(bodyTemplate.render(TemplateContext(event: decoded, presentation: presenter.present(decoded, context: context), zone: .gmt)).utf8)
             // Checked when saved against a sample; this event may still make it invalid (a field it lacks).
             guard (try? JSONValue.parse(body)) != nil else {
                 return .failed(status: nil, reason: "body_template rendered no JSON for this event", cause: .render)

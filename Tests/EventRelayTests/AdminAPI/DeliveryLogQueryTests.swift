@@ -53,12 +53,16 @@ struct DeliveryLogQueryTests {
     }
 
     static func counts(pending: Int, delivered: Int, dead: Int) -> JSONValue {
-        .object(["pending": .integer(Int64(pending)), "delivered": .integer(Int64(delivered)), "dead_letter": .integer(Int64(dead))])
+        var object = Dictionary(uniqueKeysWithValues: DeliveryStatus.allCases.map { ($0.rawValue, JSONValue.integer(0)) })
+        object["pending"] = .integer(Int64(pending))
+        object["delivered"] = .integer(Int64(delivered))
+        object["dead_letter"] = .integer(Int64(dead))
+        return .object(object)
     }
 
     /// The counts a page lists, tallied by status (every test page here fits in one).
     static func tally(_ page: JSONValue) -> JSONValue {
-        var byStatus = ["pending": 0, "delivered": 0, "dead_letter": 0]
+        var byStatus = Dictionary(uniqueKeysWithValues: DeliveryStatus.allCases.map { ($0.rawValue, 0) })
         for delivery in page["deliveries"]?.arrayValue ?? [] {
             if let status = delivery["status"]?.stringValue { byStatus[status, default: 0] += 1 }
         }

@@ -74,8 +74,8 @@ struct IngestPipelineTests {
     /// A later stage sees what routing decided and may hold some of it back (mutes, throttles).
     struct DropEverything: IngestStage {
         var name: String { "mute-all" }
-        func apply(to events: inout [StagedEvent], now: Date) {
-            for index in events.indices { events[index].matches.removeAll() }
+        func apply(to events: inout [StagedEvent], state: inout PolicyStates, now: Date) {
+            for index in events.indices { events[index].deliveries.removeAll() }
         }
     }
 

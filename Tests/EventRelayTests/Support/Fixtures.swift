@@ -58,3 +58,10 @@ struct TemporaryDirectory {
 
     func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Counts by status with every status present (0 when not given), as the store answers them.
+func allStatuses(_ given: [DeliveryStatus: Int]) -> [DeliveryStatus: Int] {
+    var counts = Dictionary(uniqueKeysWithValues: DeliveryStatus.allCases.map { ($0, 0) })
+    for (status, count) in given { counts[status] = count }
+    return counts
+}
