@@ -152,7 +152,9 @@ public enum PolicyReader {
     public static func timeZone(_ value: YAMLValue) throws(YAMLError) -> TimeZone {
         let name = try value.nonEmptyString()
         guard let zone = TimeZone(identifier: name), name.contains("/") || name == "UTC" || name == "GMT" else {
-            let hint = closest(name, in: TimeZone.knownTimeZoneIdentifiers).map { " (did you mean \($0)?)" } ?? ""
+            let known = TimeZone.knownTimeZoneIdentifiers
+            let lowered = known.map { $0.lowercased() }
+            let hint = closest(name, in: lowered).flatMap { lowered.firstIndex(of: $0) }.map { " (did you mean \(known[$0])?)" } ?? ""
             throw value.error("\"\(name)\" is not an IANA time zone name like Europe/Paris or UTC\(hint)")
         }
         return zone

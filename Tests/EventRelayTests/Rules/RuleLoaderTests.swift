@@ -43,6 +43,24 @@ struct RuleLoaderTests {
         }
     }
 
+    static var shippedExamples: [String] {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("rules/examples")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+            .map { folder.appendingPathComponent($0).path }
+    }
+
+    /// Every shipped example loads as it is (alone: each is meant to be copied into rules/ on its own).
+    @Test(arguments: shippedExamples)
+    func everyShippedExampleLoads(path: String) throws {
+        let set = try RuleLoader(environment: nil).load(documents: [try YAMLValue.load(contentsOf: URL(fileURLWithPath: path))])
+        #expect(!set.rules.isEmpty && !set.subscriptions.isEmpty)
+    }
+
+    @Test func theExamplesAreAllThere() {
+        #expect(Self.shippedExamples.count >= 6, "\(Self.shippedExamples)")
+    }
+
     static var badFiles: [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: Fixtures.url("rules/bad").path).filter { $0.hasSuffix(".yaml") }.sorted()) ?? []
     }
