@@ -108,6 +108,12 @@ final class RelayHarness: @unchecked Sendable {
 
     var adminURL: String { "http://127.0.0.1:\(relay?.adminPort ?? 0)" }
 
+    /// Hands events to the running relay's pipeline, as a feed's poll does.
+    func ingest(_ events: [Event]) async throws -> IngestResult {
+        guard let relay else { throw CocoaError(.featureUnsupported) }
+        return try await relay.pipeline.ingest(IngestBatch(events: events, now: Date()))
+    }
+
     /// Calls the admin API with the token; the body is JSON text.
     func admin(_ method: HTTPRequest.Method, _ path: String, _ body: String? = nil, token: String? = adminToken) async throws -> (status: Int, json: JSONValue) {
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
