@@ -168,6 +168,13 @@ public final class AdminAPI: HTTPServerHandler {
             return JSONResponse.make(200, .object([
                 "rules": .array(dependencies.catalog.ruleSet.rules.map(Views.rule)),
                 "files": Views.strings(dependencies.catalog.ruleSet.files),
+                "inhibit": .array(dependencies.catalog.ruleSet.inhibits.map { inhibit in
+                    .object([
+                        "name": .string(inhibit.name), "source": inhibit.source.json, "target": inhibit.target.json,
+                        "equal": Views.strings(inhibit.equal.map(\.text)), "duration": .string(DurationText.format(inhibit.duration)),
+                        "declared_at": .string(inhibit.location),
+                    ])
+                }),
             ]))
         case ["v1", "feeds"]:
             try allow(request, ["GET"])

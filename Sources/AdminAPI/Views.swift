@@ -112,8 +112,20 @@ enum Views {
             "subscriptions": strings(rule.subscriptionIDs),
             "continue": .bool(rule.continues),
             "suspended": .bool(rule.suspended),
+            "policies": strings(policyNames(rule.policies)),
             "declared_at": .string(rule.location),
         ])
+    }
+
+    /// Which policies apply (their rule-file keys); their settings are in the file.
+    static func policyNames(_ policies: Policies) -> [String] {
+        var names: [String] = []
+        if policies.onChange != nil { names.append("notify_on_change") }
+        if policies.oncePer != nil { names.append("once_per") }
+        if policies.quietHours != nil { names.append("quiet_hours") }
+        if policies.throttle != nil { names.append("throttle") }
+        if policies.digest != nil { names.append("digest") }
+        return names
     }
 
     /// `scrubber` removes the subscription's secrets from the recorded errors once more (they
